@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/checkreq"
+)
+
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("provost check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "provost.yaml", "configuration `file`")
+	dataDir := fs.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
+	asJSON := fs.Bool("json", false, "print one JSON decision per line instead of text")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: provost check [--config FILE] [--json] REQUEST.json...")
+		fmt.Fprintln(stderr, "Judges each request file offline, in order. A file's \"at\" pins the clock to when the request was observed.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	// One engine judges every file in order, so a proof replayed across
+	// files is caught as it would be by a server.
+	var at time.Time
+	clock := func() time.Time {
+		if at.IsZero() {
+			return time.Now()
+		}
+		return at
+	}
+	eng, err := provost.New(ctx, provost.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Now: clock})
+	if err != nil {
+		fmt.Fprintln(stderr, "provost check:", err)
+		return exitUsage
+	}
+	defer eng.Close()
+	code := exitOK
+	for _, path := range fs.Args() {
+		req, err := readRequest(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "provost check: %s: %v\n", path, err)
+			code = exitUsage
+			continue
+		}
+		at = time.Time{}
+		if req.At != nil {
+			at = *req.At
+		}
+		cert, _ := req.Certificate() // checked by Decode
+		d, err := eng.Check(ctx, &provost.Request{
+			Method: req.Method, Target: req.Target, Authorization: req.Authorization,
+			DPoP: req.DPoP, ClientCert: cert,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "provost check: %s: failed closed: %v\n", path, err)
+		}
+		if *asJSON {
+			writeJSON(stdout, path, d)
+		} else {
+			writeText(stdout, path, d)
+		}
+	}
+	return code
+}
+
+func readRequest(path string) (*checkreq.Request, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return checkreq.Decode(f)
+}
+
+func writeJSON(w io.Writer, path string, d *provost.Decision) {
+	out := struct {
+		File string `json:"file"`
+		*provost.Decision
+	}{path, d}
+	b, _ := json.Marshal(out)
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+func writeText(w io.Writer, path string, d *provost.Decision) {
+	c := &d.Credential
+	m := &c.Metadata
+	fmt.Fprintf(w, "%s\n", path)
+	fmt.Fprintf(w, "  credential  %s (%s): %s\n", c.Verdict, c.Reason, c.Message)
+	if c.Kind != "" {
+		fmt.Fprintf(w, "  kind        %s %s\n", c.Kind, c.Fingerprint)
+	}
+	if m.Issuer != "" {
+		var parts []string
+		for _, kv := range [][2]string{{"iss", m.Issuer}, {"sub", m.Subject}, {"kid", m.KeyID}, {"alg", m.Algorithm}, {"azp", m.AZP}, {"client_id", m.ClientID}} {
+			if kv[1] != "" {
+				parts = append(parts, kv[0]+"="+kv[1])
+			}
+		}
+		if !m.IssuedAt.IsZero() {
+			parts = append(parts, fmt.Sprintf("age=%s", m.Age()))
+		}
+		fmt.Fprintf(w, "  issuer      %s\n", strings.Join(parts, " "))
+	}
+	if m.APIKey != "" {
+		fmt.Fprintf(w, "  api key     %s\n", m.APIKey)
+	}
+	for _, a := range m.Act {
+		line := "sub=" + a.Subject
+		if a.Issuer != "" {
+			line += " iss=" + a.Issuer
+		}
+		if a.ClientID != "" {
+			line += " client_id=" + a.ClientID
+		}
+		fmt.Fprintf(w, "  actor       %s\n", line)
+	}
+	switch c.Possession.Method {
+	case "dpop":
+		fmt.Fprintf(w, "  possession  dpop jkt=%s\n", c.Possession.JKT)
+	case "mtls":
+		fmt.Fprintf(w, "  possession  mtls x5t#S256=%s\n", c.Possession.X5TS256)
+	}
+	if c.DPoPNonce != "" {
+		fmt.Fprintf(w, "  dpop-nonce  %s\n", c.DPoPNonce)
+	}
+}

@@ -1,0 +1,71 @@
+// Command provost verifies token provenance for non-human identities.
+//
+// Usage:
+//
+//	provost check [--config FILE] [--json] REQUEST.json...
+//	provost fingerprint [--config FILE] < credential
+//	provost hop sign --name NAME --key KEY.pem --method M --target T [--credential-stdin] [--prior VALUE]
+//	provost version
+//
+// See the README for the configuration file and the request format.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the command ran and found a problem
+	exitUsage = 2 // the command was called wrongly or its input is bad
+)
+
+const usage = `provost verifies token provenance for non-human identities.
+
+Commands:
+  check        judge requests described in JSON files against a configuration, offline
+  fingerprint  print the fingerprint of a credential read from standard input
+  hop sign     add this proxy's signed hop attestation to a Provost-Hop header value
+  version      print the version
+
+Run 'provost COMMAND -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "fingerprint":
+		return cmdFingerprint(ctx, args[1:], stdin, stdout, stderr)
+	case "hop":
+		return cmdHop(args[1:], stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "provost", version)
+		return exitOK
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "provost: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// fpRE matches fingerprints, which depend on the data directory's secret.
+var fpRE = regexp.MustCompile(`fp1:[A-Za-z0-9_-]{43}`)
+
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func exampleFiles(t *testing.T) []string {
+	files, err := filepath.Glob("../../examples/requests/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	return files
+}
+
+// TestExamples runs the README's first command and compares its output with
+// examples/check.golden.
+func TestExamples(t *testing.T) {
+	args := append([]string{"check", "--config", "../../examples/provost.yaml", "--data-dir", t.TempDir()}, exampleFiles(t)...)
+	code, out, stderr := runCLI(t, "", args...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := fpRE.ReplaceAllString(strings.ReplaceAll(out, "../../", ""), "fp1:<fingerprint>")
+	golden := "../../examples/check.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test ./cmd/provost -update to accept):\n%s", golden, got)
+	}
+}
+
+// TestExamplesJSON checks the --json output against the expected verdict
+// and reason of every example, as a machine would read it.
+func TestExamplesJSON(t *testing.T) {
+	want := map[string]string{
+		"01-bearer-es256.json":              "accepted/ok",
+		"02-agent-eddsa-act-chain.json":     "accepted/ok",
+		"03-dpop-bound.json":                "accepted/ok",
+		"04-dpop-replayed.json":             "rejected/dpop_replayed",
+		"05-dpop-bound-as-bearer.json":      "rejected/dpop_bound_token_as_bearer",
+		"06-dpop-proof-from-other-key.json": "rejected/dpop_key_mismatch",
+		"07-mtls-bound.json":                "accepted/ok",
+		"08-mtls-bound-other-cert.json":     "rejected/mtls_thumbprint_mismatch",
+		"09-expired.json":                   "rejected/expired",
+		"10-alg-none.json":                  "rejected/jws_alg_none",
+		"11-unknown-issuer.json":            "rejected/issuer_unknown",
+		"12-key-in-header.json":             "rejected/jws_header_key_material",
+		"13-wrong-audience.json":            "rejected/audience_mismatch",
+		"14-unknown-api-key.json":           "rejected/opaque_credential_unknown",
+	}
+	files := exampleFiles(t)
+	if len(files) != len(want) {
+		t.Fatalf("%d example files, %d expectations", len(files), len(want))
+	}
+	args := append([]string{"check", "--json", "--config", "../../examples/provost.yaml", "--data-dir", t.TempDir()}, files...)
+	code, out, stderr := runCLI(t, "", args...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(files) {
+		t.Fatalf("%d lines for %d files", len(lines), len(files))
+	}
+	for _, line := range lines {
+		var d struct {
+			File       string
+			Credential struct{ Verdict, Reason, Fingerprint string }
+		}
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(d.File)
+		if got := d.Credential.Verdict + "/" + d.Credential.Reason; got != want[name] {
+			t.Errorf("%s: got %s, want %s", name, got, want[name])
+		}
+		if !fpRE.MatchString(d.Credential.Fingerprint) {
+			t.Errorf("%s: fingerprint %q", name, d.Credential.Fingerprint)
+		}
+	}
+	if strings.Contains(out, "eyJ") {
+		t.Error("the JSON output contains something that looks like a raw token")
+	}
+}
+
+func TestCheckBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name, body, want string
+	}{
+		{"unknown field", `{"method":"GET","target":"/","authorisation":"x"}`, "authorisation: unknown field"},
+		{"no method", `{"target":"/"}`, "method: is required"},
+		{"bad target", `{"method":"GET","target":"https://x/"}`, "target: must be the request target"},
+		{"wrong type", `{"method":"GET","target":"/","dpop":7}`, "dpop: must be a string"},
+		{"bad cert", `{"method":"GET","target":"/","client_cert":"nope"}`, "client_cert: must be one PEM CERTIFICATE block"},
+		{"not JSON", `GET / HTTP/1.1`, "not a JSON object"},
+		{"trailing", `{"method":"GET","target":"/"} {}`, "trailing data"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := write(c.name+".json", c.body)
+			code, _, stderr := runCLI(t, "", "check", "--config", "../../examples/provost.yaml", "--data-dir", dir, p)
+			if code != exitUsage || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, p) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 naming the file and %q", code, stderr, c.want)
+			}
+		})
+	}
+	if code, _, stderr := runCLI(t, "", "check", "--config", filepath.Join(dir, "none.yaml"), "x.json"); code != exitUsage || !strings.Contains(stderr, "none.yaml") {
+		t.Errorf("missing config: exit %d %q", code, stderr)
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := runCLI(t, "sk_live_abc\n", "fingerprint", "--config", "../../examples/provost.yaml", "--data-dir", dir)
+	if code != exitOK || !fpRE.MatchString(out) {
+		t.Fatalf("exit %d out %q err %q", code, out, stderr)
+	}
+	if strings.Contains(out+stderr, "sk_live_abc") {
+		t.Error("the raw credential was printed")
+	}
+	_, again, _ := runCLI(t, "sk_live_abc", "fingerprint", "--config", "../../examples/provost.yaml", "--data-dir", dir)
+	if again != out {
+		t.Errorf("same secret, same key: %q vs %q", again, out)
+	}
+	_, other, _ := runCLI(t, "sk_live_abc", "fingerprint", "--config", "../../examples/provost.yaml", "--data-dir", t.TempDir())
+	if other == out {
+		t.Error("another data directory (another secret) gave the same fingerprint")
+	}
+	if code, _, _ := runCLI(t, "", "fingerprint", "--config", "../../examples/provost.yaml", "--data-dir", dir); code != exitUsage {
+		t.Errorf("empty stdin: exit %d", code)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, stderr := runCLI(t, ""); code != exitUsage || !strings.Contains(stderr, "Commands:") {
+		t.Errorf("no args: %d %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "", "frobnicate"); code != exitUsage || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown: %d %q", code, stderr)
+	}
+	if code, out, _ := runCLI(t, "", "version"); code != exitOK || !strings.HasPrefix(out, "provost ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if code, _, _ := runCLI(t, "", "check"); code != exitUsage {
+		t.Errorf("check without files: %d", code)
+	}
+}

@@ -1,0 +1,108 @@
+// Package checkreq is the JSON form of one request to judge: what
+// `provost check` reads from a file and what the HTTP check API reads from a
+// body. Decoding is strict (unknown fields rejected, sizes bounded) and every
+// error names the field.
+package checkreq
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MaxBytes bounds one request document.
+const MaxBytes = 256 << 10
+
+// Request is the JSON document.
+type Request struct {
+	// At pins the clock to the time the request was observed. Only the
+	// offline `provost check` honours it; a server always uses its own clock.
+	At            *time.Time `json:"at,omitempty"`
+	Method        string     `json:"method"`
+	Target        string     `json:"target"`
+	Authorization string     `json:"authorization,omitempty"`
+	DPoP          string     `json:"dpop,omitempty"`
+	// ClientCert is the PEM client certificate of the TLS connection.
+	ClientCert string `json:"client_cert,omitempty"`
+}
+
+// FieldError names the field that was wrong.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Decode reads one strict request document.
+func Decode(r io.Reader) (*Request, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxBytes {
+		return nil, &FieldError{Field: "(body)", Msg: fmt.Sprintf("larger than %d bytes", MaxBytes)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var req Request
+	if err := dec.Decode(&req); err != nil {
+		return nil, jsonError(err)
+	}
+	if dec.More() {
+		return nil, &FieldError{Field: "(body)", Msg: "trailing data after the JSON object"}
+	}
+	return &req, req.check()
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return &FieldError{Field: te.Field, Msg: fmt.Sprintf("must be a %s, not a JSON %s", te.Type, te.Value)}
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return &FieldError{Field: strings.Trim(f, `"`), Msg: "unknown field"}
+	}
+	return &FieldError{Field: "(body)", Msg: "not a JSON object: " + strings.TrimPrefix(msg, "json: ")}
+}
+
+func (r *Request) check() error {
+	if r.Method == "" {
+		return &FieldError{Field: "method", Msg: "is required (e.g. GET)"}
+	}
+	for _, c := range r.Method {
+		if c < 'A' || c > 'Z' {
+			return &FieldError{Field: "method", Msg: "must be an upper-case HTTP method token"}
+		}
+	}
+	if !strings.HasPrefix(r.Target, "/") {
+		return &FieldError{Field: "target", Msg: "must be the request target: a path starting with / (and any query)"}
+	}
+	if _, err := r.Certificate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Certificate parses ClientCert, or returns nil when it is empty.
+func (r *Request) Certificate() (*x509.Certificate, error) {
+	if r.ClientCert == "" {
+		return nil, nil
+	}
+	b, _ := pem.Decode([]byte(r.ClientCert))
+	if b == nil || b.Type != "CERTIFICATE" {
+		return nil, &FieldError{Field: "client_cert", Msg: "must be one PEM CERTIFICATE block"}
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, &FieldError{Field: "client_cert", Msg: "not a valid X.509 certificate: " + err.Error()}
+	}
+	return c, nil
+}

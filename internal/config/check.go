@@ -1,0 +1,165 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fieldError is a semantic error at a field path such as issuers[1].audiences.
+type fieldError struct {
+	path string
+	msg  string
+}
+
+func (e *fieldError) Error() string { return e.path + ": " + e.msg }
+
+func bad(path, format string, args ...any) error {
+	return &fieldError{path: path, msg: fmt.Sprintf(format, args...)}
+}
+
+var asymmetric = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
+
+func (c *Config) check() error {
+	if c.Version != Version {
+		return bad("version", "must be %d (got %d)", Version, c.Version)
+	}
+	for i, o := range c.ExternalOrigins {
+		if err := checkOrigin(o); err != nil {
+			return bad(fmt.Sprintf("external_origins[%d]", i), "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i := range c.Issuers {
+		if err := c.Issuers[i].check(fmt.Sprintf("issuers[%d]", i)); err != nil {
+			return err
+		}
+		if seen[c.Issuers[i].Issuer] {
+			return bad(fmt.Sprintf("issuers[%d].issuer", i), "issuer %q is configured twice", c.Issuers[i].Issuer)
+		}
+		seen[c.Issuers[i].Issuer] = true
+	}
+	names := map[string]bool{}
+	for i, k := range c.APIKeys {
+		p := fmt.Sprintf("api_keys[%d]", i)
+		if k.Name == "" {
+			return bad(p+".name", "is required")
+		}
+		if names[k.Name] {
+			return bad(p+".name", "api key %q is configured twice", k.Name)
+		}
+		names[k.Name] = true
+		if !strings.HasPrefix(k.Fingerprint, "fp1:") {
+			return bad(p+".fingerprint", "must be a fingerprint from `provost fingerprint` (fp1:...), never the raw key")
+		}
+	}
+	if c.Tokens.MaxBytes < 0 || c.Tokens.MaxBytes > 1<<20 {
+		return bad("tokens.max_bytes", "must be between 1 and 1048576")
+	}
+	if c.Tokens.MaxActDepth < 0 || c.Tokens.MaxActDepth > 32 {
+		return bad("tokens.max_act_depth", "must be between 1 and 32")
+	}
+	for i, a := range c.DPoP.Algorithms {
+		if !slices.Contains(asymmetric, a) {
+			return bad(fmt.Sprintf("dpop.algorithms[%d]", i), "%q is not an asymmetric JWS algorithm (%s)", a, strings.Join(asymmetric, ", "))
+		}
+	}
+	if c.Replay.MaxEntries < 0 {
+		return bad("replay.max_entries", "must not be negative")
+	}
+	return nil
+}
+
+func (is *Issuer) check(p string) error {
+	if is.Issuer == "" {
+		return bad(p+".issuer", "is required")
+	}
+	if len(is.Audiences) == 0 {
+		return bad(p+".audiences", "needs at least one audience")
+	}
+	if len(is.Algorithms) == 0 {
+		return bad(p+".algorithms", "needs at least one algorithm, e.g. [ES256]")
+	}
+	for i, a := range is.Algorithms {
+		if !slices.Contains(asymmetric, a) {
+			return bad(fmt.Sprintf("%s.algorithms[%d]", p, i), "%q is not allowed: Provost takes asymmetric JWS algorithms only (%s)", a, strings.Join(asymmetric, ", "))
+		}
+	}
+	n := 0
+	for _, set := range []bool{is.JWKSFile != "", is.JWKSURL != "", is.Discovery} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return bad(p, "needs exactly one of jwks_file, jwks_url and discovery: true")
+	}
+	if is.JWKSURL != "" {
+		if u, err := url.Parse(is.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad(p+".jwks_url", "%q is not an http(s) URL", is.JWKSURL)
+		}
+	}
+	if is.Discovery {
+		if u, err := url.Parse(is.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad(p+".issuer", "discovery needs the issuer to be an http(s) URL, got %q", is.Issuer)
+		}
+	}
+	return nil
+}
+
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an origin such as https://api.example.com", o)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q must be scheme://host[:port] only, without path, query or user", o)
+	}
+	return nil
+}
+
+// lineOf finds the line of a field path such as "issuers[1].audiences" in
+// the document, falling back to the nearest parent that exists.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, part := range strings.Split(path, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			name = part[:i]
+			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
+		}
+		n = child(n, name)
+		if n == nil {
+			return line
+		}
+		line = n.Line
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

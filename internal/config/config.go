@@ -1,0 +1,171 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Version is the only configuration version this Provost reads.
+const Version = 1
+
+// MaxFileBytes bounds a configuration file.
+const MaxFileBytes = 1 << 20
+
+// Config is the whole configuration file.
+type Config struct {
+	Version int `yaml:"version"`
+	// DataDir holds the server secret and the embedded SQLite stores
+	// (default ./provost-data, relative to the working directory).
+	DataDir string `yaml:"data_dir"`
+	// ExternalOrigins are the scheme://host[:port] the protected API is
+	// reached at; DPoP `htu` is compared against them, never against Host.
+	ExternalOrigins []string `yaml:"external_origins"`
+	Issuers         []Issuer `yaml:"issuers"`
+	APIKeys         []APIKey `yaml:"api_keys"`
+	Tokens          Tokens   `yaml:"tokens"`
+	DPoP            DPoP     `yaml:"dpop"`
+	Replay          Replay   `yaml:"replay"`
+
+	// File is the path the configuration was read from ("" when parsed
+	// from memory); relative paths in it are resolved against its folder.
+	File string `yaml:"-"`
+}
+
+// Issuer configures one token issuer. Exactly one of JWKSFile, JWKSURL and
+// Discovery gives its keys.
+type Issuer struct {
+	Issuer     string   `yaml:"issuer"`
+	Audiences  []string `yaml:"audiences"`
+	Algorithms []string `yaml:"algorithms"`
+	JWKSFile   string   `yaml:"jwks_file"`
+	JWKSURL    string   `yaml:"jwks_url"`
+	Discovery  bool     `yaml:"discovery"`
+	TokenTypes []string `yaml:"token_types"`
+	Refresh    Refresh  `yaml:"refresh"`
+}
+
+// Refresh tunes a remote key source.
+type Refresh struct {
+	MinInterval Duration `yaml:"min_interval"`
+	TTL         Duration `yaml:"ttl"`
+	MaxStale    Duration `yaml:"max_stale"`
+}
+
+// APIKey names an opaque token or API key by its fingerprint.
+type APIKey struct {
+	Name        string `yaml:"name"`
+	Fingerprint string `yaml:"fingerprint"`
+	Subject     string `yaml:"subject"`
+}
+
+// Tokens bounds and tunes token verification.
+type Tokens struct {
+	MaxBytes    int      `yaml:"max_bytes"`
+	Leeway      Duration `yaml:"leeway"`
+	MaxActDepth int      `yaml:"max_act_depth"`
+}
+
+// DPoP tunes proof-of-possession checks (RFC 9449).
+type DPoP struct {
+	Algorithms []string `yaml:"algorithms"`
+	MaxAge     Duration `yaml:"max_age"`
+	Leeway     Duration `yaml:"leeway"`
+	Nonces     bool     `yaml:"nonces"`
+}
+
+// Replay bounds the in-memory replay cache.
+type Replay struct {
+	MaxEntries int `yaml:"max_entries"`
+}
+
+// Duration is a time.Duration written as "90s", "5m", "24h".
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 90s, 5m or 24h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Load reads and checks the configuration file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("config: %s: larger than %d bytes", path, MaxFileBytes)
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and checks a configuration document; name is used in errors
+// and to resolve relative paths.
+func Parse(name string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, cleanYAMLError(err))
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: the file is empty; it needs at least `version: %d`", name, Version)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, cleanYAMLError(err))
+	}
+	c.File = name
+	if err := c.check(); err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("%s:%d: %s: %s", name, lineOf(&root, fe.path), fe.path, fe.msg)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
+
+// Resolve turns a path from the file into one usable from the working
+// directory: relative paths are relative to the configuration file.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+// DataDirPath returns the data directory, resolved.
+func (c *Config) DataDirPath() string {
+	if c.DataDir == "" {
+		return "provost-data"
+	}
+	return c.Resolve(c.DataDir)
+}
+
+func cleanYAMLError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	msg = strings.ReplaceAll(msg, " in type config.", " in ")
+	return errors.New(msg)
+}

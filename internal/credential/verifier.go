@@ -1,0 +1,255 @@
+package credential
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/provost-dev/provost/internal/dpop"
+	"github.com/provost-dev/provost/internal/fingerprint"
+	"github.com/provost-dev/provost/internal/issuer"
+	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/internal/revocation"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxTokenBytes = 16 << 10
+	DefaultLeeway        = 60 * time.Second
+	DefaultMaxActDepth   = 4
+)
+
+// Issuer is one configured token issuer.
+type Issuer struct {
+	// Issuer is the exact `iss` value.
+	Issuer string
+	// Audiences: a token's `aud` must contain at least one of them.
+	Audiences []string
+	// Algorithms is the allow-list of signing algorithms for this issuer.
+	Algorithms []string
+	// Keys gives the issuer's public keys.
+	Keys issuer.Source
+	// TokenTypes lists the accepted `typ` header values, compared
+	// case-insensitively with any "application/" prefix removed. Empty
+	// means "at+jwt", "jwt" and no typ. Listing only "at+jwt" rejects ID
+	// tokens (typ "JWT"). Types of other token kinds (dpop+jwt,
+	// secevent+jwt, ...) are rejected whatever the list says.
+	TokenTypes []string
+}
+
+// APIKey is an opaque token or API key known only by its fingerprint.
+type APIKey struct {
+	Name        string
+	Fingerprint string
+	Subject     string
+}
+
+// Config is everything a Verifier needs, given explicitly.
+type Config struct {
+	Issuers       []Issuer
+	APIKeys       []APIKey
+	MaxTokenBytes int           // default 16 KiB
+	Leeway        time.Duration // clock skew allowed on exp, nbf and iat (default 60s)
+	MaxActDepth   int           // default 4
+
+	Fingerprints *fingerprint.Fingerprinter
+	DPoP         *dpop.Verifier   // nil: DPoP-bound tokens are rejected
+	Revocations  revocation.Store // nil: no revocations
+	Now          func() time.Time
+}
+
+// Verifier verifies presented credentials. It is safe for concurrent use.
+type Verifier struct {
+	cfg     Config
+	issuers map[string]*Issuer
+	apiKeys map[string]*APIKey
+}
+
+// New checks cfg and returns a Verifier.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.Fingerprints == nil {
+		return nil, errors.New("credential: a fingerprinter is required")
+	}
+	if cfg.MaxTokenBytes <= 0 {
+		cfg.MaxTokenBytes = DefaultMaxTokenBytes
+	}
+	if cfg.Leeway < 0 {
+		return nil, errors.New("credential: leeway must not be negative")
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.MaxActDepth <= 0 {
+		cfg.MaxActDepth = DefaultMaxActDepth
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	v := &Verifier{cfg: cfg, issuers: map[string]*Issuer{}, apiKeys: map[string]*APIKey{}}
+	for i := range cfg.Issuers {
+		is := &cfg.Issuers[i]
+		if err := checkIssuer(is); err != nil {
+			return nil, fmt.Errorf("credential: issuer %q: %w", is.Issuer, err)
+		}
+		if _, dup := v.issuers[is.Issuer]; dup {
+			return nil, fmt.Errorf("credential: issuer %q configured twice", is.Issuer)
+		}
+		v.issuers[is.Issuer] = is
+	}
+	for i := range cfg.APIKeys {
+		k := &cfg.APIKeys[i]
+		if !strings.HasPrefix(k.Fingerprint, fingerprint.Prefix) {
+			return nil, fmt.Errorf("credential: api key %q: fingerprint must start with %q (make one with `provost fingerprint`)", k.Name, fingerprint.Prefix)
+		}
+		v.apiKeys[k.Fingerprint] = k
+	}
+	return v, nil
+}
+
+func checkIssuer(is *Issuer) error {
+	if is.Issuer == "" {
+		return errors.New("issuer is empty")
+	}
+	if len(is.Audiences) == 0 {
+		return errors.New("at least one audience is required")
+	}
+	if len(is.Algorithms) == 0 {
+		return errors.New("at least one algorithm is required")
+	}
+	for _, a := range is.Algorithms {
+		if !asymmetric[a] {
+			return fmt.Errorf("algorithm %q is not allowed: Provost takes asymmetric JWS algorithms only (%s)", a, asymmetricList)
+		}
+	}
+	if is.Keys == nil {
+		return errors.New("a key source (jwks_file, jwks_url or discovery) is required")
+	}
+	return nil
+}
+
+var asymmetric = map[string]bool{
+	"ES256": true, "ES384": true, "ES512": true,
+	"RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "PS384": true, "PS512": true,
+	"EdDSA": true,
+}
+
+const asymmetricList = "ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA"
+
+// Presented is what the caller presented, as a transport observed it.
+type Presented struct {
+	// Authorization is the Authorization header value ("Bearer ...", "DPoP ...").
+	Authorization string
+	// DPoP is the DPoP header value, if any.
+	DPoP string
+	// Method and Target (path and query, as received) of the request.
+	Method string
+	Target string
+	// ClientCert is the client certificate of the TLS connection, for
+	// mTLS-bound tokens; nil when there is none.
+	ClientCert *x509.Certificate
+}
+
+// Verify decides whether the presented credential is accepted. Failures of
+// Provost's own parts (a store, an issuer that cannot be reached) reject the
+// credential: Provost fails closed. The error is non-nil only for such
+// internal failures, for logging; the Result is always complete.
+func (v *Verifier) Verify(ctx context.Context, p Presented) (Result, error) {
+	var res Result
+	scheme, token, err := splitAuthorization(p.Authorization, v.cfg.MaxTokenBytes)
+	if err != nil {
+		return reject(&res, err), nil
+	}
+	res.Fingerprint = v.cfg.Fingerprints.Of(token)
+
+	if k, ok := v.apiKeys[res.Fingerprint]; ok {
+		res.Kind = KindAPIKey
+		res.Metadata.APIKey = k.Name
+		res.Metadata.Subject = k.Subject
+	} else if looksLikeJWS(token) {
+		res.Kind = KindJWT
+		if err := v.verifyJWT(ctx, token, &res); err != nil {
+			return reject(&res, err), internal(err)
+		}
+	} else {
+		return reject(&res, reason.New(reason.OpaqueUnknown, "the opaque token or API key is not known")), nil
+	}
+
+	if err := v.checkRevoked(ctx, &res); err != nil {
+		return reject(&res, err), internal(err)
+	}
+	if err := v.checkPossession(ctx, scheme, token, p, &res); err != nil {
+		if reason.Of(err) == reason.DPoPNonceRequired && v.cfg.DPoP != nil {
+			res.DPoPNonce = v.cfg.DPoP.Nonce()
+		}
+		return reject(&res, err), internal(err)
+	}
+	res.Verdict = Accepted
+	res.Reason = reason.OK
+	res.Message = "the credential was accepted"
+	return res, nil
+}
+
+// internal returns err when it is a failure of Provost's own parts rather
+// than a rejection of the credential.
+func internal(err error) error {
+	switch reason.Of(err) {
+	case reason.InternalError, reason.IssuerKeysUnavailable, reason.ReplayCacheFull:
+		return err
+	}
+	return nil
+}
+
+// splitAuthorization returns the scheme ("bearer" or "dpop") and the token.
+func splitAuthorization(h string, maxBytes int) (string, string, error) {
+	if h == "" {
+		return "", "", reason.New(reason.TokenMissing, "no credential was presented")
+	}
+	if len(h) > maxBytes+len("Bearer ") {
+		return "", "", reason.New(reason.TokenTooLarge, fmt.Sprintf("the credential is larger than %d bytes", maxBytes))
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimLeft(token, " ")
+	if !ok || token == "" {
+		return "", "", reason.New(reason.TokenMissing, "the Authorization header has no credential after the scheme")
+	}
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		return "bearer", token, nil
+	case strings.EqualFold(scheme, "DPoP"):
+		return "dpop", token, nil
+	}
+	return "", "", reason.New(reason.TokenMissing, "the Authorization scheme is neither Bearer nor DPoP")
+}
+
+// looksLikeJWS reports whether token should be judged as a JWS: JSON
+// serialization, or compact serialization (which has dots). Opaque tokens
+// and API keys are judged by fingerprint only.
+func looksLikeJWS(token string) bool {
+	return strings.HasPrefix(token, "{") || strings.Contains(token, ".")
+}
+
+func (v *Verifier) checkRevoked(ctx context.Context, res *Result) error {
+	if v.cfg.Revocations == nil {
+		return nil
+	}
+	m := &res.Metadata
+	rev, err := v.cfg.Revocations.Match(ctx, revocation.Query{
+		Fingerprint: res.Fingerprint,
+		Issuer:      m.Issuer,
+		Subject:     m.Subject,
+		JTI:         m.JTI,
+		IssuedAt:    m.IssuedAt,
+	})
+	if err != nil {
+		return reason.Wrap(reason.InternalError, "the revocation store could not be read", err)
+	}
+	if rev != nil {
+		res.RevocationID = rev.ID
+		return reason.New(reason.Revoked, fmt.Sprintf("the credential is revoked (%s %s)", rev.Kind, rev.ID))
+	}
+	return nil
+}

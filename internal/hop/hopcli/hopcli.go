@@ -1,0 +1,133 @@
+// Package hopcli is the core of the "provost hop sign" command: it signs a
+// hop attestation for a request and prints the new Provost-Hop header value.
+//
+// The raw credential is read from standard input only, never from a flag, so
+// it stays out of shell history and process listings; it is used only to
+// compute its digest and is never printed.
+package hopcli
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/provost-dev/provost/internal/hop"
+)
+
+// Size limits for the inputs.
+const (
+	maxKeyFileBytes    = 64 << 10
+	maxCredentialBytes = 64 << 10
+)
+
+// errBadArgs does not repeat the arguments: one may be a mistyped credential.
+var errBadArgs = errors.New("hop sign: invalid arguments (not repeated here, in case one is a credential); " +
+	"run with -h for usage; the credential is read from standard input with --credential-stdin")
+
+// SignCommand runs "provost hop sign" with args (the arguments after "sign").
+// It prints the new header value and a newline to stdout. With -h it prints
+// usage to stdout and returns nil.
+func SignCommand(args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("provost hop sign", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("name", "", "this hop's `name`, as Provost knows its key (required)")
+	keyFile := fs.String("key", "", "PEM PKCS #8 private key `file`, P-256 or Ed25519 (required)")
+	method := fs.String("method", "", "HTTP `method` of the request (required)")
+	target := fs.String("target", "", "request `target`, path and query as sent to Provost (required)")
+	credStdin := fs.Bool("credential-stdin", false, "read the raw credential from standard input")
+	prior := fs.String("prior", "", "the Provost-Hop header `value` received, if any")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "usage: provost hop sign --name NAME --key FILE --method METHOD --target TARGET [--prior VALUE] [--credential-stdin]")
+			fs.PrintDefaults()
+			return nil
+		}
+		return errBadArgs
+	}
+	if fs.NArg() > 0 {
+		return errBadArgs
+	}
+	for _, f := range []struct{ flag, value string }{
+		{"name", *name}, {"key", *keyFile}, {"method", *method}, {"target", *target},
+	} {
+		if f.value == "" {
+			return fmt.Errorf("hop sign: --%s is required", f.flag)
+		}
+	}
+	key, err := loadKey(*keyFile)
+	if err != nil {
+		return fmt.Errorf("hop sign: %w", err)
+	}
+	req := hop.Request{Method: *method, Target: *target}
+	if *credStdin {
+		raw, err := readCredential(stdin)
+		if err != nil {
+			return fmt.Errorf("hop sign: %w", err)
+		}
+		req.CredentialDigest = hop.CredentialDigest(raw)
+	}
+	s := &hop.Signer{Name: *name, Key: key, Now: time.Now}
+	value, err := s.Sign(*prior, req)
+	if err != nil {
+		return fmt.Errorf("hop sign: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, value)
+	return err
+}
+
+// loadKey reads a PEM "PRIVATE KEY" (PKCS #8) file. Errors never quote the file.
+func loadKey(path string) (crypto.Signer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if len(data) > maxKeyFileBytes {
+		return nil, fmt.Errorf("key file %s is larger than %d bytes", path, maxKeyFileBytes)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("key file %s: no PEM PRIVATE KEY (PKCS #8) block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: not a PKCS #8 private key", path)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("key file %s: key cannot sign", path)
+	}
+	return signer, nil
+}
+
+// readCredential reads the raw credential, dropping one trailing newline.
+func readCredential(r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("--credential-stdin: no standard input")
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxCredentialBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("read credential: %w", err)
+	}
+	if len(data) > maxCredentialBytes {
+		return "", fmt.Errorf("credential is larger than %d bytes", maxCredentialBytes)
+	}
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	data = bytes.TrimSuffix(data, []byte("\r"))
+	if len(data) == 0 {
+		return "", errors.New("--credential-stdin: standard input is empty")
+	}
+	return string(data), nil
+}

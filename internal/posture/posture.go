@@ -1,0 +1,55 @@
+package posture
+
+import (
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Type is the JWS "typ" a posture attestation must carry.
+const Type = "posture+jwt"
+
+// Defaults for zero fields.
+const (
+	DefaultMaxAge   = 5 * time.Minute
+	DefaultMaxBytes = 16 << 10
+)
+
+// DefaultAlgorithms is used when an Attestor lists none.
+var DefaultAlgorithms = []string{"ES256", "EdDSA"}
+
+// Attestor is a trusted source of posture attestations.
+type Attestor struct {
+	Name       string              // short name used in Posture.Class
+	Issuer     string              // the "iss" its tokens carry
+	Keys       *jose.JSONWebKeySet // public keys, selected by "kid"
+	Algorithms []string            // allowed "alg" values; default DefaultAlgorithms
+	MaxAge     time.Duration       // how old "iat" may be; default 5m
+}
+
+// Verifier checks posture attestations against the configured attestors.
+type Verifier struct {
+	Attestors []Attestor
+	Leeway    time.Duration    // clock skew allowed for iat, nbf and exp
+	Now       func() time.Time // defaults to time.Now
+	MaxBytes  int              // token size limit; default 16 KiB
+}
+
+// Posture is a verified attestation.
+type Posture struct {
+	Attestor string // Attestor.Name
+	Subject  string // "sub", may be empty
+	IssuedAt time.Time
+
+	HostID      string // "host_id"
+	ImageDigest string // "image_digest"
+	RunnerType  string // "runner_type"
+	OS          string // "os"
+
+	// Claims holds every claim of the token. Posture tokens carry no secrets.
+	Claims map[string]any
+
+	// Class is "<attestor>/<runner_type>/<os>", each part path-escaped and an
+	// empty part written "-": the posture class kept in origin history.
+	Class string
+}

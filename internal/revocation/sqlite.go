@@ -1,0 +1,256 @@
+package revocation
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/provost-dev/provost/internal/sqlitedb"
+)
+
+// schema is the revocation schema's migration steps; append, never edit.
+// Times are Unix microseconds (the precision PostgreSQL keeps too); NULL
+// means unset.
+var schema = []string{
+	`CREATE TABLE revocation (
+		id            TEXT PRIMARY KEY,
+		kind          TEXT NOT NULL,
+		value         TEXT NOT NULL,
+		issuer        TEXT NOT NULL DEFAULT '',
+		issued_before INTEGER,
+		reason        TEXT NOT NULL DEFAULT '',
+		created_at    INTEGER NOT NULL,
+		expires_at    INTEGER
+	) STRICT`,
+	`CREATE INDEX revocation_created ON revocation (created_at, id)`,
+	`CREATE INDEX revocation_expires ON revocation (expires_at) WHERE expires_at IS NOT NULL`,
+}
+
+// purgeInterval is how often Add also deletes expired revocations.
+const purgeInterval = time.Minute
+
+// SQLite is a Store in an SQLite database, for the embedded single-replica
+// deployment. Match is answered from an in-memory index loaded at open, so
+// only one SQLite store (one process) may write a given database file: a
+// revocation written by another process is not seen until reopen.
+type SQLite struct {
+	db  *sql.DB
+	now func() time.Time
+
+	writeMu   sync.Mutex // serialises Add, Remove and purges: database then index
+	lastPurge time.Time  // guarded by writeMu
+
+	mu  sync.RWMutex // guards idx
+	idx *index
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating if needed) the revocation store in the SQLite
+// database at path, migrates its schema, deletes expired revocations and
+// loads the rest into memory. now is the clock; time.Now when nil.
+func OpenSQLite(ctx context.Context, path string, now func() time.Time) (*SQLite, error) {
+	if now == nil {
+		now = time.Now
+	}
+	db, err := sqlitedb.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("revocation: %w", err)
+	}
+	s := &SQLite{db: db, now: now, idx: newIndex()}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *SQLite) init(ctx context.Context) error {
+	if err := sqlitedb.Migrate(ctx, s.db, "revocation", schema); err != nil {
+		return fmt.Errorf("revocation: %w", err)
+	}
+	if _, err := s.purge(ctx); err != nil {
+		return err
+	}
+	all, err := s.query(ctx, `SELECT id, kind, value, issuer, issued_before, reason, created_at, expires_at
+		FROM revocation`)
+	if err != nil {
+		return fmt.Errorf("revocation: load: %w", err)
+	}
+	for _, r := range all {
+		s.idx.add(r)
+	}
+	return nil
+}
+
+// Close closes the database. It is safe to call more than once.
+func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	return s.closeErr
+}
+
+// Add implements Store.
+func (s *SQLite) Add(ctx context.Context, r Revocation) (Revocation, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	now := s.now()
+	id, err := newID()
+	if err != nil {
+		return Revocation{}, err
+	}
+	r.ID = id
+	r.CreatedAt = micro(now)
+	r.IssuedBefore = micro(r.IssuedBefore)
+	r.ExpiresAt = micro(r.ExpiresAt)
+	if err := r.Validate(); err != nil {
+		return Revocation{}, fmt.Errorf("revocation: %w", err)
+	}
+	if now.Sub(s.lastPurge) >= purgeInterval {
+		if _, err := s.purgeLocked(ctx, now); err != nil {
+			return Revocation{}, err
+		}
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO revocation
+		(id, kind, value, issuer, issued_before, reason, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, string(r.Kind), r.Value, r.Issuer, toDB(r.IssuedBefore), r.Reason, toDB(r.CreatedAt), toDB(r.ExpiresAt))
+	if err != nil {
+		return Revocation{}, fmt.Errorf("revocation: add: %w", err)
+	}
+	s.mu.Lock()
+	s.idx.add(r)
+	s.mu.Unlock()
+	return r, nil
+}
+
+// Remove implements Store.
+func (s *SQLite) Remove(ctx context.Context, id string) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM revocation WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("revocation: remove %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("revocation: remove %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("revocation: remove %q: %w", id, ErrNotFound)
+	}
+	s.mu.Lock()
+	s.idx.remove(id)
+	s.mu.Unlock()
+	return nil
+}
+
+// List implements Store. It reads the database, not the index.
+func (s *SQLite) List(ctx context.Context) ([]Revocation, error) {
+	list, err := s.query(ctx, `SELECT id, kind, value, issuer, issued_before, reason, created_at, expires_at
+		FROM revocation WHERE expires_at IS NULL OR expires_at > ?
+		ORDER BY created_at, id`, toDB(s.now()))
+	if err != nil {
+		return nil, fmt.Errorf("revocation: list: %w", err)
+	}
+	return list, nil
+}
+
+// Match implements Store. It does no I/O and allocates only for a match.
+func (s *SQLite) Match(_ context.Context, q Query) (*Revocation, error) {
+	now := s.now()
+	s.mu.RLock()
+	r := s.idx.match(q, now)
+	s.mu.RUnlock()
+	return r, nil
+}
+
+// PurgeExpired deletes expired revocations now, and returns how many. Add also
+// purges, at most once a minute.
+func (s *SQLite) PurgeExpired(ctx context.Context) (int, error) {
+	return s.purge(ctx)
+}
+
+func (s *SQLite) purge(ctx context.Context) (int, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.purgeLocked(ctx, s.now())
+}
+
+func (s *SQLite) purgeLocked(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM revocation WHERE expires_at IS NOT NULL AND expires_at <= ?`, toDB(now))
+	if err != nil {
+		return 0, fmt.Errorf("revocation: purge expired: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	s.mu.Lock()
+	for _, id := range s.idx.expired(now) {
+		s.idx.remove(id)
+	}
+	s.mu.Unlock()
+	s.lastPurge = now
+	return int(n), nil
+}
+
+func (s *SQLite) query(ctx context.Context, q string, args ...any) ([]Revocation, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []Revocation
+	for rows.Next() {
+		var (
+			r                     Revocation
+			kind                  string
+			issuedBefore, expires sql.NullInt64
+			created               int64
+		)
+		if err := rows.Scan(&r.ID, &kind, &r.Value, &r.Issuer, &issuedBefore, &r.Reason, &created, &expires); err != nil {
+			return nil, err
+		}
+		r.Kind = Kind(kind)
+		r.IssuedBefore = fromDB(issuedBefore)
+		r.CreatedAt = time.UnixMicro(created).UTC()
+		r.ExpiresAt = fromDB(expires)
+		list = append(list, r)
+	}
+	return list, rows.Err()
+}
+
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("revocation: generate id: %w", err)
+	}
+	return "rev_" + hex.EncodeToString(b[:]), nil
+}
+
+// micro truncates t to the microseconds the database keeps, in UTC; the zero
+// time stays zero.
+func micro(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMicro(t.UnixMicro()).UTC()
+}
+
+func toDB(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromDB(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}

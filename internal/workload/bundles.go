@@ -1,0 +1,143 @@
+package workload
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// maxBundleFileSize bounds a trust bundle file read from disk.
+const maxBundleFileSize = 1 << 20
+
+// Bundles holds the X.509 and JWT trust bundles, by trust domain. It is
+// read-only once built and safe for concurrent use.
+type Bundles struct {
+	x509 *x509bundle.Set
+	jwt  *jwtbundle.Set
+}
+
+// BundleConfig names the trust bundle files of one trust domain. At least one
+// of the two files must be set.
+type BundleConfig struct {
+	TrustDomain   string // "example.org" or "spiffe://example.org"
+	X509CAFile    string // PEM file of CA certificates that issue X.509-SVIDs
+	JWTBundleFile string // JWKS of JWT-SVID keys: SPIFFE bundle format or plain JWKS
+}
+
+// NewBundles returns Bundles over the given sets; a nil set means no bundles
+// of that kind. The sets must not be changed afterwards.
+func NewBundles(x509 *x509bundle.Set, jwt *jwtbundle.Set) *Bundles {
+	if x509 == nil {
+		x509 = x509bundle.NewSet()
+	}
+	if jwt == nil {
+		jwt = jwtbundle.NewSet()
+	}
+	return &Bundles{x509: x509, jwt: jwt}
+}
+
+// LoadBundles reads the trust bundle files named in cfgs. Each error names the
+// trust domain and the file at fault.
+func LoadBundles(cfgs []BundleConfig) (*Bundles, error) {
+	xs, js := x509bundle.NewSet(), jwtbundle.NewSet()
+	seen := make(map[spiffeid.TrustDomain]bool, len(cfgs))
+	for i, cfg := range cfgs {
+		td, err := spiffeid.TrustDomainFromString(cfg.TrustDomain)
+		if err != nil {
+			return nil, fmt.Errorf("workload: trust bundle %d: trust domain %q: %w", i, cfg.TrustDomain, err)
+		}
+		if seen[td] {
+			return nil, fmt.Errorf("workload: trust domain %q configured twice", td.Name())
+		}
+		seen[td] = true
+		if cfg.X509CAFile == "" && cfg.JWTBundleFile == "" {
+			return nil, fmt.Errorf("workload: trust domain %q: neither an X.509 CA file nor a JWT bundle file is set", td.Name())
+		}
+		if cfg.X509CAFile != "" {
+			b, err := loadX509Bundle(td, cfg.X509CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("workload: trust domain %q: X.509 CA file %q: %w", td.Name(), cfg.X509CAFile, err)
+			}
+			xs.Add(b)
+		}
+		if cfg.JWTBundleFile != "" {
+			b, err := loadJWTBundle(td, cfg.JWTBundleFile)
+			if err != nil {
+				return nil, fmt.Errorf("workload: trust domain %q: JWT bundle file %q: %w", td.Name(), cfg.JWTBundleFile, err)
+			}
+			js.Add(b)
+		}
+	}
+	return NewBundles(xs, js), nil
+}
+
+func loadX509Bundle(td spiffeid.TrustDomain, path string) (*x509bundle.Bundle, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := parseCACerts(data)
+	if err != nil {
+		return nil, err
+	}
+	return x509bundle.FromX509Authorities(td, certs), nil
+}
+
+func loadJWTBundle(td spiffeid.TrustDomain, path string) (*jwtbundle.Bundle, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseJWTBundle(td, data)
+}
+
+// readBounded reads a whole file, refusing files over maxBundleFileSize.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBundleFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxBundleFileSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxBundleFileSize)
+	}
+	return data, nil
+}
+
+// parseCACerts parses PEM CERTIFICATE blocks, each of which must be a CA.
+func parseCACerts(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d: type %q, want CERTIFICATE", n, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: %w", n, err)
+		}
+		if !cert.IsCA {
+			return nil, fmt.Errorf("PEM block %d: certificate %q is not a CA", n, cert.Subject)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM CERTIFICATE block")
+	}
+	return certs, nil
+}

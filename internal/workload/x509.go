@@ -1,0 +1,107 @@
+package workload
+
+import (
+	"crypto/x509"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/provost-dev/provost/internal/reason"
+)
+
+// MaxChainLength bounds the certificates accepted in one presented chain,
+// leaf included.
+const MaxChainLength = 8
+
+// VerifyX509 verifies a client certificate chain (leaf first) as an X.509-SVID
+// against the bundle of the leaf's trust domain at time now. Certificates after
+// the leaf are used only as intermediates, never as roots. source is recorded
+// in the Identity (SourceMTLS, SourceXFCC or SourceClientCert).
+func (b *Bundles) VerifyX509(chain []*x509.Certificate, now time.Time, source string) (Identity, error) {
+	id, err := checkLeaf(chain, now)
+	if err != nil {
+		return Identity{}, err
+	}
+	if _, ok := b.x509.Get(id.TrustDomain()); !ok {
+		return Identity{}, reason.New(reason.WorkloadTrustDomain,
+			"no X.509 trust bundle for trust domain "+strconv.Quote(id.TrustDomain().Name()))
+	}
+	_, chains, err := x509svid.Verify(chain, b.x509, x509svid.WithTime(now))
+	if err != nil {
+		return Identity{}, chainError(err)
+	}
+	return Identity{
+		ID:          id.String(),
+		TrustDomain: id.TrustDomain().Name(),
+		Source:      source,
+		NotAfter:    earliestNotAfter(chains),
+	}, nil
+}
+
+// checkLeaf applies the X.509-SVID rules that concern the presented chain and
+// its leaf alone, each with its own reason code.
+func checkLeaf(chain []*x509.Certificate, now time.Time) (spiffeid.ID, error) {
+	switch {
+	case len(chain) == 0:
+		return spiffeid.ID{}, reason.New(reason.WorkloadCertInvalid, "no client certificate")
+	case len(chain) > MaxChainLength:
+		return spiffeid.ID{}, reason.New(reason.WorkloadChainTooLong, "certificate chain longer than the limit")
+	}
+	for _, c := range chain {
+		if c == nil {
+			return spiffeid.ID{}, reason.New(reason.WorkloadCertInvalid, "nil certificate in chain")
+		}
+	}
+	leaf := chain[0]
+	switch {
+	case len(leaf.URIs) == 0:
+		return spiffeid.ID{}, reason.New(reason.WorkloadNoURISAN, "leaf certificate has no URI SAN")
+	case len(leaf.URIs) > 1:
+		return spiffeid.ID{}, reason.New(reason.WorkloadManyURISANs, "leaf certificate has more than one URI SAN")
+	}
+	id, err := spiffeid.FromURI(leaf.URIs[0])
+	if err != nil {
+		return spiffeid.ID{}, reason.Wrap(reason.WorkloadNotSPIFFEID, "leaf URI SAN is not a SPIFFE ID", err)
+	}
+	switch {
+	case leaf.IsCA:
+		return spiffeid.ID{}, reason.New(reason.WorkloadCALeaf, "leaf certificate is a CA")
+	case leaf.KeyUsage&x509.KeyUsageCertSign != 0:
+		return spiffeid.ID{}, reason.New(reason.WorkloadKeyUsage, "leaf certificate has keyCertSign key usage")
+	case leaf.KeyUsage&x509.KeyUsageCRLSign != 0:
+		return spiffeid.ID{}, reason.New(reason.WorkloadKeyUsage, "leaf certificate has cRLSign key usage")
+	case now.Before(leaf.NotBefore):
+		return spiffeid.ID{}, reason.New(reason.WorkloadNotYetValid, "leaf certificate is not yet valid")
+	case now.After(leaf.NotAfter):
+		return spiffeid.ID{}, reason.New(reason.WorkloadExpired, "leaf certificate has expired")
+	}
+	return id, nil
+}
+
+// chainError maps a chain-building failure to a reason code. The leaf's own
+// validity was checked before, so an expiry here is an intermediate's.
+func chainError(err error) error {
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+		return reason.Wrap(reason.WorkloadExpired, "a certificate in the chain is outside its validity period", err)
+	}
+	return reason.Wrap(reason.WorkloadUntrusted, "certificate chain does not lead to the trust domain's bundle", err)
+}
+
+// earliestNotAfter is the first moment any certificate of the first verified
+// chain (leaf to root) expires.
+func earliestNotAfter(chains [][]*x509.Certificate) time.Time {
+	var t time.Time
+	if len(chains) == 0 {
+		return t
+	}
+	for _, c := range chains[0] {
+		if t.IsZero() || c.NotAfter.Before(t) {
+			t = c.NotAfter
+		}
+	}
+	return t
+}
