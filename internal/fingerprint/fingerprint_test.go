@@ -67,7 +67,7 @@ func TestOfDependsOnSecret(t *testing.T) {
 	if a.Of("token") == b.Of("token") {
 		t.Fatal("different secrets gave the same fingerprint")
 	}
-	if a.Of("token") != a.Of("token") {
+	if first, again := a.Of("token"), a.Of("token"); first != again {
 		t.Fatal("same secret gave different fingerprints")
 	}
 	if a.Of("token") == a.Of("token2") {

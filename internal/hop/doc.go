@@ -16,7 +16,7 @@
 //	s := &hop.Signer{Name: "edge", Key: key, Now: time.Now}
 //	value, err := s.Sign(r.Header.Get(hop.Header), hop.Request{
 //		Method:           r.Method,
-//		Target:           r.URL.RequestURI(),
+//		Target:           r.RequestURI, // path and query as they will reach Provost
 //		CredentialDigest: hop.CredentialDigest(rawCredential),
 //	})
 //	r.Header.Set(hop.Header, value)

@@ -105,6 +105,16 @@ func New(code Code, msg string) *Error { return &Error{Code: code, Msg: msg} }
 // Wrap returns an *Error with code and message that wraps err.
 func Wrap(code Code, msg string, err error) *Error { return &Error{Code: code, Msg: msg, Err: err} }
 
+// MessageOf returns the safe message of err's *reason.Error, or a generic
+// sentence when err carries none (its detail is for logs only).
+func MessageOf(err error) string {
+	var re *Error
+	if errors.As(err, &re) {
+		return re.Msg
+	}
+	return "an internal error occurred"
+}
+
 // Of returns the code carried by err, or InternalError when err carries none.
 func Of(err error) Code {
 	if err == nil {
