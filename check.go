@@ -3,13 +3,24 @@ package provost
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
 
+	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/credential"
+	"github.com/provost-dev/provost/internal/decision"
+	"github.com/provost-dev/provost/internal/origin"
+	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/internal/revocation"
+	"github.com/provost-dev/provost/internal/signal"
 )
 
 // Request is one request to judge, as a transport observed it. Every
-// transport fills the same value.
+// transport fills the same value. Header values are passed as received;
+// Provost decides which to believe.
 type Request struct {
 	// Method and Target (path and query as received) of the request.
 	Method string
@@ -18,38 +29,168 @@ type Request struct {
 	Authorization string
 	// DPoP is the DPoP proof header value.
 	DPoP string
-	// ClientCert is the verified TLS client certificate, if any.
-	ClientCert *x509.Certificate
+	// Peer is the address of the immediate TCP peer.
+	Peer netip.Addr
+	// XForwardedFor and Forwarded are every line of those headers, in order.
+	XForwardedFor []string
+	Forwarded     []string
+	// ClientCerts is the verified TLS client certificate chain, leaf first.
+	ClientCerts []*x509.Certificate
+	// XFCC is Envoy's x-forwarded-client-cert; ClientCertHeader and
+	// ClientCertChainHeader are RFC 9440's Client-Cert and
+	// Client-Cert-Chain. They are read only when Peer is a trusted proxy.
+	XFCC                  string
+	ClientCertHeader      string
+	ClientCertChainHeader string
+	// JWTSVID is a JWT-SVID presented in the Workload-Identity header.
+	JWTSVID string
+	// Hops are the Provost-Hop header lines (signed hop attestations).
+	Hops []string
+	// Posture is the Provost-Posture header: a posture attestation.
+	Posture string
 }
-
-// CredentialResult is the answer to "was the credential accepted?".
-type CredentialResult = credential.Result
-
-// Credential verdicts.
-const (
-	Accepted = credential.Accepted
-	Rejected = credential.Rejected
-)
 
 // Decision is the Engine's answer for one request.
 type Decision struct {
-	Credential CredentialResult `json:"credential"`
+	decision.Decision
+	// Signals is everything observed about the request.
+	Signals signal.Signals `json:"signals"`
+	// Origin is where the request came from, as origin history keeps it.
+	Origin origin.Origin `json:"origin"`
+	// RevocationID names the revocation written because of this decision.
+	RevocationID string `json:"revocation_id,omitempty"`
 }
 
-// Check judges one request. The error is non-nil only when one of Provost's
-// own parts failed; the Decision is then a rejection (fail closed) and is
-// still complete.
+// Outcomes and verdicts, re-exported for callers that embed the Engine.
+const (
+	Allow  = decision.Allow
+	StepUp = decision.StepUp
+	Deny   = decision.Deny
+
+	Accepted = credential.Accepted
+	Rejected = credential.Rejected
+
+	Verified     = decision.Verified
+	Violated     = decision.Violated
+	Insufficient = decision.Insufficient
+)
+
+// Check judges one request. The error is non-nil only when one of
+// Provost's own parts failed; the Decision is then a denial (fail closed)
+// and is still complete.
 func (e *Engine) Check(ctx context.Context, r *Request) (*Decision, error) {
-	res, err := e.verifier.Verify(ctx, credential.Presented{
-		Authorization: r.Authorization,
-		DPoP:          r.DPoP,
-		Method:        r.Method,
-		Target:        r.Target,
-		ClientCert:    r.ClientCert,
+	st := e.state.Load()
+	now := e.now()
+	cred, err := st.verifier.Verify(ctx, credential.Presented{
+		Authorization: r.Authorization, DPoP: r.DPoP, Method: r.Method, Target: r.Target,
+		ClientCert: leaf(r.ClientCerts),
 	})
 	if err != nil {
 		e.log.LogAttrs(ctx, slog.LevelError, "credential check failed closed",
-			slog.String("fingerprint", res.Fingerprint), slog.String("reason", string(res.Reason)), slog.Any("error", err))
+			slog.String("fingerprint", cred.Fingerprint), slog.String("reason", string(cred.Reason)), slog.Any("error", err))
 	}
-	return &Decision{Credential: res}, err
+	sig := st.signals(r, cred, now)
+	in := decision.Input{Credential: cred, Mode: st.bindings.Mode}
+	var hist origin.History
+	if cred.Accepted() {
+		if in.Binding = st.bindings.Match(&cred); in.Binding != nil {
+			in.Mode = in.Binding.Mode
+			if err := e.bindingRevoked(ctx, in.Binding.Name, &in.Credential); err != nil {
+				return e.failClosed(ctx, in, sig, err)
+			}
+		}
+		if hist, err = e.history.Lookup(ctx, cred.Fingerprint); err != nil {
+			return e.failClosed(ctx, in, sig, fmt.Errorf("origin history: %w", err))
+		}
+		sig.Time.LastSeen = hist.LastSeen
+	}
+	cur := origin.FromSignals(&sig)
+	if in.Credential.Accepted() {
+		if in.Binding != nil {
+			in.Checks = in.Binding.Evaluate(&sig)
+		}
+		if in.Mode != binding.ModeLearn {
+			in.Findings = origin.Detect(st.detect, hist, cur, now)
+		}
+		if sig.Workload.ID != "" && !st.bindings.NamesWorkload(sig.Workload.ID) {
+			in.Findings = append(in.Findings, origin.Finding{Code: reason.ShadowAutomation,
+				Message: fmt.Sprintf("the workload %s is named by no binding", sig.Workload.ID)})
+		}
+	}
+	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: cur}
+	if err := e.act(ctx, d, in, now); err != nil {
+		return e.failClosed(ctx, in, sig, err)
+	}
+	return d, nil
+}
+
+// bindingRevoked rejects the credential when its binding is revoked.
+func (e *Engine) bindingRevoked(ctx context.Context, name string, cred *credential.Result) error {
+	rev, err := e.revoked.Match(ctx, revocation.Query{Binding: name})
+	if err != nil {
+		return fmt.Errorf("revocations: %w", err)
+	}
+	if rev != nil {
+		cred.Verdict, cred.Reason, cred.RevocationID = credential.Rejected, reason.Revoked, rev.ID
+		cred.Message = fmt.Sprintf("every credential of binding %q is revoked (%s)", name, rev.ID)
+	}
+	return nil
+}
+
+// act records the use in origin history and writes the revocation the
+// decision asks for.
+func (e *Engine) act(ctx context.Context, d *Decision, in decision.Input, now time.Time) error {
+	cred := &d.Credential
+	if cred.Accepted() {
+		use := origin.Use{Fingerprint: cred.Fingerprint, Origin: d.Origin, At: now,
+			Allowed: d.Decision.Decision == decision.Allow, Learn: in.Mode == binding.ModeLearn}
+		if in.Binding != nil {
+			use.Binding = in.Binding.Name
+		}
+		if err := e.history.Record(ctx, use); err != nil {
+			return fmt.Errorf("origin history: %w", err)
+		}
+	}
+	if !containsAction(d.Actions, decision.Revoke) || cred.Fingerprint == "" {
+		return nil
+	}
+	codes := make([]string, 0, len(d.Reasons))
+	for _, r := range d.Reasons {
+		codes = append(codes, string(r.Code))
+	}
+	rev, err := e.revoked.Add(ctx, revocation.Revocation{
+		Kind: revocation.KindFingerprint, Value: cred.Fingerprint,
+		Reason: "revoked by binding " + d.Binding + ": " + strings.Join(codes, ", "),
+	})
+	if err != nil {
+		return fmt.Errorf("writing the revocation: %w", err)
+	}
+	d.RevocationID = rev.ID
+	e.log.LogAttrs(ctx, slog.LevelWarn, "credential revoked", slog.String("fingerprint", cred.Fingerprint),
+		slog.String("binding", d.Binding), slog.String("revocation", rev.ID))
+	return nil
+}
+
+// failClosed denies when one of Provost's own parts failed.
+func (e *Engine) failClosed(ctx context.Context, in decision.Input, sig signal.Signals, err error) (*Decision, error) {
+	e.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.String("fingerprint", in.Credential.Fingerprint), slog.Any("error", err))
+	in.Credential.Verdict, in.Credential.Reason = credential.Rejected, reason.InternalError
+	in.Credential.Message = "Provost could not reach one of its stores, so it denies (fail closed)"
+	return &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig)}, err
+}
+
+func containsAction(as []decision.Action, a decision.Action) bool {
+	for _, x := range as {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func leaf(chain []*x509.Certificate) *x509.Certificate {
+	if len(chain) == 0 {
+		return nil
+	}
+	return chain[0]
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/credential"
-	"github.com/provost-dev/provost/internal/dpop"
 	"github.com/provost-dev/provost/internal/fingerprint"
-	"github.com/provost-dev/provost/internal/issuer"
+	"github.com/provost-dev/provost/internal/origin"
 	"github.com/provost-dev/provost/internal/replay"
 	"github.com/provost-dev/provost/internal/revocation"
 )
@@ -30,16 +30,23 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Engine decides requests. It is safe for concurrent use. Close it to
-// release its stores.
+// Engine decides requests. It is safe for concurrent use. Its loaded
+// configuration is swapped atomically by Reload; its stores (revocations,
+// origin history, the replay cache) live as long as the Engine. Close it to
+// release them.
 type Engine struct {
-	cfg      *config.Config
-	now      func() time.Time
-	log      *slog.Logger
-	fp       *fingerprint.Fingerprinter
-	revoked  revocation.Store
-	verifier *credential.Verifier
-	dpop     *dpop.Verifier
+	opts    Options
+	now     func() time.Time
+	log     *slog.Logger
+	dataDir string
+	secret  []byte
+	fp      *fingerprint.Fingerprinter
+	replay  replay.Cache
+	revoked *revocation.SQLite
+	history *origin.SQLite
+
+	state    atomic.Pointer[state]
+	reloadMu sync.Mutex
 }
 
 // New loads the configuration, opens the data directory (creating the
@@ -52,131 +59,91 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.DataDir != "" {
-		cfg.DataDir, _ = filepath.Abs(o.DataDir)
-	}
-	return newEngine(ctx, cfg, o)
-}
-
-func newEngine(ctx context.Context, cfg *config.Config, o Options) (*Engine, error) {
-	e := &Engine{cfg: cfg, now: o.Now, log: o.Logger}
+	e := &Engine{opts: o, now: o.Now, log: o.Logger}
 	if e.now == nil {
 		e.now = time.Now
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	dir := cfg.DataDirPath()
-	secret, err := fingerprint.LoadOrCreateSecret(dir)
-	if err != nil {
-		return nil, fmt.Errorf("provost: data directory: %w", err)
+	e.dataDir = cfg.DataDirPath()
+	if o.DataDir != "" {
+		e.dataDir = o.DataDir
 	}
-	if e.fp, err = fingerprint.New(secret); err != nil {
-		return nil, fmt.Errorf("provost: %w", err)
-	}
-	if e.revoked, err = revocation.OpenSQLite(ctx, filepath.Join(dir, "revocations.db"), e.now); err != nil {
-		return nil, fmt.Errorf("provost: revocations: %w", err)
-	}
-	if err := e.build(ctx, secret); err != nil {
+	if err := e.openStores(ctx, cfg); err != nil {
 		e.Close()
 		return nil, err
 	}
+	st, err := e.buildState(ctx, cfg)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.state.Store(st)
 	return e, nil
 }
 
-// build makes the verifiers from the configuration.
-func (e *Engine) build(ctx context.Context, secret []byte) error {
-	cfg := e.cfg
-	cache := replay.NewMemory(replay.MemoryConfig{MaxEntries: cfg.Replay.MaxEntries, Now: e.now})
-	if len(cfg.ExternalOrigins) > 0 {
-		dc := dpop.Config{
-			Algorithms: cfg.DPoP.Algorithms,
-			Origins:    cfg.ExternalOrigins,
-			MaxAge:     cfg.DPoP.MaxAge.D(),
-			Leeway:     cfg.DPoP.Leeway.D(),
-		}
-		if cfg.DPoP.Nonces {
-			dc.NonceKey = deriveKey(secret, "dpop-nonce")
-		}
-		var err error
-		if e.dpop, err = dpop.New(dc, cache, e.now); err != nil {
-			return fmt.Errorf("provost: dpop: %w", err)
-		}
+func (e *Engine) openStores(ctx context.Context, cfg *config.Config) error {
+	var err error
+	if e.secret, err = fingerprint.LoadOrCreateSecret(e.dataDir); err != nil {
+		return fmt.Errorf("provost: data directory: %w", err)
 	}
-	issuers := make([]credential.Issuer, 0, len(cfg.Issuers))
-	for i, ic := range cfg.Issuers {
-		src, err := keySource(ctx, cfg, ic, e.now)
-		if err != nil {
-			return fmt.Errorf("provost: %s: issuers[%d] (%s): %w", cfg.File, i, ic.Issuer, err)
-		}
-		issuers = append(issuers, credential.Issuer{
-			Issuer: ic.Issuer, Audiences: ic.Audiences, Algorithms: ic.Algorithms,
-			Keys: src, TokenTypes: ic.TokenTypes,
-		})
-	}
-	keys := make([]credential.APIKey, 0, len(cfg.APIKeys))
-	for _, k := range cfg.APIKeys {
-		keys = append(keys, credential.APIKey{Name: k.Name, Fingerprint: k.Fingerprint, Subject: k.Subject})
-	}
-	v, err := credential.New(credential.Config{
-		Issuers:       issuers,
-		APIKeys:       keys,
-		MaxTokenBytes: cfg.Tokens.MaxBytes,
-		Leeway:        cfg.Tokens.Leeway.D(),
-		MaxActDepth:   cfg.Tokens.MaxActDepth,
-		Fingerprints:  e.fp,
-		DPoP:          e.dpop,
-		Revocations:   e.revoked,
-		Now:           e.now,
-	})
-	if err != nil {
+	if e.fp, err = fingerprint.New(e.secret); err != nil {
 		return fmt.Errorf("provost: %w", err)
 	}
-	e.verifier = v
+	e.replay = replay.NewMemory(replay.MemoryConfig{MaxEntries: cfg.Replay.MaxEntries, Now: e.now})
+	if e.revoked, err = revocation.OpenSQLite(ctx, filepath.Join(e.dataDir, "revocations.db"), e.now); err != nil {
+		return fmt.Errorf("provost: revocations: %w", err)
+	}
+	if e.history, err = origin.OpenSQLite(ctx, filepath.Join(e.dataDir, "origins.db")); err != nil {
+		return fmt.Errorf("provost: origin history: %w", err)
+	}
 	return nil
 }
 
-func keySource(ctx context.Context, cfg *config.Config, ic config.Issuer, now func() time.Time) (issuer.Source, error) {
-	rc := issuer.RemoteConfig{
-		URL:                ic.JWKSURL,
-		MinRefreshInterval: ic.Refresh.MinInterval.D(),
-		TTL:                ic.Refresh.TTL.D(),
-		MaxStale:           ic.Refresh.MaxStale.D(),
-		Now:                now,
+// Reload reads the configuration and bindings files again and swaps them in
+// atomically. When the new configuration fails to load, the Engine keeps
+// serving the old one and Reload says why. Settings of the stores
+// (data_dir, replay.max_entries) take effect on restart only.
+func (e *Engine) Reload(ctx context.Context) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	cfg, err := config.Load(e.opts.ConfigFile)
+	if err != nil {
+		return fmt.Errorf("provost: reload failed, keeping the previous configuration: %w", err)
 	}
-	switch {
-	case ic.JWKSFile != "":
-		return issuer.LoadFile(cfg.Resolve(ic.JWKSFile))
-	case ic.JWKSURL != "":
-		return issuer.NewRemote(rc)
-	default:
-		return issuer.NewDiscovery(ctx, ic.Issuer, rc)
+	st, err := e.buildState(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("provost: reload failed, keeping the previous configuration: %w", err)
 	}
+	e.state.Store(st)
+	e.log.LogAttrs(ctx, slog.LevelInfo, "configuration reloaded", slog.String("bindings_digest", st.bindings.Digest))
+	return nil
 }
 
 // Close releases the Engine's stores.
 func (e *Engine) Close() error {
-	if e.revoked == nil {
-		return nil
+	var errs []error
+	if e.revoked != nil {
+		errs = append(errs, e.revoked.Close())
 	}
-	if c, ok := e.revoked.(interface{ Close() error }); ok {
-		return c.Close()
+	if e.history != nil {
+		errs = append(errs, e.history.Close())
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Fingerprint returns the fingerprint of a raw credential under this
 // Engine's server secret: the only name Provost gives a credential.
 func (e *Engine) Fingerprint(raw string) string { return e.fp.Of(raw) }
 
-// Revocations returns the revocation store the Engine checks.
-func (e *Engine) Revocations() revocation.Store { return e.revoked }
-
 // DPoPNonce returns a fresh DPoP server nonce, or "" when nonces are off.
 func (e *Engine) DPoPNonce() string {
-	if e.dpop == nil {
-		return ""
+	if d := e.state.Load().dpop; d != nil {
+		return d.Nonce()
 	}
-	return e.dpop.Nonce()
+	return ""
 }
 
+// BindingsDigest names the loaded bindings file's version ("sha256:...").
+func (e *Engine) BindingsDigest() string { return e.state.Load().bindings.Digest }

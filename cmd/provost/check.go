@@ -59,11 +59,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if req.At != nil {
 			at = *req.At
 		}
-		cert, _ := req.Certificate() // checked by Decode
-		d, err := eng.Check(ctx, &provost.Request{
-			Method: req.Method, Target: req.Target, Authorization: req.Authorization,
-			DPoP: req.DPoP, ClientCert: cert,
-		})
+		d, err := eng.Check(ctx, toRequest(req))
 		if err != nil {
 			fmt.Fprintf(stderr, "provost check: %s: failed closed: %v\n", path, err)
 		}
@@ -74,6 +70,20 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return code
+}
+
+// toRequest turns a decoded request file into the engine's request value;
+// Decode has already checked the certificate and peer fields.
+func toRequest(req *checkreq.Request) *provost.Request {
+	certs, _ := req.Certificates()
+	peer, _ := req.PeerAddr()
+	return &provost.Request{
+		Method: req.Method, Target: req.Target, Authorization: req.Authorization, DPoP: req.DPoP,
+		Peer: peer, XForwardedFor: req.XForwardedFor, Forwarded: req.Forwarded,
+		ClientCerts: certs, XFCC: req.XFCC, ClientCertHeader: req.ClientCertHeader,
+		ClientCertChainHeader: req.ClientCertChainHeader, JWTSVID: req.JWTSVID,
+		Hops: req.Hops, Posture: req.Posture,
+	}
 }
 
 func readRequest(path string) (*checkreq.Request, error) {

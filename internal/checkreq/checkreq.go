@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -28,8 +29,23 @@ type Request struct {
 	Target        string     `json:"target"`
 	Authorization string     `json:"authorization,omitempty"`
 	DPoP          string     `json:"dpop,omitempty"`
-	// ClientCert is the PEM client certificate of the TLS connection.
+	// Peer is the address of the immediate TCP peer: "203.0.113.7",
+	// "203.0.113.7:44312" or "[2001:db8::7]:44312".
+	Peer          string   `json:"peer,omitempty"`
+	XForwardedFor []string `json:"x_forwarded_for,omitempty"`
+	Forwarded     []string `json:"forwarded,omitempty"`
+	// ClientCert is the PEM client certificate chain of the TLS
+	// connection, leaf first.
 	ClientCert string `json:"client_cert,omitempty"`
+	// XFCC, ClientCertHeader and ClientCertChainHeader are the certificate
+	// headers a trusted proxy forwards (believed only from one).
+	XFCC                  string `json:"xfcc,omitempty"`
+	ClientCertHeader      string `json:"client_cert_header,omitempty"`
+	ClientCertChainHeader string `json:"client_cert_chain_header,omitempty"`
+	JWTSVID               string `json:"jwt_svid,omitempty"`
+	// Hops are the Provost-Hop header lines; Posture the Provost-Posture header.
+	Hops    []string `json:"hops,omitempty"`
+	Posture string   `json:"posture,omitempty"`
 }
 
 // FieldError names the field that was wrong.
@@ -85,24 +101,54 @@ func (r *Request) check() error {
 	if !strings.HasPrefix(r.Target, "/") {
 		return &FieldError{Field: "target", Msg: "must be the request target: a path starting with / (and any query)"}
 	}
-	if _, err := r.Certificate(); err != nil {
+	if _, err := r.Certificates(); err != nil {
+		return err
+	}
+	if _, err := r.PeerAddr(); err != nil {
 		return err
 	}
 	return nil
 }
 
-// Certificate parses ClientCert, or returns nil when it is empty.
-func (r *Request) Certificate() (*x509.Certificate, error) {
+// PeerAddr parses Peer; the zero Addr when it is empty.
+func (r *Request) PeerAddr() (netip.Addr, error) {
+	if r.Peer == "" {
+		return netip.Addr{}, nil
+	}
+	if ap, err := netip.ParseAddrPort(r.Peer); err == nil {
+		return ap.Addr().Unmap(), nil
+	}
+	a, err := netip.ParseAddr(r.Peer)
+	if err != nil {
+		return netip.Addr{}, &FieldError{Field: "peer", Msg: "must be an IP address, optionally with a port"}
+	}
+	return a.Unmap(), nil
+}
+
+// maxChain bounds the client certificate chain.
+const maxChain = 8
+
+// Certificates parses ClientCert, leaf first, or returns nil when it is empty.
+func (r *Request) Certificates() ([]*x509.Certificate, error) {
 	if r.ClientCert == "" {
 		return nil, nil
 	}
-	b, _ := pem.Decode([]byte(r.ClientCert))
-	if b == nil || b.Type != "CERTIFICATE" {
-		return nil, &FieldError{Field: "client_cert", Msg: "must be one PEM CERTIFICATE block"}
+	var out []*x509.Certificate
+	rest := []byte(r.ClientCert)
+	for len(bytes.TrimSpace(rest)) > 0 {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil || b.Type != "CERTIFICATE" {
+			return nil, &FieldError{Field: "client_cert", Msg: "must be PEM CERTIFICATE blocks only"}
+		}
+		if len(out) == maxChain {
+			return nil, &FieldError{Field: "client_cert", Msg: fmt.Sprintf("more than %d certificates", maxChain)}
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, &FieldError{Field: "client_cert", Msg: "not a valid X.509 certificate: " + err.Error()}
+		}
+		out = append(out, c)
 	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		return nil, &FieldError{Field: "client_cert", Msg: "not a valid X.509 certificate: " + err.Error()}
-	}
-	return c, nil
+	return out, nil
 }

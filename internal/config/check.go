@@ -71,6 +71,56 @@ func (c *Config) check() error {
 	if c.Replay.MaxEntries < 0 {
 		return bad("replay.max_entries", "must not be negative")
 	}
+	return c.Trust.check()
+}
+
+func (t *Trust) check() error {
+	switch t.ForwardedHeader {
+	case "", "x-forwarded-for", "forwarded", "auto":
+	default:
+		return bad("trust.forwarded_header", "must be x-forwarded-for, forwarded or auto (got %q)", t.ForwardedHeader)
+	}
+	domains := map[string]bool{}
+	for i, s := range t.SPIFFE {
+		p := fmt.Sprintf("trust.spiffe[%d]", i)
+		if s.TrustDomain == "" {
+			return bad(p+".trust_domain", "is required")
+		}
+		if domains[s.TrustDomain] {
+			return bad(p+".trust_domain", "trust domain %q is configured twice", s.TrustDomain)
+		}
+		domains[s.TrustDomain] = true
+		if s.X509Bundle == "" && s.JWTBundle == "" {
+			return bad(p, "needs x509_bundle, jwt_bundle or both")
+		}
+	}
+	hops := map[string]bool{}
+	for i, h := range t.Hops {
+		p := fmt.Sprintf("trust.hops[%d]", i)
+		if h.Name == "" || h.PublicKey == "" {
+			return bad(p, "needs name and public_key")
+		}
+		if hops[h.Name] {
+			return bad(p+".name", "hop %q is configured twice", h.Name)
+		}
+		hops[h.Name] = true
+	}
+	names := map[string]bool{}
+	for i, a := range t.Attestors {
+		p := fmt.Sprintf("trust.attestors[%d]", i)
+		if a.Name == "" || a.Issuer == "" || a.JWKSFile == "" {
+			return bad(p, "needs name, issuer and jwks_file")
+		}
+		if names[a.Name] {
+			return bad(p+".name", "attestor %q is configured twice", a.Name)
+		}
+		names[a.Name] = true
+		for j, alg := range a.Algorithms {
+			if !slices.Contains(asymmetric, alg) {
+				return bad(fmt.Sprintf("%s.algorithms[%d]", p, j), "%q is not an asymmetric JWS algorithm", alg)
+			}
+		}
+	}
 	return nil
 }
 

@@ -33,6 +33,9 @@ type Config struct {
 	Tokens          Tokens   `yaml:"tokens"`
 	DPoP            DPoP     `yaml:"dpop"`
 	Replay          Replay   `yaml:"replay"`
+	// Bindings is the bindings file: the approved context of credentials.
+	Bindings string `yaml:"bindings"`
+	Trust    Trust  `yaml:"trust"`
 
 	// File is the path the configuration was read from ("" when parsed
 	// from memory); relative paths in it are resolved against its folder.
@@ -84,6 +87,45 @@ type DPoP struct {
 // Replay bounds the in-memory replay cache.
 type Replay struct {
 	MaxEntries int `yaml:"max_entries"`
+}
+
+// Trust names what Provost believes: which peers are proxies, which CAs
+// issue workload identities, which keys sign hop and posture attestations.
+type Trust struct {
+	// Proxies are the addresses of trusted proxies (CIDRs or IPs): only
+	// from these are X-Forwarded-For, Forwarded, XFCC and Client-Cert read.
+	Proxies []string `yaml:"proxies"`
+	// ForwardedHeader is the header the trusted proxies maintain:
+	// x-forwarded-for (default), forwarded, or auto (Forwarded if present).
+	ForwardedHeader string   `yaml:"forwarded_header"`
+	SPIFFE          []SPIFFE `yaml:"spiffe"`
+	// JWTSVIDAudience is the audience a JWT-SVID must name (default "provost").
+	JWTSVIDAudience string     `yaml:"jwt_svid_audience"`
+	Hops            []HopKey   `yaml:"hops"`
+	HopMaxAge       Duration   `yaml:"hop_max_age"`
+	Attestors       []Attestor `yaml:"attestors"`
+}
+
+// SPIFFE is one trust domain's bundles.
+type SPIFFE struct {
+	TrustDomain string `yaml:"trust_domain"`
+	X509Bundle  string `yaml:"x509_bundle"` // PEM CA certificates
+	JWTBundle   string `yaml:"jwt_bundle"`  // JWKS or SPIFFE bundle
+}
+
+// HopKey is an approved proxy's hop-attestation public key.
+type HopKey struct {
+	Name      string `yaml:"name"`
+	PublicKey string `yaml:"public_key"` // PEM file
+}
+
+// Attestor is a trusted posture attestor.
+type Attestor struct {
+	Name       string   `yaml:"name"`
+	Issuer     string   `yaml:"issuer"`
+	JWKSFile   string   `yaml:"jwks_file"`
+	Algorithms []string `yaml:"algorithms"`
+	MaxAge     Duration `yaml:"max_age"`
 }
 
 // Duration is a time.Duration written as "90s", "5m", "24h".

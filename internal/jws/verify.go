@@ -1,11 +1,15 @@
 package jws
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"slices"
+
+	_ "crypto/sha256" // hashes for PS256
+	_ "crypto/sha512" // hashes for PS384, PS512
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -41,18 +45,25 @@ type algorithm struct {
 	fam   family
 	curve elliptic.Curve // famEC only
 	order string         // famEC only: curve order N, len is the coordinate size
+	pss   crypto.Hash    // PS* only: the hash, which is also the salt length
 }
 
 func lookupAlg(alg string) algorithm {
 	switch alg {
 	case "ES256":
-		return algorithm{famEC, elliptic.P256(), p256N}
+		return algorithm{fam: famEC, curve: elliptic.P256(), order: p256N}
 	case "ES384":
-		return algorithm{famEC, elliptic.P384(), p384N}
+		return algorithm{fam: famEC, curve: elliptic.P384(), order: p384N}
 	case "ES512":
-		return algorithm{famEC, elliptic.P521(), p521N}
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		return algorithm{fam: famEC, curve: elliptic.P521(), order: p521N}
+	case "RS256", "RS384", "RS512":
 		return algorithm{fam: famRSA}
+	case "PS256":
+		return algorithm{fam: famRSA, pss: crypto.SHA256}
+	case "PS384":
+		return algorithm{fam: famRSA, pss: crypto.SHA384}
+	case "PS512":
+		return algorithm{fam: famRSA, pss: crypto.SHA512}
 	case "EdDSA":
 		return algorithm{fam: famEd25519}
 	case "HS256", "HS384", "HS512":
@@ -72,6 +83,9 @@ func lookupAlg(alg string) algorithm {
 func Verify(tok *Token, allowed []string, key any) error {
 	if tok == nil {
 		return reason.New(reason.TokenMissing, "no token")
+	}
+	if !consistent(tok) {
+		return reason.New(reason.InternalError, "token was not produced by jws.Parse")
 	}
 	alg := tok.Header.Alg
 	a := lookupAlg(alg)
@@ -95,8 +109,10 @@ func Verify(tok *Token, allowed []string, key any) error {
 			return err
 		}
 	}
-	if !consistent(tok) {
-		return reason.New(reason.InternalError, "token was not produced by jws.Parse")
+	if a.pss != 0 {
+		if err := checkPSSSaltLength(a.pss, pub.(*rsa.PublicKey), tok); err != nil {
+			return err
+		}
 	}
 	obj, err := jose.ParseSignedCompact(tok.Compact, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 	if err != nil {
@@ -160,6 +176,20 @@ func checkKey(a algorithm, pub any) error {
 		}
 	default:
 		return mismatch("key is not a supported public key")
+	}
+	return nil
+}
+
+// checkPSSSaltLength verifies a PS* signature with the salt length fixed to
+// the hash size, as RFC 7518 section 3.5 requires. go-jose verifies PSS with
+// rsa.PSSSaltLengthAuto, which accepts any salt length, so this check runs
+// as well as go-jose's.
+func checkPSSSaltLength(h crypto.Hash, pub *rsa.PublicKey, tok *Token) error {
+	d := h.New()
+	d.Write([]byte(tok.SigningInput))
+	opts := rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+	if err := rsa.VerifyPSS(pub, h, d.Sum(nil), tok.Signature, &opts); err != nil {
+		return reason.Wrap(reason.JWSBadSignature, "JWS signature does not verify (PSS salt length must equal the hash size)", err)
 	}
 	return nil
 }

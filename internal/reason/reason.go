@@ -175,3 +175,43 @@ const (
 	PostureNotYetValid     Code = "posture_not_yet_valid"
 	PostureExpired         Code = "posture_expired"
 )
+
+// decision: codes the decision itself adds.
+const (
+	ProvenanceVerified   Code = "provenance_verified"
+	EvidenceInsufficient Code = "evidence_insufficient"
+	ShadowAutomation     Code = "shadow_automation"
+	Honeytoken           Code = "honeytoken_used"
+	MonitorWouldDeny     Code = "monitor_would_deny"
+	MonitorWouldStepUp   Code = "monitor_would_step_up"
+)
+
+// origin: detectors over a credential's origin history.
+const (
+	CopiedCredential  Code = "copied_credential"
+	ConcurrentOrigins Code = "concurrent_origins"
+	SourceDrift       Code = "source_drift"
+	DormantRevival    Code = "dormant_revival"
+)
+
+// binding: checks of a request's signals against its binding.
+const (
+	WorkloadNotApproved  Code = "workload_not_approved"
+	NetworkNotApproved   Code = "network_not_approved"
+	ProxyChainMismatch   Code = "proxy_chain_mismatch"
+	PostureMismatch      Code = "posture_mismatch"
+	CIMismatch           Code = "ci_mismatch"
+	OutsideTimeWindow    Code = "outside_time_window"
+	TokenTooOld          Code = "token_too_old"
+	IdleTooLong          Code = "idle_too_long"
+	PossessionRequired   Code = "possession_required"
+	RuleFailed           Code = "rule_failed"
+	RuleError            Code = "rule_error"
+	EvidenceMissing      Code = "evidence_missing"
+	WorkloadAbsent       Code = "workload_absent"
+	ClientAddressUnknown Code = "client_address_unknown"
+	ProxyChainAbsent     Code = "proxy_chain_absent"
+	PostureAbsent        Code = "posture_absent"
+	CIAbsent             Code = "ci_claims_absent"
+	TokenAgeUnknown      Code = "token_age_unknown"
+)

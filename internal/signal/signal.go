@@ -40,16 +40,16 @@ var Names = []Name{Workload, Network, ProxyChain, Posture, Issuer, CI, Time, Pos
 
 // Signals is everything observed about one request.
 type Signals struct {
-	Now        time.Time
-	Method     string
-	Target     string
-	Credential credential.Result
-	Workload   WorkloadSignal
-	Network    NetworkSignal
-	Proxy      ProxySignal
-	Posture    PostureSignal
-	CI         CISignal
-	Time       TimeSignal
+	Now        time.Time         `json:"now"`
+	Method     string            `json:"method"`
+	Target     string            `json:"target"`
+	Credential credential.Result `json:"-"` // reported beside the signals
+	Workload   WorkloadSignal    `json:"workload"`
+	Network    NetworkSignal     `json:"network"`
+	Proxy      ProxySignal       `json:"proxy_chain"`
+	Posture    PostureSignal     `json:"posture"`
+	CI         CISignal          `json:"ci"`
+	Time       TimeSignal        `json:"time"`
 }
 
 // Problem is why a presented signal is invalid; zero when it is valid.

@@ -1,0 +1,207 @@
+package binding
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads and compiles the bindings file at path.
+func Load(path string) (*Set, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bindings: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("bindings: %s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and compiles a bindings document; name is used in errors and
+// recorded as Set.File.
+func Parse(name string, data []byte) (*Set, error) {
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: the file is larger than %d bytes", name, MaxFileBytes)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, nil, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: the file is empty; it needs at least `version: %d`", name, Version)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc fileDoc
+	if err := dec.Decode(&doc); err != nil {
+		return nil, yamlError(name, &root, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: the file holds more than one YAML document", name)
+	}
+	sum := sha256.Sum256(data)
+	s, err := compile(&doc)
+	if err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("%s:%d: %s: %s", name, lineOf(&root, fe.path), fe.path, fe.msg)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	s.File = name
+	s.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	return s, nil
+}
+
+// fieldError is a semantic error at a field path such as
+// bindings[1].require.workloads[0].
+type fieldError struct {
+	path string
+	msg  string
+}
+
+func (e *fieldError) Error() string { return e.path + ": " + e.msg }
+
+func bad(path, format string, args ...any) error {
+	return &fieldError{path: path, msg: fmt.Sprintf(format, args...)}
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+var unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+
+// yamlError turns a YAML decoding error into "name:line: path: message",
+// one line per problem.
+func yamlError(name string, root *yaml.Node, err error) error {
+	var te *yaml.TypeError
+	msgs := []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	out := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		sm := yamlLine.FindStringSubmatch(m)
+		if sm == nil {
+			out = append(out, name+": "+m)
+			continue
+		}
+		line, _ := strconv.Atoi(sm[1])
+		msg := sm[2]
+		key := ""
+		if um := unknownField.FindStringSubmatch(msg); um != nil {
+			key = um[1]
+			msg = fmt.Sprintf("unknown field %q", key)
+		} else {
+			msg = strings.ReplaceAll(msg, " into binding.", " into ")
+		}
+		if p := pathAt(root, line, key); p != "" {
+			out = append(out, fmt.Sprintf("%s:%d: %s: %s", name, line, p, msg))
+		} else {
+			out = append(out, fmt.Sprintf("%s:%d: %s", name, line, msg))
+		}
+	}
+	return errors.New(strings.Join(out, "\n"))
+}
+
+// pathAt finds the field path of the mapping key (named key, when key is not
+// empty) or sequence item at line.
+func pathAt(root *yaml.Node, line int, key string) string {
+	if root == nil {
+		return ""
+	}
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	p, _ := findPath(n, "", line, key, 0)
+	return p
+}
+
+func findPath(n *yaml.Node, path string, line int, key string, depth int) (string, bool) {
+	if depth > 64 {
+		return "", false
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if k.Line == line && (key == "" || k.Value == key) {
+				return p, true
+			}
+			if r, ok := findPath(v, p, line, key, depth+1); ok {
+				return r, true
+			}
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if v.Line == line && v.Kind == yaml.ScalarNode && key == "" {
+				return p, true
+			}
+			if r, ok := findPath(v, p, line, key, depth+1); ok {
+				return r, true
+			}
+		}
+	}
+	return "", false
+}
+
+// lineOf finds the line of a field path such as "bindings[1].match.issuer",
+// falling back to the nearest parent that exists.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for part := range strings.SplitSeq(path, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			name = part[:i]
+			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
+		}
+		n = child(n, name)
+		if n == nil {
+			return line
+		}
+		line = n.Line
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+// child returns the value of key in mapping n. A key is matched as written,
+// so a key holding "." or "[" falls back to its parent's line.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

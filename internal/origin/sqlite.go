@@ -1,0 +1,249 @@
+package origin
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/provost-dev/provost/internal/fingerprint"
+	"github.com/provost-dev/provost/internal/sqlitedb"
+)
+
+// schema is the origin schema's migration steps; append, never edit. Times
+// are Unix microseconds (the precision PostgreSQL keeps too).
+var schema = []string{
+	`CREATE TABLE origin_seen (
+		fingerprint TEXT NOT NULL,
+		origin_key  TEXT NOT NULL,
+		workload    TEXT NOT NULL,
+		network     TEXT NOT NULL,
+		proxy_chain TEXT NOT NULL,
+		posture     TEXT NOT NULL,
+		first_seen  INTEGER NOT NULL,
+		last_seen   INTEGER NOT NULL,
+		uses        INTEGER NOT NULL,
+		allowed     INTEGER NOT NULL,
+		PRIMARY KEY (fingerprint, origin_key)
+	) STRICT, WITHOUT ROWID`,
+	`CREATE TABLE origin_credential (
+		fingerprint TEXT PRIMARY KEY,
+		last_seen   INTEGER NOT NULL,
+		uses        INTEGER NOT NULL
+	) STRICT, WITHOUT ROWID`,
+	`CREATE TABLE origin_learned (
+		binding     TEXT NOT NULL,
+		origin_key  TEXT NOT NULL,
+		workload    TEXT NOT NULL,
+		network     TEXT NOT NULL,
+		proxy_chain TEXT NOT NULL,
+		posture     TEXT NOT NULL,
+		first_seen  INTEGER NOT NULL,
+		last_seen   INTEGER NOT NULL,
+		uses        INTEGER NOT NULL,
+		allowed     INTEGER NOT NULL,
+		PRIMARY KEY (binding, origin_key)
+	) STRICT, WITHOUT ROWID`,
+	`CREATE INDEX origin_learned_recent ON origin_learned (binding, last_seen)`,
+}
+
+// The statements; the origin order is the one CompareSeen gives.
+const (
+	lookupSQL = `SELECT c.last_seen, c.uses, s.workload, s.network, s.proxy_chain, s.posture,
+		s.first_seen, s.last_seen, s.uses, s.allowed
+		FROM origin_credential c JOIN origin_seen s ON s.fingerprint = c.fingerprint
+		WHERE c.fingerprint = ?
+		ORDER BY s.last_seen DESC, s.first_seen DESC, s.origin_key`
+
+	upsertSeenSQL = `INSERT INTO origin_seen
+		(fingerprint, origin_key, workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+		ON CONFLICT (fingerprint, origin_key) DO UPDATE SET
+			first_seen = min(first_seen, excluded.first_seen),
+			last_seen = max(last_seen, excluded.last_seen),
+			uses = uses + 1,
+			allowed = allowed + excluded.allowed
+		RETURNING uses`
+
+	evictSeenSQL = `DELETE FROM origin_seen WHERE fingerprint = ?1 AND origin_key IN (
+		SELECT origin_key FROM origin_seen WHERE fingerprint = ?1
+		ORDER BY last_seen DESC, first_seen DESC, origin_key LIMIT -1 OFFSET ?2)`
+
+	upsertCredentialSQL = `INSERT INTO origin_credential (fingerprint, last_seen, uses) VALUES (?, ?, 1)
+		ON CONFLICT (fingerprint) DO UPDATE SET
+			last_seen = max(last_seen, excluded.last_seen),
+			uses = uses + 1`
+
+	upsertLearnedSQL = `INSERT INTO origin_learned
+		(binding, origin_key, workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+		ON CONFLICT (binding, origin_key) DO UPDATE SET
+			first_seen = min(first_seen, excluded.first_seen),
+			last_seen = max(last_seen, excluded.last_seen),
+			uses = uses + 1,
+			allowed = allowed + excluded.allowed
+		RETURNING uses`
+
+	evictLearnedSQL = `DELETE FROM origin_learned WHERE binding = ?1 AND origin_key IN (
+		SELECT origin_key FROM origin_learned WHERE binding = ?1
+		ORDER BY last_seen DESC, first_seen DESC, origin_key LIMIT -1 OFFSET ?2)`
+
+	learnedSQL = `SELECT workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed
+		FROM origin_learned WHERE binding = ? AND last_seen >= ?
+		ORDER BY last_seen DESC, first_seen DESC, origin_key`
+)
+
+// SQLite is a Store in an SQLite database, for the embedded single-replica
+// deployment. Every Record is one durable transaction.
+type SQLite struct {
+	db     *sql.DB
+	lookup *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating if needed) the origin store in the SQLite
+// database at path and migrates its schema.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	db, err := sqlitedb.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("origin: %w", err)
+	}
+	if err := sqlitedb.Migrate(ctx, db, "origin", schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("origin: %w", err)
+	}
+	lookup, err := db.PrepareContext(ctx, lookupSQL)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("origin: prepare lookup: %w", err)
+	}
+	return &SQLite{db: db, lookup: lookup}, nil
+}
+
+// Close closes the database. It is safe to call more than once.
+func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		s.lookup.Close()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// Lookup implements Store with one indexed query.
+func (s *SQLite) Lookup(ctx context.Context, fp string) (History, error) {
+	if !fingerprint.Valid(fp) {
+		return History{}, invalid("lookup: not a fingerprint")
+	}
+	rows, err := s.lookup.QueryContext(ctx, fp)
+	if err != nil {
+		return History{}, fmt.Errorf("origin: lookup: %w", err)
+	}
+	defer rows.Close()
+	var h History
+	for rows.Next() {
+		var (
+			last, first, seenLast int64
+			o                     Seen
+		)
+		if err := rows.Scan(&last, &h.Uses, &o.Origin.Workload, &o.Origin.Network, &o.Origin.ProxyChain,
+			&o.Origin.Posture, &first, &seenLast, &o.Uses, &o.Allowed); err != nil {
+			return History{}, fmt.Errorf("origin: lookup: %w", err)
+		}
+		h.LastSeen = fromDB(last)
+		o.FirstSeen, o.LastSeen = fromDB(first), fromDB(seenLast)
+		h.Origins = append(h.Origins, o)
+	}
+	if err := rows.Err(); err != nil {
+		return History{}, fmt.Errorf("origin: lookup: %w", err)
+	}
+	return h, nil
+}
+
+// Record implements Store in one transaction.
+func (s *SQLite) Record(ctx context.Context, u Use) (err error) {
+	if err := u.Validate(); err != nil {
+		return fmt.Errorf("origin: record: %w", err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("origin: record: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	at, key := u.At.UnixMicro(), u.Origin.Key()
+	if err := upsert(ctx, tx, upsertSeenSQL, evictSeenSQL, u.Fingerprint, key, u, MaxOrigins); err != nil {
+		return fmt.Errorf("origin: record: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, upsertCredentialSQL, u.Fingerprint, at); err != nil {
+		return fmt.Errorf("origin: record: %w", err)
+	}
+	if u.Learn {
+		if err := upsert(ctx, tx, upsertLearnedSQL, evictLearnedSQL, u.Binding, key, u, MaxLearned); err != nil {
+			return fmt.Errorf("origin: record learned: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("origin: record: commit: %w", err)
+	}
+	return nil
+}
+
+// upsert adds u's origin under owner (a fingerprint or a binding) and, when
+// that made a new row, evicts the least recently seen rows beyond max.
+func upsert(ctx context.Context, tx *sql.Tx, upsertSQL, evictSQL, owner, key string, u Use, max int) error {
+	var allowed int64
+	if u.Allowed {
+		allowed = 1
+	}
+	at := u.At.UnixMicro()
+	var uses int64
+	if err := tx.QueryRowContext(ctx, upsertSQL, owner, key, u.Origin.Workload, u.Origin.Network,
+		u.Origin.ProxyChain, u.Origin.Posture, at, at, allowed).Scan(&uses); err != nil {
+		return err
+	}
+	if uses != 1 {
+		return nil // an existing origin: the count did not grow
+	}
+	_, err := tx.ExecContext(ctx, evictSQL, owner, max)
+	return err
+}
+
+// Learned implements Store.
+func (s *SQLite) Learned(ctx context.Context, binding string, since time.Time) ([]Seen, error) {
+	var sinceDB int64 = -1 << 63
+	if !since.IsZero() {
+		sinceDB = since.UnixMicro()
+	}
+	rows, err := s.db.QueryContext(ctx, learnedSQL, binding, sinceDB)
+	if err != nil {
+		return nil, fmt.Errorf("origin: learned: %w", err)
+	}
+	defer rows.Close()
+	var list []Seen
+	for rows.Next() {
+		var (
+			first, last int64
+			o           Seen
+		)
+		if err := rows.Scan(&o.Origin.Workload, &o.Origin.Network, &o.Origin.ProxyChain, &o.Origin.Posture,
+			&first, &last, &o.Uses, &o.Allowed); err != nil {
+			return nil, fmt.Errorf("origin: learned: %w", err)
+		}
+		o.FirstSeen, o.LastSeen = fromDB(first), fromDB(last)
+		list = append(list, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("origin: learned: %w", err)
+	}
+	return list, nil
+}
+
+func fromDB(v int64) time.Time { return time.UnixMicro(v).UTC() }

@@ -1,0 +1,159 @@
+package provost
+
+import (
+	"crypto/x509"
+	"strings"
+	"time"
+
+	"github.com/provost-dev/provost/internal/credential"
+	"github.com/provost-dev/provost/internal/hop"
+	"github.com/provost-dev/provost/internal/network"
+	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/internal/workload"
+)
+
+// signals verifies and resolves everything observed about r.
+func (st *state) signals(r *Request, cred credential.Result, now time.Time) signal.Signals {
+	s := signal.Signals{Now: now, Method: r.Method, Target: r.Target, Credential: cred}
+	st.network(r, &s.Network)
+	peerTrusted := st.trusted.Contains(s.Network.Peer)
+	st.workload(r, peerTrusted, now, &s.Workload)
+	st.proxy(r, &s.Proxy)
+	st.postureSignal(r, &s.Posture)
+	if cred.Accepted() {
+		s.CI.FromClaims(cred.Metadata.Claims)
+		if !cred.Metadata.IssuedAt.IsZero() {
+			s.Time.TokenAge = now.Sub(cred.Metadata.IssuedAt)
+			s.Time.HasTokenAge = true
+		}
+	}
+	return s
+}
+
+func (st *state) network(r *Request, n *signal.NetworkSignal) {
+	if !r.Peer.IsValid() {
+		return // not observed: the network signal is absent
+	}
+	p, err := network.ResolveUsing(st.fwdHeader, r.Peer, r.XForwardedFor, r.Forwarded, st.trusted)
+	n.Peer = p.Peer
+	if err != nil {
+		n.Problem = signal.ProblemOf(err)
+		return
+	}
+	n.Client, n.FromHeader, n.Origin = p.Client, p.FromHeader, p.Origin
+	if n.Client.IsValid() {
+		n.Sets = st.bindings.Networks().Match(n.Client)
+	}
+}
+
+// workload verifies the workload identity: the TLS client certificate; or,
+// only when the peer is a trusted proxy, the certificate it forwards (XFCC,
+// RFC 9440 Client-Cert); or a JWT-SVID.
+func (st *state) workload(r *Request, peerTrusted bool, now time.Time, w *signal.WorkloadSignal) {
+	chain, source, err := clientChain(r, peerTrusted)
+	switch {
+	case err != nil:
+		w.Present = true
+		w.Problem = signal.ProblemOf(err)
+		return
+	case chain == nil && r.JWTSVID == "":
+		return
+	}
+	w.Present = true
+	if st.bundles == nil {
+		w.Problem = signal.Problem{Code: reason.WorkloadTrustDomain, Message: "a workload identity was presented but no SPIFFE trust bundle is configured"}
+		return
+	}
+	var id workload.Identity
+	if chain != nil {
+		id, err = st.bundles.VerifyX509(chain, now, source)
+	} else {
+		id, err = st.bundles.VerifyJWT(r.JWTSVID, st.svidAud, now)
+	}
+	if err != nil {
+		w.Problem = signal.ProblemOf(err)
+		return
+	}
+	w.ID, w.Source, w.NotAfter = id.ID, id.Source, id.NotAfter
+}
+
+// clientChain picks the certificate chain that names the client. A trusted
+// proxy's own TLS certificate names the proxy, so behind one the forwarded
+// certificate is used; from anyone else forwarded headers are ignored.
+func clientChain(r *Request, peerTrusted bool) ([]*x509.Certificate, string, error) {
+	if peerTrusted {
+		if r.XFCC != "" {
+			elems, err := network.ParseXFCC(r.XFCC)
+			if err != nil {
+				return nil, "", err
+			}
+			// The first element is the client as the outermost trusted
+			// proxy saw it; trusted proxies must sanitize what clients send.
+			cert, err := elems[0].Certificate()
+			if err != nil || cert == nil {
+				return nil, "", reason.New(reason.XFCCMalformed, "the x-forwarded-client-cert element carries no usable Cert")
+			}
+			chain, err := elems[0].ChainCertificates()
+			if err != nil {
+				return nil, "", err
+			}
+			if len(chain) == 0 {
+				chain = []*x509.Certificate{cert}
+			}
+			return chain, workload.SourceXFCC, nil
+		}
+		if r.ClientCertHeader != "" {
+			leaf, err := network.ParseClientCert(r.ClientCertHeader)
+			if err != nil {
+				return nil, "", err
+			}
+			chain := []*x509.Certificate{leaf}
+			if r.ClientCertChainHeader != "" {
+				rest, err := network.ParseClientCertChain(r.ClientCertChainHeader)
+				if err != nil {
+					return nil, "", err
+				}
+				chain = append(chain, rest...)
+			}
+			return chain, workload.SourceClientCert, nil
+		}
+	}
+	if len(r.ClientCerts) > 0 {
+		return r.ClientCerts, workload.SourceMTLS, nil
+	}
+	return nil, "", nil
+}
+
+func (st *state) proxy(r *Request, p *signal.ProxySignal) {
+	if len(r.Hops) == 0 || strings.TrimSpace(strings.Join(r.Hops, "")) == "" {
+		return
+	}
+	p.Present = true
+	v, err := st.hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: hop.CredentialDigest(bearer(r.Authorization))})
+	if err != nil {
+		p.Problem = signal.ProblemOf(err)
+		return
+	}
+	p.Hops = v.Hops
+}
+
+func (st *state) postureSignal(r *Request, p *signal.PostureSignal) {
+	if r.Posture == "" {
+		return
+	}
+	p.Present = true
+	got, err := st.posture.Verify(r.Posture)
+	if err != nil {
+		p.Problem = signal.ProblemOf(err)
+		return
+	}
+	p.Attestor, p.HostID, p.ImageDigest, p.RunnerType, p.OS = got.Attestor, got.HostID, got.ImageDigest, got.RunnerType, got.OS
+	p.Class, p.IssuedAt, p.Claims = got.Class, got.IssuedAt, got.Claims
+}
+
+// bearer returns the credential of an Authorization header value.
+func bearer(h string) string {
+	_, tok, _ := strings.Cut(h, " ")
+	return strings.TrimLeft(tok, " ")
+}
