@@ -67,7 +67,7 @@ func TestScenario2AgentTokenCopied(t *testing.T) {
 		w.advance(time.Minute)
 	}
 	copied := w.check(&Request{Method: "GET", Target: "/v1/tools/search", Authorization: "Bearer " + tok, Peer: addr("203.0.113.50")})
-	expect(t, copied, Deny, "accepted", Violated, reason.CopiedCredential, reason.WorkloadNotApproved, reason.NetworkNotApproved)
+	expect(t, copied, Deny, "accepted", Violated, reason.CopiedCredential, reason.WorkloadAbsent, reason.NetworkNotApproved)
 	if !hasAction(copied, decision.Alert) {
 		t.Errorf("a copied credential alerts: %v", copied.Actions)
 	}
@@ -86,7 +86,7 @@ func TestScenario3ProxyChainBypassed(t *testing.T) {
 		t.Errorf("hops %v", got)
 	}
 	bypass := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2")})
-	expect(t, bypass, Deny, "accepted", Violated, reason.ProxyChainMismatch)
+	expect(t, bypass, Deny, "accepted", Violated, reason.ProxyChainAbsent)
 
 	skipped := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
 		Hops: w.hops("GET", "/v1/tickets", tok, "gw")})
@@ -149,13 +149,13 @@ func TestScenario5EvidenceRequired(t *testing.T) {
 // revoke, and full evidence for the incident.
 func TestScenario6StolenTokenReplayed(t *testing.T) {
 	w := newWorld(t)
-	tok := w.token("svc:payments", nil)
+	tok := w.token("svc:payments", map[string]any{"exp": w.clock().Add(24 * time.Hour).Unix()})
 	svc := w.svid("spiffe://acme.test/payments/api")
 	expect(t, w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc}), Allow, "accepted", Verified)
 	w.advance(2 * time.Hour)
 	attack := w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("203.0.113.66"),
 		XForwardedFor: []string{"10.40.2.2"}}) // typed by the attacker: the peer is no trusted proxy
-	expect(t, attack, Deny, "accepted", Violated, reason.WorkloadNotApproved, reason.NetworkNotApproved)
+	expect(t, attack, Deny, "accepted", Violated, reason.WorkloadAbsent, reason.NetworkNotApproved)
 	if !hasAction(attack, decision.Revoke) || attack.RevocationID == "" {
 		t.Fatalf("actions %v revocation %q", attack.Actions, attack.RevocationID)
 	}

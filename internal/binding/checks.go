@@ -147,6 +147,7 @@ func (q *requirements) checkCI(sig *signal.Signals) Check {
 // fieldsCheck compares each required key; the first mismatch fails.
 func fieldsCheck(n signal.Name, fields []fieldGlob, exp string, code reason.Code, what string, get func(string) (string, bool)) Check {
 	var obs strings.Builder
+	obs.Grow(len(exp) + 32)
 	for i := range fields {
 		f := &fields[i]
 		v, ok := get(f.key)
