@@ -57,7 +57,12 @@ func (st *state) workload(r *Request, peerTrusted bool, now time.Time, w *signal
 		w.Present = true
 		w.Problem = signal.ProblemOf(err)
 		return
-	case chain == nil && r.JWTSVID == "":
+	case chain != nil && !claimsSPIFFE(chain[0]):
+		// A certificate without a spiffe:// URI claims no workload
+		// identity (it may still bind a token, RFC 8705).
+		chain = nil
+	}
+	if chain == nil && r.JWTSVID == "" {
 		return
 	}
 	w.Present = true
@@ -123,6 +128,16 @@ func clientChain(r *Request, peerTrusted bool) ([]*x509.Certificate, string, err
 		return r.ClientCerts, workload.SourceMTLS, nil
 	}
 	return nil, "", nil
+}
+
+// claimsSPIFFE reports whether a certificate names a SPIFFE ID.
+func claimsSPIFFE(c *x509.Certificate) bool {
+	for _, u := range c.URIs {
+		if strings.EqualFold(u.Scheme, "spiffe") {
+			return true
+		}
+	}
+	return false
 }
 
 func (st *state) proxy(r *Request, p *signal.ProxySignal) {

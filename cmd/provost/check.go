@@ -108,9 +108,35 @@ func writeText(w io.Writer, path string, d *provost.Decision) {
 	c := &d.Credential
 	m := &c.Metadata
 	fmt.Fprintf(w, "%s\n", path)
+	fmt.Fprintf(w, "  decision    %s\n", d.Decision.Decision)
 	fmt.Fprintf(w, "  credential  %s (%s): %s\n", c.Verdict, c.Reason, c.Message)
+	prov := string(d.Provenance)
+	if d.Binding != "" {
+		prov += fmt.Sprintf(" (binding %s, %s mode)", d.Binding, d.Mode)
+	}
+	fmt.Fprintf(w, "  provenance  %s\n", prov)
+	for _, ch := range d.Checks {
+		line := fmt.Sprintf("%-6s %s", ch.Status, ch.Signal)
+		if ch.Observed != "" {
+			line += " observed=" + ch.Observed
+		}
+		if ch.Expected != "" {
+			line += " expected=" + ch.Expected
+		}
+		fmt.Fprintf(w, "  check       %s\n", line)
+	}
+	for _, r := range d.Reasons {
+		fmt.Fprintf(w, "  reason      %s: %s\n", r.Code, r.Message)
+	}
+	if len(d.Actions) > 0 {
+		acts := make([]string, len(d.Actions))
+		for i, a := range d.Actions {
+			acts[i] = string(a)
+		}
+		fmt.Fprintf(w, "  actions     %s\n", strings.Join(acts, ", "))
+	}
 	if c.Kind != "" {
-		fmt.Fprintf(w, "  kind        %s %s\n", c.Kind, c.Fingerprint)
+		fmt.Fprintf(w, "  presented   %s %s\n", c.Kind, c.Fingerprint)
 	}
 	if m.Issuer != "" {
 		var parts []string
@@ -143,7 +169,20 @@ func writeText(w io.Writer, path string, d *provost.Decision) {
 	case "mtls":
 		fmt.Fprintf(w, "  possession  mtls x5t#S256=%s\n", c.Possession.X5TS256)
 	}
+	if o := d.Origin.String(); o != "" {
+		fmt.Fprintf(w, "  origin      %s\n", o)
+	}
+	if d.RevocationID != "" {
+		fmt.Fprintf(w, "  revoked     %s\n", d.RevocationID)
+	}
 	if c.DPoPNonce != "" {
 		fmt.Fprintf(w, "  dpop-nonce  %s\n", c.DPoPNonce)
+	}
+	if len(d.Tags) > 0 {
+		ids := make([]string, len(d.Tags))
+		for i, t := range d.Tags {
+			ids[i] = t.ID
+		}
+		fmt.Fprintf(w, "  tags        %s\n", strings.Join(ids, " "))
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	provost check [--config FILE] [--json] REQUEST.json...
 //	provost fingerprint [--config FILE] < credential
+//	provost bindings lint|test|propose ...
 //	provost hop sign --name NAME --key KEY.pem --method M --target T [--credential-stdin] [--prior VALUE]
 //	provost version
 //
@@ -41,6 +42,7 @@ const usage = `provost verifies token provenance for non-human identities.
 Commands:
   check        judge requests described in JSON files against a configuration, offline
   fingerprint  print the fingerprint of a credential read from standard input
+  bindings     lint, test or propose bindings (provost bindings -h)
   hop sign     add this proxy's signed hop attestation to a Provost-Hop header value
   version      print the version
 
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdFingerprint(ctx, args[1:], stdin, stdout, stderr)
 	case "hop":
 		return cmdHop(args[1:], stdin, stdout, stderr)
+	case "bindings":
+		return cmdBindings(ctx, args[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "provost", version)
 		return exitOK

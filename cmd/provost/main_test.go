@@ -17,6 +17,9 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // fpRE matches fingerprints, which depend on the data directory's secret.
 var fpRE = regexp.MustCompile(`fp1:[A-Za-z0-9_-]{43}`)
 
+// revRE matches revocation IDs, which are random.
+var revRE = regexp.MustCompile(`rev_[0-9a-f]{32}`)
+
 func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -41,6 +44,7 @@ func TestExamples(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	got := fpRE.ReplaceAllString(strings.ReplaceAll(out, "../../", ""), "fp1:<fingerprint>")
+	got = revRE.ReplaceAllString(got, "rev_<id>")
 	golden := "../../examples/check.golden"
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -56,24 +60,36 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// TestExamplesJSON checks the --json output against the expected verdict
-// and reason of every example, as a machine would read it.
+// TestExamplesJSON checks the --json output of every example, as a machine
+// would read it: decision / credential verdict / provenance verdict, and one
+// reason code that must be among the decision's reasons.
 func TestExamplesJSON(t *testing.T) {
-	want := map[string]string{
-		"01-bearer-es256.json":              "accepted/ok",
-		"02-agent-eddsa-act-chain.json":     "accepted/ok",
-		"03-dpop-bound.json":                "accepted/ok",
-		"04-dpop-replayed.json":             "rejected/dpop_replayed",
-		"05-dpop-bound-as-bearer.json":      "rejected/dpop_bound_token_as_bearer",
-		"06-dpop-proof-from-other-key.json": "rejected/dpop_key_mismatch",
-		"07-mtls-bound.json":                "accepted/ok",
-		"08-mtls-bound-other-cert.json":     "rejected/mtls_thumbprint_mismatch",
-		"09-expired.json":                   "rejected/expired",
-		"10-alg-none.json":                  "rejected/jws_alg_none",
-		"11-unknown-issuer.json":            "rejected/issuer_unknown",
-		"12-key-in-header.json":             "rejected/jws_header_key_material",
-		"13-wrong-audience.json":            "rejected/audience_mismatch",
-		"14-unknown-api-key.json":           "rejected/opaque_credential_unknown",
+	want := map[string][4]string{
+		"01-bearer-es256.json":                {"allow", "accepted", "verified", "provenance_verified"},
+		"02-agent-eddsa-act-chain.json":       {"allow", "accepted", "verified", "provenance_verified"},
+		"03-dpop-bound.json":                  {"allow", "accepted", "verified", "provenance_verified"},
+		"04-dpop-replayed.json":               {"deny", "rejected", "violated", "dpop_replayed"},
+		"05-dpop-bound-as-bearer.json":        {"deny", "rejected", "violated", "dpop_bound_token_as_bearer"},
+		"06-dpop-proof-from-other-key.json":   {"deny", "rejected", "violated", "dpop_key_mismatch"},
+		"07-mtls-bound.json":                  {"allow", "accepted", "verified", "provenance_verified"},
+		"08-mtls-bound-other-cert.json":       {"deny", "rejected", "violated", "mtls_thumbprint_mismatch"},
+		"09-expired.json":                     {"deny", "rejected", "insufficient", "expired"},
+		"10-alg-none.json":                    {"deny", "rejected", "insufficient", "jws_alg_none"},
+		"11-unknown-issuer.json":              {"deny", "rejected", "insufficient", "issuer_unknown"},
+		"12-key-in-header.json":               {"deny", "rejected", "insufficient", "jws_header_key_material"},
+		"13-wrong-audience.json":              {"deny", "rejected", "insufficient", "audience_mismatch"},
+		"14-unknown-api-key.json":             {"deny", "rejected", "insufficient", "opaque_credential_unknown"},
+		"20-ci-approved-build-host.json":      {"allow", "accepted", "verified", "provenance_verified"},
+		"21-ci-unapproved-build-host.json":    {"deny", "accepted", "violated", "network_not_approved"},
+		"22-ci-after-revocation.json":         {"deny", "rejected", "insufficient", "revoked"},
+		"23-agent-from-runtime.json":          {"allow", "accepted", "verified", "provenance_verified"},
+		"24-agent-token-copied.json":          {"deny", "accepted", "violated", "copied_credential"},
+		"25-helpdesk-through-proxies.json":    {"allow", "accepted", "verified", "provenance_verified"},
+		"26-helpdesk-bypassing-proxies.json":  {"deny", "accepted", "violated", "proxy_chain_absent"},
+		"27-export-possession-only.json":      {"step_up", "accepted", "insufficient", "evidence_insufficient"},
+		"28-export-with-origin-evidence.json": {"allow", "accepted", "verified", "provenance_verified"},
+		"29-shadow-automation.json":           {"deny", "accepted", "insufficient", "shadow_automation"},
+		"30-honeytoken.json":                  {"deny", "accepted", "verified", "honeytoken_used"},
 	}
 	files := exampleFiles(t)
 	if len(files) != len(want) {
@@ -91,16 +107,32 @@ func TestExamplesJSON(t *testing.T) {
 	for _, line := range lines {
 		var d struct {
 			File       string
-			Credential struct{ Verdict, Reason, Fingerprint string }
+			Decision   string
+			Provenance string
+			Credential struct{ Verdict, Fingerprint string }
+			Reasons    []struct{ Code string }
 		}
 		if err := json.Unmarshal([]byte(line), &d); err != nil {
 			t.Fatal(err)
 		}
 		name := filepath.Base(d.File)
-		if got := d.Credential.Verdict + "/" + d.Credential.Reason; got != want[name] {
-			t.Errorf("%s: got %s, want %s", name, got, want[name])
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("no expectation for %s", name)
+			continue
 		}
-		if !fpRE.MatchString(d.Credential.Fingerprint) {
+		got := [3]string{d.Decision, d.Credential.Verdict, d.Provenance}
+		if got != [3]string{w[0], w[1], w[2]} {
+			t.Errorf("%s: got %v, want %v", name, got, w[:3])
+		}
+		found := false
+		for _, r := range d.Reasons {
+			found = found || r.Code == w[3]
+		}
+		if !found {
+			t.Errorf("%s: reason %s missing from %+v", name, w[3], d.Reasons)
+		}
+		if name != "14-unknown-api-key.json" && !fpRE.MatchString(d.Credential.Fingerprint) {
 			t.Errorf("%s: fingerprint %q", name, d.Credential.Fingerprint)
 		}
 	}
@@ -125,7 +157,7 @@ func TestCheckBadInput(t *testing.T) {
 		{"no method", `{"target":"/"}`, "method: is required"},
 		{"bad target", `{"method":"GET","target":"https://x/"}`, "target: must be the request target"},
 		{"wrong type", `{"method":"GET","target":"/","dpop":7}`, "dpop: must be a string"},
-		{"bad cert", `{"method":"GET","target":"/","client_cert":"nope"}`, "client_cert: must be one PEM CERTIFICATE block"},
+		{"bad cert", `{"method":"GET","target":"/","client_cert":"nope"}`, "client_cert: must be PEM CERTIFICATE blocks only"},
 		{"not JSON", `GET / HTTP/1.1`, "not a JSON object"},
 		{"trailing", `{"method":"GET","target":"/"} {}`, "trailing data"},
 	}

@@ -23,8 +23,10 @@ import (
 	"fmt"
 	"log"
 	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -51,7 +53,7 @@ func main() {
 
 	writeJWKS(map[string]crypto.Signer{"es-2026": es, "ed-2026": ed})
 
-	base := map[string]any{"iss": iss, "aud": aud, "iat": at.Add(-5 * time.Minute).Unix(), "exp": at.Add(55 * time.Minute).Unix()}
+	base := map[string]any{"iss": iss, "aud": aud, "iat": at.Add(-5 * time.Minute).Unix(), "exp": at.Add(55 * time.Minute).Unix(), "example": "credential"}
 	claims := func(extra map[string]any) map[string]any {
 		c := map[string]any{}
 		for k, v := range base {
@@ -97,6 +99,144 @@ func main() {
 	write("12-key-in-header.json", req("GET", "/v1/builds/42", "Bearer "+headerKey, "", ""))
 	write("13-wrong-audience.json", req("GET", "/v1/builds/42", "Bearer "+wrongAud, "", ""))
 	write("14-unknown-api-key.json", req("GET", "/v1/builds/42", "Bearer sk_live_example_not_configured", "", ""))
+
+	provenance(es, client)
+}
+
+// provenance writes the requests 20-30: the acceptance scenarios of
+// DESIGN.md, judged offline in order by one engine.
+func provenance(es crypto.Signer, client crypto.Signer) {
+	caKey := loadKey("spiffe-ca.pem", genEC)
+	ca := caCert(caKey)
+	must(os.MkdirAll(filepath.Join(dir, "trust"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "trust", "spiffe-ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644))
+	edge := loadKey("hop-edge.pem", genEd)
+	gw := loadKey("hop-gw.pem", genEd)
+	writePub("hop-edge.pub", edge.Public())
+	writePub("hop-gw.pub", gw.Public())
+	att := loadKey("attestor.pem", genEC)
+	b, _ := json.MarshalIndent(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: att.Public(), KeyID: "hostguard-1", Algorithm: "ES256", Use: "sig"}}}, "", "  ")
+	must(os.WriteFile(filepath.Join(dir, "trust", "attestor.jwks.json"), append(b, '\n'), 0o644))
+
+	tok := func(sub string, extra map[string]any) string {
+		c := map[string]any{"iss": iss, "aud": aud, "sub": sub, "iat": at.Add(-5 * time.Minute).Unix(), "exp": at.Add(2 * time.Hour).Unix()}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return sign(es, jose.ES256, "es-2026", "at+jwt", c, false)
+	}
+	posture := func(host, runner string, when time.Time) string {
+		return sign(att, jose.ES256, "hostguard-1", "posture+jwt", map[string]any{"iss": "https://hostguard.example.com", "sub": host,
+			"iat": when.Add(-30 * time.Second).Unix(), "host_id": host, "runner_type": runner, "os": "linux"}, false)
+	}
+	type r = map[string]any
+	with := func(m r, kv r) r {
+		for k, v := range kv {
+			m[k] = v
+		}
+		return m
+	}
+	t := func(min int) time.Time { return at.Add(time.Duration(min) * time.Minute) }
+
+	ci := tok("repo:acme/deploy:ref:refs/heads/main", r{"repository": "acme/deploy", "workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main", "runner_environment": "self-hosted"})
+	write("20-ci-approved-build-host.json", with(reqAt(t(0), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "10.20.3.4", "posture": posture("build-7", "self-hosted", t(0))}))
+	write("21-ci-unapproved-build-host.json", with(reqAt(t(2), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "198.51.100.23", "posture": posture("laptop-x", "self-hosted", t(2))}))
+	write("22-ci-after-revocation.json", with(reqAt(t(3), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "10.20.3.4", "posture": posture("build-7", "self-hosted", t(3))}))
+
+	agent := tok("support-bot", nil)
+	svid := svidChain(ca, caKey, "spiffe://acme.example/agents/support-bot")
+	write("23-agent-from-runtime.json", with(reqAt(t(10), "GET", "/v1/tools/search", "Bearer "+agent), r{"peer": "10.30.1.5", "client_cert": svid}))
+	write("24-agent-token-copied.json", with(reqAt(t(11), "GET", "/v1/tools/search", "Bearer "+agent), r{"peer": "203.0.113.50"}))
+
+	helpdesk := tok("integration:helpdesk", nil)
+	hops := signHops(helpdesk, "GET", "/v1/tickets", t(20), []string{"edge", "gw"}, map[string]crypto.Signer{"edge": edge, "gw": gw})
+	write("25-helpdesk-through-proxies.json", with(reqAt(t(20), "GET", "/v1/tickets", "Bearer "+helpdesk), r{"peer": "10.0.0.2", "x_forwarded_for": []string{"10.60.0.8, 10.0.0.1"}, "hops": []string{hops}}))
+	write("26-helpdesk-bypassing-proxies.json", with(reqAt(t(40), "GET", "/v1/tickets", "Bearer "+helpdesk), r{"peer": "10.60.0.8"}))
+
+	exportKey := loadKey("dpop-export.pem", genEC)
+	export := tok("svc:customer-export", r{"cnf": r{"jkt": thumbprint(exportKey)}})
+	exporter := svidChain(ca, caKey, "spiffe://acme.example/exporter")
+	write("27-export-possession-only.json", with(reqAt(t(30), "GET", "/v1/customers/export", "DPoP "+export), r{"peer": "10.40.0.9",
+		"dpop": dpopProofAt(exportKey, "GET", origin+"/v1/customers/export", export, "export-1", t(30))}))
+	write("28-export-with-origin-evidence.json", with(reqAt(t(31), "GET", "/v1/customers/export", "DPoP "+export), r{"peer": "10.40.0.9",
+		"dpop": dpopProofAt(exportKey, "GET", origin+"/v1/customers/export", export, "export-2", t(31)), "client_cert": exporter, "posture": posture("db-export-1", "hardened", t(31))}))
+
+	write("29-shadow-automation.json", with(reqAt(t(50), "GET", "/v1/things", "Bearer "+tok("svc:nightly-cron", nil)), r{"peer": "10.40.1.1"}))
+	write("30-honeytoken.json", with(reqAt(t(55), "GET", "/admin/users", "Bearer "+tok("svc:legacy-admin", nil)), r{"peer": "203.0.113.9"}))
+}
+
+func reqAt(when time.Time, method, target, authz string) map[string]any {
+	return map[string]any{"at": when.Format(time.RFC3339), "method": method, "target": target, "authorization": authz}
+}
+
+func genEC() crypto.Signer { k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); return k }
+func genEd() crypto.Signer { _, k, _ := ed25519.GenerateKey(rand.Reader); return k }
+
+func writePub(name string, pub crypto.PublicKey) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	must(err)
+	must(os.WriteFile(filepath.Join(dir, "trust", name), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
+}
+
+func caCert(k crypto.Signer) *x509.Certificate {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acme.example example CA"},
+		NotBefore: at.Add(-24 * time.Hour), NotAfter: at.Add(5 * 365 * 24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		URIs:     []*url.URL{{Scheme: "spiffe", Host: "acme.example"}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	must(err)
+	c, err := x509.ParseCertificate(der)
+	must(err)
+	return c
+}
+
+// svidChain issues an X.509-SVID for id and returns it as PEM.
+func svidChain(ca *x509.Certificate, caKey crypto.Signer, id string) string {
+	k := genEC()
+	u, _ := url.Parse(id)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(at.UnixNano() + int64(len(id))), NotBefore: at.Add(-time.Hour), NotAfter: at.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, URIs: []*url.URL{u}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, k.Public(), caKey)
+	must(err)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// signHops signs a Provost-Hop header value as each named proxy in turn,
+// the same way `provost hop sign` does (see docs/hop-attestation.md).
+func signHops(token, method, target string, when time.Time, names []string, keys map[string]crypto.Signer) string {
+	sum := sha256.Sum256([]byte(token))
+	cred := base64.RawURLEncoding.EncodeToString(sum[:])
+	reqSum := sha256.Sum256([]byte(method + "\n" + target + "\n" + cred))
+	value, prevSig := "", []byte(nil)
+	for _, n := range names {
+		p := map[string]any{"v": 1, "hop": n, "iat": when.Add(-time.Second).Unix(), "req": base64.RawURLEncoding.EncodeToString(reqSum[:])}
+		if prevSig != nil {
+			ps := sha256.Sum256(prevSig)
+			p["prev"] = base64.RawURLEncoding.EncodeToString(ps[:])
+		}
+		att := sign(keys[n], jose.EdDSA, n, "provost-hop+jwt", p, false)
+		seg := att[strings.LastIndexByte(att, '.')+1:]
+		prevSig, _ = base64.RawURLEncoding.DecodeString(seg)
+		if value != "" {
+			value += ","
+		}
+		value += att
+	}
+	return value
+}
+
+func dpopProofAt(k crypto.Signer, method, htu, token, jti string, when time.Time) string {
+	sum := sha256.Sum256([]byte(token))
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k},
+		(&jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{"jwk": jose.JSONWebKey{Key: k.Public()}}}).WithType("dpop+jwt"))
+	must(err)
+	payload, _ := json.Marshal(map[string]any{"jti": jti, "htm": method, "htu": htu, "iat": when.Add(-2 * time.Second).Unix(),
+		"ath": base64.RawURLEncoding.EncodeToString(sum[:])})
+	obj, err := s.Sign(payload)
+	must(err)
+	out, err := obj.CompactSerialize()
+	must(err)
+	return out
 }
 
 func req(method, target, authz, proof, cert string) map[string]any {

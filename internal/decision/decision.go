@@ -141,8 +141,9 @@ func Decide(in Input) Decision {
 func (d *Decision) judgeBinding(in Input) Outcome {
 	violated, insufficient := false, false
 	for _, c := range in.Checks {
+		evidence := c.Evidence || slices.Contains(in.Binding.RequireEvidence, c.Signal)
 		switch {
-		case c.Status == binding.StatusFail, c.Status == binding.StatusAbsent && !c.Evidence:
+		case c.Status == binding.StatusFail, c.Status == binding.StatusAbsent && !evidence:
 			violated = true
 			d.add(c.Reason, checkMessage(c))
 		case c.Status == binding.StatusAbsent:

@@ -13,8 +13,8 @@
 //     denied in enforce mode, allowed with an alert in monitor and learn mode.
 //  3. A matched binding's checks give the provenance verdict: any failed
 //     check, or any required signal that is absent, is "violated"; else a
-//     signal listed in require_evidence that is absent is "insufficient";
-//     else "verified".
+//     signal listed in require_evidence that is absent is "insufficient"
+//     (even when the binding also constrains its value); else "verified".
 //  4. verified allows; insufficient steps up; violated does what the
 //     binding's on_violation says (deny; step_up; revoke = deny and revoke;
 //     alert = allow and alert).

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,33 +29,52 @@ func benchStore(b *testing.B, credentials, origins int) (*SQLite, []string) {
 		b.Fatal(err)
 	}
 	fps := make([]string, credentials)
+	for i := range fps {
+		fps[i] = f.Of(fmt.Sprint("credential-", i))
+	}
+	sorted := slices.Sorted(slices.Values(fps)) // insert in key order: B-tree appends
 	t0 := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
-	tx, err := s.db.BeginTx(ctx, nil)
+	start := time.Now()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+		b.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tx.Rollback()
-	for i := range fps {
-		fps[i] = f.Of(fmt.Sprint("credential-", i))
+	seen, err := tx.PrepareContext(ctx, `INSERT INTO origin_seen
+		(fingerprint, workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cred, err := tx.PrepareContext(ctx, `INSERT INTO origin_credential (fingerprint, last_seen, uses) VALUES (?, ?, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, fp := range sorted {
+		var last int64
 		for j := range origins {
-			u := Use{
-				Fingerprint: fps[i], Allowed: true, At: t0.Add(time.Duration(j) * time.Minute),
-				Origin: Origin{
-					Workload: fmt.Sprintf("spiffe://example.org/ns/team%d/sa/svc%d", i%50, i), Network: fmt.Sprintf("10.%d.%d.0/24", j, i%256),
-					ProxyChain: "edge>mesh", Posture: "hardened",
-				},
-			}
-			if err := upsert(ctx, tx, upsertSeenSQL, evictSeenSQL, u.Fingerprint, u.Origin.Key(), u, MaxOrigins); err != nil {
+			last = t0.Add(time.Duration(j) * time.Minute).UnixMicro()
+			if _, err := seen.ExecContext(ctx, fp, fmt.Sprintf("spiffe://example.org/ns/team%d/sa/svc%d", i%50, i),
+				fmt.Sprintf("10.%d.%d.0/24", j, i%256), "edge>mesh", "hardened", last, last); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := tx.ExecContext(ctx, upsertCredentialSQL, u.Fingerprint, u.At.UnixMicro()); err != nil {
-				b.Fatal(err)
-			}
+		}
+		if _, err := cred.ExecContext(ctx, fp, last, origins); err != nil {
+			b.Fatal(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
+	b.Logf("built %d credentials x %d origins in %s", credentials, origins, time.Since(start).Round(time.Millisecond))
 	return s, fps
 }
 

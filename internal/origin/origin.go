@@ -114,8 +114,8 @@ type Seen struct {
 
 // History is what is known about where one credential was used.
 type History struct {
-	// Origins are most recently seen first (ties: most recently first
-	// seen, then by Key); at most MaxOrigins.
+	// Origins are most recently seen first (ties: see CompareSeen); at
+	// most MaxOrigins.
 	Origins  []Seen
 	LastSeen time.Time // last use from any origin, zero if never
 	Uses     int64     // every recorded use, including uses from evicted origins
@@ -212,8 +212,9 @@ type Store interface {
 }
 
 // CompareSeen orders Seen most recently seen first, then most recently
-// first seen, then by Key (bytewise): the order of History.Origins and
-// Learned, for backends that sort in Go (slices.SortFunc(list, CompareSeen)).
+// first seen, then by Workload, Network, ProxyChain and Posture (bytewise):
+// the order of History.Origins and Learned, for backends that sort in Go
+// (slices.SortFunc(list, CompareSeen)).
 func CompareSeen(a, b Seen) int {
 	if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
 		return c
@@ -221,5 +222,14 @@ func CompareSeen(a, b Seen) int {
 	if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Origin.Key(), b.Origin.Key())
+	if c := strings.Compare(a.Origin.Workload, b.Origin.Workload); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Origin.Network, b.Origin.Network); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Origin.ProxyChain, b.Origin.ProxyChain); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Origin.Posture, b.Origin.Posture)
 }

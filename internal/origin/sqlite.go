@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 var schema = []string{
 	`CREATE TABLE origin_seen (
 		fingerprint TEXT NOT NULL,
-		origin_key  TEXT NOT NULL,
 		workload    TEXT NOT NULL,
 		network     TEXT NOT NULL,
 		proxy_chain TEXT NOT NULL,
@@ -25,7 +25,7 @@ var schema = []string{
 		last_seen   INTEGER NOT NULL,
 		uses        INTEGER NOT NULL,
 		allowed     INTEGER NOT NULL,
-		PRIMARY KEY (fingerprint, origin_key)
+		PRIMARY KEY (fingerprint, workload, network, proxy_chain, posture)
 	) STRICT, WITHOUT ROWID`,
 	`CREATE TABLE origin_credential (
 		fingerprint TEXT PRIMARY KEY,
@@ -34,7 +34,6 @@ var schema = []string{
 	) STRICT, WITHOUT ROWID`,
 	`CREATE TABLE origin_learned (
 		binding     TEXT NOT NULL,
-		origin_key  TEXT NOT NULL,
 		workload    TEXT NOT NULL,
 		network     TEXT NOT NULL,
 		proxy_chain TEXT NOT NULL,
@@ -43,32 +42,34 @@ var schema = []string{
 		last_seen   INTEGER NOT NULL,
 		uses        INTEGER NOT NULL,
 		allowed     INTEGER NOT NULL,
-		PRIMARY KEY (binding, origin_key)
+		PRIMARY KEY (binding, workload, network, proxy_chain, posture)
 	) STRICT, WITHOUT ROWID`,
 	`CREATE INDEX origin_learned_recent ON origin_learned (binding, last_seen)`,
 }
 
-// The statements; the origin order is the one CompareSeen gives.
+// orderSQL is CompareSeen's order.
+const orderSQL = ` ORDER BY last_seen DESC, first_seen DESC, workload, network, proxy_chain, posture`
+
+// The statements. Lookup's rows are sorted in Go: no temporary B-tree.
 const (
 	lookupSQL = `SELECT c.last_seen, c.uses, s.workload, s.network, s.proxy_chain, s.posture,
 		s.first_seen, s.last_seen, s.uses, s.allowed
 		FROM origin_credential c JOIN origin_seen s ON s.fingerprint = c.fingerprint
-		WHERE c.fingerprint = ?
-		ORDER BY s.last_seen DESC, s.first_seen DESC, s.origin_key`
+		WHERE c.fingerprint = ?`
 
 	upsertSeenSQL = `INSERT INTO origin_seen
-		(fingerprint, origin_key, workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
-		ON CONFLICT (fingerprint, origin_key) DO UPDATE SET
+		(fingerprint, workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
+		ON CONFLICT (fingerprint, workload, network, proxy_chain, posture) DO UPDATE SET
 			first_seen = min(first_seen, excluded.first_seen),
 			last_seen = max(last_seen, excluded.last_seen),
 			uses = uses + 1,
 			allowed = allowed + excluded.allowed
 		RETURNING uses`
 
-	evictSeenSQL = `DELETE FROM origin_seen WHERE fingerprint = ?1 AND origin_key IN (
-		SELECT origin_key FROM origin_seen WHERE fingerprint = ?1
-		ORDER BY last_seen DESC, first_seen DESC, origin_key LIMIT -1 OFFSET ?2)`
+	evictSeenSQL = `DELETE FROM origin_seen WHERE fingerprint = ?1 AND (workload, network, proxy_chain, posture) IN (
+		SELECT workload, network, proxy_chain, posture FROM origin_seen WHERE fingerprint = ?1` +
+		orderSQL + ` LIMIT -1 OFFSET ?2)`
 
 	upsertCredentialSQL = `INSERT INTO origin_credential (fingerprint, last_seen, uses) VALUES (?, ?, 1)
 		ON CONFLICT (fingerprint) DO UPDATE SET
@@ -76,22 +77,21 @@ const (
 			uses = uses + 1`
 
 	upsertLearnedSQL = `INSERT INTO origin_learned
-		(binding, origin_key, workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
-		ON CONFLICT (binding, origin_key) DO UPDATE SET
+		(binding, workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
+		ON CONFLICT (binding, workload, network, proxy_chain, posture) DO UPDATE SET
 			first_seen = min(first_seen, excluded.first_seen),
 			last_seen = max(last_seen, excluded.last_seen),
 			uses = uses + 1,
 			allowed = allowed + excluded.allowed
 		RETURNING uses`
 
-	evictLearnedSQL = `DELETE FROM origin_learned WHERE binding = ?1 AND origin_key IN (
-		SELECT origin_key FROM origin_learned WHERE binding = ?1
-		ORDER BY last_seen DESC, first_seen DESC, origin_key LIMIT -1 OFFSET ?2)`
+	evictLearnedSQL = `DELETE FROM origin_learned WHERE binding = ?1 AND (workload, network, proxy_chain, posture) IN (
+		SELECT workload, network, proxy_chain, posture FROM origin_learned WHERE binding = ?1` +
+		orderSQL + ` LIMIT -1 OFFSET ?2)`
 
 	learnedSQL = `SELECT workload, network, proxy_chain, posture, first_seen, last_seen, uses, allowed
-		FROM origin_learned WHERE binding = ? AND last_seen >= ?
-		ORDER BY last_seen DESC, first_seen DESC, origin_key`
+		FROM origin_learned WHERE binding = ? AND last_seen >= ?` + orderSQL
 )
 
 // SQLite is a Store in an SQLite database, for the embedded single-replica
@@ -161,6 +161,7 @@ func (s *SQLite) Lookup(ctx context.Context, fp string) (History, error) {
 	if err := rows.Err(); err != nil {
 		return History{}, fmt.Errorf("origin: lookup: %w", err)
 	}
+	slices.SortFunc(h.Origins, CompareSeen)
 	return h, nil
 }
 
@@ -178,15 +179,14 @@ func (s *SQLite) Record(ctx context.Context, u Use) (err error) {
 			tx.Rollback()
 		}
 	}()
-	at, key := u.At.UnixMicro(), u.Origin.Key()
-	if err := upsert(ctx, tx, upsertSeenSQL, evictSeenSQL, u.Fingerprint, key, u, MaxOrigins); err != nil {
+	if err := upsert(ctx, tx, upsertSeenSQL, evictSeenSQL, u.Fingerprint, u, MaxOrigins); err != nil {
 		return fmt.Errorf("origin: record: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, upsertCredentialSQL, u.Fingerprint, at); err != nil {
+	if _, err := tx.ExecContext(ctx, upsertCredentialSQL, u.Fingerprint, u.At.UnixMicro()); err != nil {
 		return fmt.Errorf("origin: record: %w", err)
 	}
 	if u.Learn {
-		if err := upsert(ctx, tx, upsertLearnedSQL, evictLearnedSQL, u.Binding, key, u, MaxLearned); err != nil {
+		if err := upsert(ctx, tx, upsertLearnedSQL, evictLearnedSQL, u.Binding, u, MaxLearned); err != nil {
 			return fmt.Errorf("origin: record learned: %w", err)
 		}
 	}
@@ -198,14 +198,14 @@ func (s *SQLite) Record(ctx context.Context, u Use) (err error) {
 
 // upsert adds u's origin under owner (a fingerprint or a binding) and, when
 // that made a new row, evicts the least recently seen rows beyond max.
-func upsert(ctx context.Context, tx *sql.Tx, upsertSQL, evictSQL, owner, key string, u Use, max int) error {
+func upsert(ctx context.Context, tx *sql.Tx, upsertSQL, evictSQL, owner string, u Use, max int) error {
 	var allowed int64
 	if u.Allowed {
 		allowed = 1
 	}
 	at := u.At.UnixMicro()
 	var uses int64
-	if err := tx.QueryRowContext(ctx, upsertSQL, owner, key, u.Origin.Workload, u.Origin.Network,
+	if err := tx.QueryRowContext(ctx, upsertSQL, owner, u.Origin.Workload, u.Origin.Network,
 		u.Origin.ProxyChain, u.Origin.Posture, at, at, allowed).Scan(&uses); err != nil {
 		return err
 	}

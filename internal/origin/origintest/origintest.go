@@ -191,7 +191,7 @@ func testOrdering(t *testing.T, open func(*testing.T) origin.Store) {
 	}
 	// Use 3 again, last: it moves to the front.
 	record(t, s, origin.Use{Fingerprint: fp, Origin: net(3), At: t0.Add(4 * time.Minute), Allowed: true})
-	// Ties on LastSeen: the more recent FirstSeen first, then by Key.
+	// Ties on LastSeen: the more recent FirstSeen first, then by the fields.
 	tieA := origin.Origin{Network: "b"}
 	tieB := origin.Origin{Network: "a"}
 	tieC := origin.Origin{Network: "c"}
@@ -314,7 +314,7 @@ func testLearned(t *testing.T, open func(*testing.T) origin.Store) {
 		{Fingerprint: fp1, Binding: "ci", Origin: a, At: t0, Allowed: true, Learn: true},
 		{Fingerprint: fp2, Binding: "ci", Origin: a, At: t0.Add(2 * time.Hour), Allowed: false, Learn: true},
 		{Fingerprint: fp1, Binding: "ci", Origin: b, At: t0.Add(time.Hour), Allowed: true, Learn: true},
-		{Fingerprint: fp1, Binding: "ci", Origin: c, At: t0.Add(3 * time.Hour), Allowed: true},               // not learning
+		{Fingerprint: fp1, Binding: "ci", Origin: c, At: t0.Add(3 * time.Hour), Allowed: true},                  // not learning
 		{Fingerprint: fp2, Binding: "vendor", Origin: d, At: t0.Add(3 * time.Hour), Allowed: true, Learn: true}, // other binding
 		{Fingerprint: fp1, Binding: "ci", Origin: b, At: t0.Add(-time.Hour), Allowed: true, Learn: true},        // late
 	}
