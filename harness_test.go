@@ -29,7 +29,7 @@ import (
 // two approved proxies, a posture attestor, and a Provost engine whose clock
 // the test moves.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	issuer   *ecdsa.PrivateKey
 	ca       *workloadtest.CA
@@ -109,7 +109,7 @@ bindings:
     honeytoken: true
 `
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{t: t, dir: t.TempDir(), now: time.Now().UTC().Truncate(time.Second)}
 	var err error

@@ -99,12 +99,12 @@ func clientChain(r *Request, peerTrusted bool) ([]*x509.Certificate, string, err
 			if err != nil || cert == nil {
 				return nil, "", reason.New(reason.XFCCMalformed, "the x-forwarded-client-cert element carries no usable Cert")
 			}
+			if elems[0].Chain == "" {
+				return []*x509.Certificate{cert}, workload.SourceXFCC, nil
+			}
 			chain, err := elems[0].ChainCertificates()
 			if err != nil {
 				return nil, "", err
-			}
-			if len(chain) == 0 {
-				chain = []*x509.Certificate{cert}
 			}
 			return chain, workload.SourceXFCC, nil
 		}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // binding time windows name IANA zones; hosts may lack zoneinfo
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

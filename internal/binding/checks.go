@@ -215,7 +215,7 @@ func (q *requirements) checkRule(b *Binding, sig *signal.Signals) Check {
 	switch {
 	case err != nil:
 		return fail(signal.Rule, "", q.rule.src, reason.RuleError,
-			"the binding's rule could not be evaluated, so it fails closed: "+err.Error())
+			"the binding's rule could not be evaluated, so it fails closed: "+shorten(err.Error()))
 	case !ok:
 		return fail(signal.Rule, "false", q.rule.src, reason.RuleFailed, "the binding's rule does not hold for this request")
 	}

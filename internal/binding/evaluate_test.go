@@ -65,7 +65,9 @@ func TestEvaluateRequirements(t *testing.T) {
 		{"bearer where dpop is required", func(s *signal.Signals) { s.Credential.Possession = signalPossession("") }, 0, "possession:fail:possession_required", "bearer"},
 		{"mtls where dpop is required", func(s *signal.Signals) { s.Credential.Possession = signalPossession("mtls") }, 0, "possession:fail:possession_required", "mtls"},
 		{"no workload identity", func(s *signal.Signals) { s.Workload = signal.WorkloadSignal{} }, 1, "workload:absent:workload_absent", ""},
-		{"invalid SVID", func(s *signal.Signals) { s.Workload.Present, s.Workload.Problem = false, prob(reason.WorkloadUntrusted) }, 1, "workload:fail:svid_untrusted_chain", ""},
+		{"invalid SVID", func(s *signal.Signals) {
+			s.Workload.Present, s.Workload.Problem = false, prob(reason.WorkloadUntrusted)
+		}, 1, "workload:fail:svid_untrusted_chain", ""},
 		{"invalid SVID marked present", func(s *signal.Signals) { s.Workload.Problem = prob(reason.WorkloadExpired) }, 1, "workload:fail:svid_expired", "spiffe://acme.internal/ci/runner/7"},
 		{"unapproved workload", func(s *signal.Signals) { s.Workload.ID = "spiffe://acme.internal/laptop/bob" }, 1, "workload:fail:workload_not_approved", "spiffe://acme.internal/laptop/bob"},
 		{"look-alike workload path", func(s *signal.Signals) { s.Workload.ID = "spiffe://acme.internal/ci/runner-evil/1" }, 1, "workload:fail:workload_not_approved", ""},
@@ -87,7 +89,9 @@ func TestEvaluateRequirements(t *testing.T) {
 		{"hosted runner", func(s *signal.Signals) { s.Posture.RunnerType = "github-hosted" }, 4, "posture:fail:posture_mismatch", "runner_type=github-hosted"},
 		{"other digest algorithm", func(s *signal.Signals) { s.Posture.ImageDigest = "sha512:00" }, 4, "posture:fail:posture_mismatch", "image_digest=sha512:00"},
 		{"no CI claims", func(s *signal.Signals) { s.CI = signal.CISignal{} }, 5, "ci:absent:ci_claims_absent", ""},
-		{"other workflow", func(s *signal.Signals) { s.CI.WorkflowRef = "acme/deploy/.github/workflows/release.yml@refs/heads/evil" }, 5, "ci:fail:ci_mismatch", ""},
+		{"other workflow", func(s *signal.Signals) {
+			s.CI.WorkflowRef = "acme/deploy/.github/workflows/release.yml@refs/heads/evil"
+		}, 5, "ci:fail:ci_mismatch", ""},
 		{"other repository id", func(s *signal.Signals) { s.CI.RepositoryID = "1234" }, 5, "ci:fail:ci_mismatch", "repository_id=1234"},
 		{"saturday", func(s *signal.Signals) { s.Now = wed.Add(72 * time.Hour) }, 6, "time:fail:outside_time_window", "Sat 12:00 CEST"},
 		{"evening in Berlin", func(s *signal.Signals) { s.Now = time.Date(2025, 6, 11, 18, 0, 0, 0, time.UTC) }, 6, "time:fail:outside_time_window", "Wed 20:00 CEST"},
@@ -224,6 +228,34 @@ func TestEvaluateNoPanicOnZeroSignals(t *testing.T) {
 			if c.Status == StatusPass && c.Signal != signal.Time {
 				t.Errorf("%s: zero signals passed %+v", b.Name, c)
 			}
+		}
+	}
+}
+
+func TestEvaluatePostureClaims(t *testing.T) {
+	b := mustParse(t, `version: 1
+bindings:
+  - name: a
+    match: {issuer: x}
+    require:
+      posture: {kernel: "6.*", class: ci-runner}
+`).Bindings[0]
+	cases := []struct {
+		change func(*signal.PostureSignal)
+		want   string
+		obs    string
+	}{
+		{func(p *signal.PostureSignal) { p.Class = "ci-runner" }, "posture:pass", "class=ci-runner kernel=6.8"},
+		{func(p *signal.PostureSignal) { p.Class = "laptop" }, "posture:fail:posture_mismatch", "class=laptop"},
+		{func(p *signal.PostureSignal) { p.Class, p.Claims = "ci-runner", nil }, "posture:fail:posture_mismatch", "kernel missing"},
+		{func(p *signal.PostureSignal) { p.Class, p.Claims = "ci-runner", map[string]any{"kernel": 6.8} }, "posture:fail:posture_mismatch", "kernel missing"},
+	}
+	for _, c := range cases {
+		sig := goodSignals()
+		c.change(&sig.Posture)
+		got := b.Evaluate(&sig)
+		if summary(got) != c.want || got[0].Observed != c.obs {
+			t.Errorf("%s: %+v", c.want, got)
 		}
 	}
 }

@@ -121,6 +121,7 @@ func TestParseBad(t *testing.T) {
 		{"empty proxy chain", withRequire("      proxy_chain: []"), "p.yaml:9: bindings[0].require.proxy_chain: needs at least one hop"},
 		{"bad posture glob", withRequire("      posture: {os: \"lin**\"}"), `p.yaml:9: bindings[0].require.posture.os: "lin**" holds "**"`},
 		{"bad ci glob", withRequire("      ci: {repository: \"\"}"), `p.yaml:9: bindings[0].require.ci: needs at least one field`},
+		{"bad ci field glob", withRequire("      ci: {workflow_ref: \"a/**\"}"), `p.yaml:9: bindings[0].require.ci.workflow_ref: "a/**" holds "**"`},
 		{"bad possession", withRequire("      possession: bearer"), `p.yaml:9: bindings[0].require.possession: "bearer" is not a proof of possession`},
 		{"empty time", withRequire("      time: {}"), "p.yaml:9: bindings[0].require.time: needs windows, max_token_age or max_idle"},
 		{"bad day", withRequire("      time:", "        windows: [{days: [monday]}]"), `p.yaml:10: bindings[0].require.time.windows[0].days[0]: "monday" is not a day`},

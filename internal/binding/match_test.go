@@ -86,7 +86,9 @@ func TestMatchAllCriteria(t *testing.T) {
 		func(c *credential.Result) { c.Fingerprint = "" },
 		func(c *credential.Result) { c.Metadata.Issuer = "https://gitlab.example.com" },
 		func(c *credential.Result) { c.Metadata.Subject = "repo:acme/web:x" },
-		func(c *credential.Result) { c.Metadata.Claims = map[string]any{"repository": "acme/deploy", "environment": "dev"} },
+		func(c *credential.Result) {
+			c.Metadata.Claims = map[string]any{"repository": "acme/deploy", "environment": "dev"}
+		},
 		func(c *credential.Result) { c.Metadata.Claims = nil },
 	} {
 		c := deployCredential()
@@ -105,15 +107,15 @@ bindings:
     require: {workloads: ["spiffe://acme.internal/ci/runner/*", spiffe://acme.internal/agent]}
 `)
 	for id, want := range map[string]bool{
-		"spiffe://acme.internal/ci/runner/7":     true,
-		"spiffe://acme.internal/ci/runner/7/x":   true,
-		"spiffe://acme.internal/ci/runner":       false,
-		"spiffe://acme.internal/ci/runner-evil":  false,
-		"spiffe://acme.internal/agent":           true,
-		"spiffe://acme.internal/agent/2":         false,
-		"spiffe://other.internal/ci/runner/7":    false,
-		"not a spiffe id":                        false,
-		"":                                       false,
+		"spiffe://acme.internal/ci/runner/7":    true,
+		"spiffe://acme.internal/ci/runner/7/x":  true,
+		"spiffe://acme.internal/ci/runner":      false,
+		"spiffe://acme.internal/ci/runner-evil": false,
+		"spiffe://acme.internal/agent":          true,
+		"spiffe://acme.internal/agent/2":        false,
+		"spiffe://other.internal/ci/runner/7":   false,
+		"not a spiffe id":                       false,
+		"":                                      false,
 	} {
 		if got := s.NamesWorkload(id); got != want {
 			t.Errorf("NamesWorkload(%q) = %v, want %v", id, got, want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
@@ -29,8 +30,22 @@ func newRuleEnv() (*ruleEnv, error) {
 
 // rule is a compiled CEL rule.
 type rule struct {
-	src string
+	src string // the rule as written, shortened for checks' Expected
 	prg cel.Program
+}
+
+// maxShown bounds the rule text and evaluation errors a check carries.
+const maxShown = 256
+
+func shorten(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	cut := maxShown
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // compile parses and type-checks src, refuses a result that cannot be bool
@@ -52,7 +67,7 @@ func (e *ruleEnv) compile(src string) (*rule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CEL: %s", oneLine(err.Error()))
 	}
-	return &rule{src: src, prg: prg}, nil
+	return &rule{src: shorten(src), prg: prg}, nil
 }
 
 // oneLine keeps the first line of a CEL error (the rest is a caret drawing).

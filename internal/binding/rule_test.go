@@ -3,6 +3,7 @@ package binding
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
@@ -120,5 +121,15 @@ func TestRuleCostLimit(t *testing.T) {
 	c := b.Evaluate(&sig)[0]
 	if c.Status != StatusFail || c.Reason != reason.RuleError || !strings.Contains(c.Message, "cost limit") {
 		t.Fatalf("big input: %+v", c)
+	}
+}
+
+func TestRuleTextShortened(t *testing.T) {
+	long := `signals.request.method == "` + strings.Repeat("é", 300) + `"`
+	b := ruleBinding(t, long)
+	sig := goodSignals()
+	c := b.Evaluate(&sig)[0]
+	if c.Reason != reason.RuleFailed || len(c.Expected) > maxShown+len("…") || !strings.HasSuffix(c.Expected, "…") || !utf8.ValidString(c.Expected) {
+		t.Errorf("expected %q", c.Expected)
 	}
 }

@@ -71,7 +71,12 @@ func (c *Config) check() error {
 	if c.Replay.MaxEntries < 0 {
 		return bad("replay.max_entries", "must not be negative")
 	}
-	return c.Trust.check()
+	for _, check := range []func() error{c.Trust.check, c.Serve.check, c.GRPC.check, c.Proxy.check, c.Admin.check} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *Trust) check() error {

@@ -37,6 +37,12 @@ type Config struct {
 	Bindings string `yaml:"bindings"`
 	Trust    Trust  `yaml:"trust"`
 
+	// Transports (see serve.go, grpc.go, proxy.go, admin.go).
+	Serve Serve `yaml:"serve"`
+	GRPC  GRPC  `yaml:"grpc"`
+	Proxy Proxy `yaml:"proxy"`
+	Admin Admin `yaml:"admin"`
+
 	// File is the path the configuration was read from ("" when parsed
 	// from memory); relative paths in it are resolved against its folder.
 	File string `yaml:"-"`

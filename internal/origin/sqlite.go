@@ -95,10 +95,16 @@ const (
 )
 
 // SQLite is a Store in an SQLite database, for the embedded single-replica
-// deployment. Every Record is one durable transaction.
+// deployment. Every Record is one durable transaction. Recent histories are
+// also kept in a small in-memory LRU that Record keeps current, so only one
+// SQLite store (one process) may write a given database file: uses recorded
+// by another process may not be seen until reopen.
 type SQLite struct {
 	db     *sql.DB
 	lookup *sql.Stmt
+	cache  *cache
+
+	writeMu sync.Mutex // serialises Record: commit, then cache update
 
 	closeOnce sync.Once
 	closeErr  error
@@ -122,7 +128,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("origin: prepare lookup: %w", err)
 	}
-	return &SQLite{db: db, lookup: lookup}, nil
+	return &SQLite{db: db, lookup: lookup, cache: newCache(cacheBudget)}, nil
 }
 
 // Close closes the database. It is safe to call more than once.
@@ -134,14 +140,28 @@ func (s *SQLite) Close() error {
 	return s.closeErr
 }
 
-// Lookup implements Store with one indexed query.
+// Lookup implements Store: from memory for a recently used credential,
+// else with one indexed query.
 func (s *SQLite) Lookup(ctx context.Context, fp string) (History, error) {
 	if !fingerprint.Valid(fp) {
 		return History{}, invalid("lookup: not a fingerprint")
 	}
-	rows, err := s.lookup.QueryContext(ctx, fp)
+	h, ok, gen := s.cache.get(fp)
+	if ok {
+		return h, nil
+	}
+	h, err := readHistory(ctx, s.lookup, fp)
 	if err != nil {
 		return History{}, fmt.Errorf("origin: lookup: %w", err)
+	}
+	s.cache.fill(fp, h, gen)
+	return h, nil
+}
+
+func readHistory(ctx context.Context, stmt *sql.Stmt, fp string) (History, error) {
+	rows, err := stmt.QueryContext(ctx, fp)
+	if err != nil {
+		return History{}, err
 	}
 	defer rows.Close()
 	var h History
@@ -152,27 +172,40 @@ func (s *SQLite) Lookup(ctx context.Context, fp string) (History, error) {
 		)
 		if err := rows.Scan(&last, &h.Uses, &o.Origin.Workload, &o.Origin.Network, &o.Origin.ProxyChain,
 			&o.Origin.Posture, &first, &seenLast, &o.Uses, &o.Allowed); err != nil {
-			return History{}, fmt.Errorf("origin: lookup: %w", err)
+			return History{}, err
 		}
 		h.LastSeen = fromDB(last)
 		o.FirstSeen, o.LastSeen = fromDB(first), fromDB(seenLast)
 		h.Origins = append(h.Origins, o)
 	}
 	if err := rows.Err(); err != nil {
-		return History{}, fmt.Errorf("origin: lookup: %w", err)
+		return History{}, err
 	}
 	slices.SortFunc(h.Origins, CompareSeen)
 	return h, nil
 }
 
-// Record implements Store in one transaction.
-func (s *SQLite) Record(ctx context.Context, u Use) (err error) {
+// Record implements Store in one transaction, and updates the cached
+// history with the one it committed.
+func (s *SQLite) Record(ctx context.Context, u Use) error {
 	if err := u.Validate(); err != nil {
 		return fmt.Errorf("origin: record: %w", err)
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	h, err := s.record(ctx, u)
+	if err != nil {
+		s.cache.drop(u.Fingerprint) // a failed commit may still have landed
+		return fmt.Errorf("origin: record: %w", err)
+	}
+	s.cache.set(u.Fingerprint, h)
+	return nil
+}
+
+func (s *SQLite) record(ctx context.Context, u Use) (_ History, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("origin: record: %w", err)
+		return History{}, err
 	}
 	defer func() {
 		if err != nil {
@@ -180,20 +213,24 @@ func (s *SQLite) Record(ctx context.Context, u Use) (err error) {
 		}
 	}()
 	if err := upsert(ctx, tx, upsertSeenSQL, evictSeenSQL, u.Fingerprint, u, MaxOrigins); err != nil {
-		return fmt.Errorf("origin: record: %w", err)
+		return History{}, err
 	}
 	if _, err := tx.ExecContext(ctx, upsertCredentialSQL, u.Fingerprint, u.At.UnixMicro()); err != nil {
-		return fmt.Errorf("origin: record: %w", err)
+		return History{}, err
 	}
 	if u.Learn {
 		if err := upsert(ctx, tx, upsertLearnedSQL, evictLearnedSQL, u.Binding, u, MaxLearned); err != nil {
-			return fmt.Errorf("origin: record learned: %w", err)
+			return History{}, fmt.Errorf("learned: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("origin: record: commit: %w", err)
+	h, err := readHistory(ctx, tx.StmtContext(ctx, s.lookup), u.Fingerprint)
+	if err != nil {
+		return History{}, fmt.Errorf("read back: %w", err)
 	}
-	return nil
+	if err := tx.Commit(); err != nil {
+		return History{}, fmt.Errorf("commit: %w", err)
+	}
+	return h, nil
 }
 
 // upsert adds u's origin under owner (a fingerprint or a binding) and, when

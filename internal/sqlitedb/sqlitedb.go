@@ -22,6 +22,25 @@ const BusyTimeoutMillis = 5000
 // gives its -wal and -shm files the same mode). Open checks that the
 // connection works and that WAL mode took effect.
 func Open(ctx context.Context, path string) (*sql.DB, error) {
+	return OpenWith(ctx, path, Durable)
+}
+
+// Durability says when a commit reaches the disk.
+type Durability int
+
+const (
+	// Durable (synchronous=FULL): every commit is fsynced before it
+	// returns. For what must survive a crash: revocations, evidence.
+	Durable Durability = iota
+	// Relaxed (synchronous=NORMAL in WAL mode): commits are fsynced at
+	// checkpoints, so a power loss may drop the last few commits, but the
+	// database stays consistent. For state that only feeds heuristics,
+	// such as origin history, where one fsync per request costs too much.
+	Relaxed
+)
+
+// OpenWith is Open with the durability chosen.
+func OpenWith(ctx context.Context, path string, d Durability) (*sql.DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlitedb: %q is not a file path", path)
 	}
@@ -32,11 +51,11 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 	if err := createPrivate(abs); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn(abs))
+	db, err := sql.Open("sqlite", dsn(abs, d))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitedb: open %s: %w", path, err)
 	}
-	if err := check(ctx, db); err != nil {
+	if err := check(ctx, db, d); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitedb: open %s: %w", path, err)
 	}
@@ -46,12 +65,12 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 // dsn builds a file: URI for an absolute path, escaping characters such as
 // '?' and '#' that would otherwise end the path, and sets the pragmas every
 // new connection runs.
-func dsn(abs string) string {
+func dsn(abs string, d Durability) string {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "synchronous("+d.pragma()+")")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	return u.String() + "?" + q.Encode()
@@ -67,7 +86,22 @@ func createPrivate(path string) error {
 	return f.Close()
 }
 
-func check(ctx context.Context, db *sql.DB) error {
+func (d Durability) pragma() string {
+	if d == Relaxed {
+		return "NORMAL"
+	}
+	return "FULL"
+}
+
+// level is the value PRAGMA synchronous reports for d.
+func (d Durability) level() int {
+	if d == Relaxed {
+		return 1
+	}
+	return 2
+}
+
+func check(ctx context.Context, db *sql.DB, d Durability) error {
 	var mode string
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return err
@@ -79,8 +113,8 @@ func check(ctx context.Context, db *sql.DB) error {
 	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
 		return err
 	}
-	if sync != 2 {
-		return fmt.Errorf("synchronous is %d, want 2 (FULL)", sync)
+	if sync != d.level() {
+		return fmt.Errorf("synchronous is %d, want %d (%s)", sync, d.level(), d.pragma())
 	}
 	return nil
 }

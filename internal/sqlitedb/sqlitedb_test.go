@@ -159,3 +159,15 @@ func TestVersionWithoutTable(t *testing.T) {
 		t.Fatalf("Version = %d, %v; want 0, nil", v, err)
 	}
 }
+
+func TestOpenRelaxed(t *testing.T) {
+	db, err := OpenWith(context.Background(), filepath.Join(t.TempDir(), "r.db"), Relaxed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var level int
+	if err := db.QueryRow("PRAGMA synchronous").Scan(&level); err != nil || level != 1 {
+		t.Fatalf("synchronous = %d (%v), want 1 (NORMAL)", level, err)
+	}
+}

@@ -1,0 +1,153 @@
+package provost
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/provost-dev/provost/internal/reason"
+)
+
+func xfccFor(_ testing.TB, w *world, id string) string {
+	chain := w.svid(id)
+	p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw})
+	return `By=spiffe://acme.test/envoy;Cert="` + url.PathEscape(string(p)) + `";URI=` + id
+}
+
+// A forwarded client certificate is believed only from a trusted proxy: a
+// client typing x-forwarded-client-cert or Client-Cert itself gains nothing.
+func TestForwardedCertificatesNeedATrustedProxy(t *testing.T) {
+	w := newWorld(t)
+	tok := w.token("agent:support-bot", nil)
+	id := "spiffe://acme.test/agents/support-bot"
+	der := w.svid(id)[0].Raw
+	clientCert := ":" + base64.StdEncoding.EncodeToString(der) + ":"
+	cases := []struct {
+		name   string
+		r      Request
+		wantID string
+		source string
+	}{
+		{"XFCC from the trusted proxy", Request{Peer: addr("10.0.0.1"), XForwardedFor: []string{"10.30.1.5"}, XFCC: xfccFor(t, w, id)}, id, "xfcc"},
+		{"XFCC typed by a client", Request{Peer: addr("10.30.1.5"), XFCC: xfccFor(t, w, id)}, "", ""},
+		{"Client-Cert from the trusted proxy", Request{Peer: addr("10.0.0.2"), XForwardedFor: []string{"10.30.1.5"}, ClientCertHeader: clientCert}, id, "client-cert"},
+		{"Client-Cert typed by a client", Request{Peer: addr("10.30.1.5"), ClientCertHeader: clientCert}, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.r
+			r.Method, r.Target, r.Authorization = "GET", "/v1/tools", "Bearer "+tok
+			d := w.check(&r)
+			if d.Signals.Workload.ID != c.wantID || d.Signals.Workload.Source != c.source {
+				t.Fatalf("workload %+v, want id %q from %q", d.Signals.Workload, c.wantID, c.source)
+			}
+			if c.wantID == "" && d.Decision.Decision == Allow {
+				t.Fatalf("a forged header must not satisfy the binding: %v", d.Reasons)
+			}
+			if c.wantID != "" && d.Decision.Decision != Allow {
+				t.Fatalf("want allow, got %s %v", d.Decision.Decision, d.Reasons)
+			}
+		})
+		w.advance(10 * time.Minute) // keep each case out of the others' concurrency window
+	}
+}
+
+func TestForgedXFCCFromTrustedProxyFails(t *testing.T) {
+	w := newWorld(t)
+	tok := w.token("agent:support-bot", nil)
+	other := newWorld(t) // another CA: an SVID the bundle does not trust
+	d := w.check(&Request{Method: "GET", Target: "/v1/tools", Authorization: "Bearer " + tok, Peer: addr("10.0.0.1"),
+		XForwardedFor: []string{"10.30.1.5"}, XFCC: xfccFor(t, other, "spiffe://acme.test/agents/support-bot")})
+	expect(t, d, Deny, "accepted", Violated, reason.WorkloadUntrusted)
+}
+
+func TestJWTSVID(t *testing.T) {
+	w := newWorld(t)
+	w.write("jwt-bundle.json", "")
+	tok := w.token("agent:support-bot", nil)
+	// The world trusts the CA's X.509 bundle only: a JWT-SVID cannot be
+	// verified and fails rather than vanishing.
+	svid := w.ca.SignJWTSVID(t, "spiffe://acme.test/agents/support-bot", "provost", w.clock().Add(time.Hour))
+	d := w.check(&Request{Method: "GET", Target: "/v1/tools", Authorization: "Bearer " + tok, Peer: addr("10.30.1.5"), JWTSVID: svid})
+	if d.Signals.Workload.Problem.Code == "" || d.Decision.Decision == Allow {
+		t.Fatalf("unverifiable JWT-SVID: %+v %s", d.Signals.Workload, d.Decision.Decision)
+	}
+}
+
+// A reload that fails keeps serving the old configuration and says why; a
+// good one takes effect on the next request.
+func TestReloadIsAtomic(t *testing.T) {
+	w := newWorld(t)
+	tok := w.token("svc:reports", nil)
+	req := &Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")}
+	expect(t, w.check(req), Allow, "accepted", Verified)
+	before := w.eng.BindingsDigest()
+
+	w.write("bindings.yaml", strings.Replace(worldBindings, "networks: [datacenter]\n  - name: canary", "networks: [no-such-set]\n  - name: canary", 1))
+	err := w.eng.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "keeping the previous configuration") || !strings.Contains(err.Error(), "no-such-set") {
+		t.Fatalf("reload error: %v", err)
+	}
+	if w.eng.BindingsDigest() != before {
+		t.Fatal("a failed reload changed the loaded bindings")
+	}
+	w.advance(time.Minute)
+	expect(t, w.check(req), Allow, "accepted", Verified)
+
+	w.write("bindings.yaml", strings.Replace(worldBindings, "networks: [datacenter]\n  - name: canary", "networks: [build-hosts]\n  - name: canary", 1))
+	if err := w.eng.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if w.eng.BindingsDigest() == before {
+		t.Fatal("a good reload did not change the digest")
+	}
+	w.advance(time.Minute)
+	expect(t, w.check(req), Deny, "accepted", Violated, reason.NetworkNotApproved)
+}
+
+// Concurrent checks share one engine safely (run with -race).
+func TestConcurrentChecks(t *testing.T) {
+	w := newWorld(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 16 {
+		tok := w.token(fmt.Sprintf("svc:reports-%d", i%2), nil)
+		if i%2 == 0 {
+			tok = w.token("svc:reports", nil)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 8 {
+				d, err := w.eng.Check(context.Background(), &Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if d.Credential.Verdict != Accepted {
+					errs <- fmt.Errorf("rejected: %s", d.Credential.Reason)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	if _, err := New(context.Background(), Options{}); err == nil {
+		t.Error("no config file: want an error")
+	}
+	if _, err := New(context.Background(), Options{ConfigFile: "testdata/none.yaml"}); err == nil || !strings.Contains(err.Error(), "none.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}
