@@ -890,8 +890,9 @@ func learned(ctx context.Context, db, name string, from time.Time) ([]origin.See
 func renderProposal(cur *binding.Binding, seen []origin.Seen, from time.Time) (string, error) {
 	p := origin.Propose(seen)
 	var b strings.Builder
-	fmt.Fprintf(&b, "  # Proposed by provost bindings propose from learn mode: %d uses from %d origins,\n", p.Uses, len(seen))
-	fmt.Fprintf(&b, "  # first seen %s, last seen %s (origins seen since %s).\n",
+	fmt.Fprintf(&b, "  # Proposed by provost bindings propose from learn mode: %s from %s,\n",
+		plural(int(p.Uses), "use"), plural(len(seen), "origin"))
+	fmt.Fprintf(&b, "  # first seen %s, last seen %s (origins last seen since %s).\n",
 		p.First.UTC().Format(time.RFC3339), p.Last.UTC().Format(time.RFC3339), from.Format(time.RFC3339))
 	fmt.Fprintf(&b, "  - name: %s\n", cur.Name)
 	b.WriteString("    mode: monitor # watch the decisions it would make, then set enforce\n")
@@ -929,15 +930,18 @@ func proposedRequire(cur *binding.Binding, seen []origin.Seen, p origin.Proposal
 		}
 		return n
 	}
+	r := cur.Require
 	for _, l := range []struct {
-		key    string
-		values []string
-		field  func(origin.Origin) string
+		key         string
+		values, was []string
+		field       func(origin.Origin) string
 	}{
-		{"workloads", p.Workloads, func(o origin.Origin) string { return o.Workload }},
-		{"networks", p.Networks, func(o origin.Origin) string { return o.Network }},
+		{"workloads", p.Workloads, r.Workloads, func(o origin.Origin) string { return o.Workload }},
+		{"networks", p.Networks, r.Networks, func(o origin.Origin) string { return o.Network }},
 	} {
 		switch m := missing(l.field); {
+		case len(l.values) == 0 && len(l.was) > 0:
+			lines = append(lines, fmt.Sprintf("# %s: %s # dropped: no origin presented one", l.key, flowList(l.was)))
 		case len(l.values) == 0:
 		case m > 0:
 			lines = append(lines, fmt.Sprintf("# %s: %s # not required: %d of %d origins presented none", l.key, flowList(l.values), m, len(seen)))
@@ -946,11 +950,13 @@ func proposedRequire(cur *binding.Binding, seen []origin.Seen, p origin.Proposal
 		}
 	}
 	lines = append(lines, proposedChain(seen, p)...)
+	if len(p.ProxyChains) == 0 && len(r.ProxyChain) > 0 {
+		lines = append(lines, fmt.Sprintf("# proxy_chain: %s # dropped: no use came through a proxy chain", flowList(r.ProxyChain)))
+	}
 	if len(p.PostureClasses) > 0 {
 		lines = append(lines, fmt.Sprintf("# posture classes seen: %s (posture requirements are claims: write require.posture with the claims these classes stand for)",
 			strings.Join(p.PostureClasses, ", ")))
 	}
-	r := cur.Require
 	kept, err := yamlBlock(binding.RequireSpec{Posture: r.Posture, CI: r.CI, Time: r.Time, Possession: r.Possession, Rule: r.Rule}, "      ")
 	if err != nil {
 		return "", err

@@ -169,3 +169,42 @@ func TestSQLiteLookupHitAllocs(t *testing.T) {
 		t.Fatalf("Lookup from memory allocates %v times, want at most 1 (the copy)", allocs)
 	}
 }
+
+// TestSQLiteLearnedCap fills one binding past MaxLearned in one transaction
+// (a Record each would be slow) and checks the oldest were evicted.
+func TestSQLiteLearnedCap(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, _ := fingerprint.New(make([]byte, fingerprint.SecretSize))
+	t0 := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	const extra = 5
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for i := range MaxLearned + extra {
+		u := Use{Fingerprint: f.Of(strconv.Itoa(i)), Binding: "ci", Origin: Origin{Network: strconv.Itoa(i)},
+			At: t0.Add(time.Duration(i) * time.Second), Learn: true}
+		if err := upsert(ctx, tx, upsertLearnedSQL, evictLearnedSQL, u.Binding, u, MaxLearned); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Learned(ctx, "ci", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != MaxLearned {
+		t.Fatalf("Learned kept %d, want %d", len(got), MaxLearned)
+	}
+	if first, last := got[0].Origin.Network, got[len(got)-1].Origin.Network; first != strconv.Itoa(MaxLearned+extra-1) || last != strconv.Itoa(extra) {
+		t.Fatalf("Learned spans %s..%s, want %d..%d", first, last, MaxLearned+extra-1, extra)
+	}
+}

@@ -45,6 +45,10 @@ var schema = []string{
 		PRIMARY KEY (binding, workload, network, proxy_chain, posture)
 	) STRICT, WITHOUT ROWID`,
 	`CREATE INDEX origin_learned_recent ON origin_learned (binding, last_seen)`,
+	// Learned and its eviction walk this index in order, without sorting.
+	`DROP INDEX origin_learned_recent`,
+	`CREATE INDEX origin_learned_order ON origin_learned
+		(binding, last_seen DESC, first_seen DESC, workload, network, proxy_chain, posture)`,
 }
 
 // orderSQL is CompareSeen's order.

@@ -1,0 +1,85 @@
+package answer
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/credential"
+	"github.com/provost-dev/provost/internal/decision"
+	"github.com/provost-dev/provost/internal/reason"
+)
+
+func dec(out decision.Outcome, cred credential.Result) *provost.Decision {
+	d := &provost.Decision{}
+	d.Decision.Decision = out
+	d.Credential = cred
+	d.Reasons = []decision.Reason{{Code: cred.Reason, Message: cred.Message}}
+	return d
+}
+
+func TestAnswers(t *testing.T) {
+	accepted := credential.Result{Verdict: credential.Accepted, Reason: reason.OK, Fingerprint: "fp1:x",
+		Metadata: credential.Metadata{Subject: "svc", Issuer: "https://iss"}}
+	dpopBound := accepted
+	dpopBound.Metadata.Cnf = &credential.Confirmation{JKT: "abc"}
+	cases := []struct {
+		name      string
+		d         *provost.Decision
+		status    int
+		challenge string
+		nonce     string
+	}{
+		{"allow", dec(provost.Allow, accepted), 200, "", ""},
+		{"provenance deny", dec(provost.Deny, accepted), 403, "", ""},
+		{"step up", dec(provost.StepUp, accepted), 401, `Bearer error="invalid_token", error_description="re-authenticate from the approved context"`, ""},
+		{"step up, DPoP-bound", dec(provost.StepUp, dpopBound), 401, `DPoP error="invalid_token"`, ""},
+		{"no credential", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.TokenMissing}), 401, `Bearer realm="provost"`, ""},
+		{"expired", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.Expired, Message: `the token "expired"`}), 401, `Bearer error="invalid_token", error_description="the token 'expired'"`, ""},
+		{"nonce", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.DPoPNonceRequired, DPoPNonce: "n-1"}), 401, `DPoP error="use_dpop_nonce"`, "n-1"},
+		{"bad proof", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.DPoPReplayed, Message: "replayed"}), 401, `DPoP error="invalid_dpop_proof"`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Status(c.d); got != c.status {
+				t.Fatalf("status %d, want %d", got, c.status)
+			}
+			h := http.Header{}
+			Headers(h, c.d)
+			if !strings.HasPrefix(h.Get("WWW-Authenticate"), c.challenge) || (c.challenge == "") != (h.Get("WWW-Authenticate") == "") {
+				t.Errorf("challenge %q, want prefix %q", h.Get("WWW-Authenticate"), c.challenge)
+			}
+			if h.Get("DPoP-Nonce") != c.nonce {
+				t.Errorf("nonce %q", h.Get("DPoP-Nonce"))
+			}
+			if h.Get(HeaderDecision) != string(c.d.Decision.Decision) || h.Get(HeaderReasons) == "" {
+				t.Errorf("decision headers %v", h)
+			}
+			if (c.status == 200) != (h.Get(HeaderSubject) == "svc") {
+				t.Errorf("identity headers only on allow: %v", h)
+			}
+		})
+	}
+}
+
+func TestIdentityAndStrip(t *testing.T) {
+	d := dec(provost.Allow, credential.Result{Verdict: credential.Accepted, Reason: reason.OK, Fingerprint: "fp1:x", Metadata: credential.Metadata{Subject: "s", Issuer: "i"}})
+	d.Binding = "b"
+	d.Signals.Workload.ID = "spiffe://td/w"
+	d.Signals.Network.Client = netip.MustParseAddr("10.1.2.3")
+	h := http.Header{}
+	h.Set(HeaderSubject, "typed-by-client")
+	StripIdentity(h)
+	if h.Get(HeaderSubject) != "" {
+		t.Fatal("strip left a client-typed identity header")
+	}
+	Headers(h, d)
+	want := map[string]string{HeaderFingerprint: "fp1:x", HeaderSubject: "s", HeaderIssuer: "i", HeaderWorkload: "spiffe://td/w", HeaderBinding: "b", HeaderClient: "10.1.2.3"}
+	for k, v := range want {
+		if h.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, h.Get(k), v)
+		}
+	}
+}
