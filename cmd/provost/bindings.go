@@ -498,7 +498,7 @@ func parseSuite(name string, data []byte) (*suite, error) {
 		return nil, suiteYAMLError(name, err)
 	}
 	if len(root.Content) == 0 {
-		return nil, fmt.Errorf("%s: the file is empty; it needs version: 1 and tests:", name)
+		return nil, fmt.Errorf("%s: the file is empty; it needs version: 1 and a list of tests", name)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

@@ -117,9 +117,12 @@ type SQLite struct {
 var _ Store = (*SQLite)(nil)
 
 // OpenSQLite opens (creating if needed) the origin store in the SQLite
-// database at path and migrates its schema.
+// database at path and migrates its schema. Origin history feeds
+// heuristics, so it is opened with relaxed durability: a power loss may
+// drop the last few uses, never corrupt the store, and a request does not
+// pay for an fsync.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	db, err := sqlitedb.Open(ctx, path)
+	db, err := sqlitedb.OpenWith(ctx, path, sqlitedb.Relaxed)
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}

@@ -1,0 +1,99 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/provost-dev/provost"
+)
+
+// TracerName is the instrumentation scope of Provost's spans.
+const TracerName = "github.com/provost-dev/provost"
+
+// SpanCheck is the name of the span around each decision.
+const SpanCheck = "provost.check"
+
+// Span attribute keys.
+const (
+	AttrDecision    = attribute.Key("provost.decision")
+	AttrProvenance  = attribute.Key("provost.provenance")
+	AttrBinding     = attribute.Key("provost.binding")
+	AttrReasons     = attribute.Key("provost.reason_codes")
+	AttrVerdict     = attribute.Key("provost.credential.verdict")
+	AttrFingerprint = attribute.Key("provost.credential.fingerprint")
+	AttrMethod      = attribute.Key("http.request.method")
+	AttrRevocation  = attribute.Key("provost.revocation_id")
+)
+
+// Checker is what decides: *provost.Engine, or an Instrumented one.
+type Checker interface {
+	Check(ctx context.Context, r *provost.Request) (*provost.Decision, error)
+}
+
+// Instrumented is a Checker that counts and traces every decision.
+type Instrumented struct {
+	next    Checker
+	metrics *Metrics
+	tracer  trace.Tracer
+	now     func() time.Time
+}
+
+// Instrument wraps c so each Check records m (nil: no metrics) and a span
+// "provost.check" from tp (nil: otel.GetTracerProvider()).
+func Instrument(c Checker, m *Metrics, tp trace.TracerProvider) *Instrumented {
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	return &Instrumented{next: c, metrics: m, tracer: tp.Tracer(TracerName), now: time.Now}
+}
+
+// Check implements Checker: it calls the wrapped Checker inside a span and
+// records the decision. The request's target is not recorded (its query may
+// hold secrets), nor is the credential: only its fingerprint.
+func (i *Instrumented) Check(ctx context.Context, r *provost.Request) (*provost.Decision, error) {
+	ctx, span := i.tracer.Start(ctx, SpanCheck, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(AttrMethod.String(r.Method)))
+	defer span.End()
+	start := i.now()
+	d, err := i.next.Check(ctx, r)
+	if i.metrics != nil {
+		i.metrics.Observe(d, i.now().Sub(start), err != nil)
+	}
+	if d != nil {
+		span.SetAttributes(DecisionAttributes(d)...)
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "decision failed closed")
+	}
+	return d, err
+}
+
+// DecisionAttributes are the span attributes describing d.
+func DecisionAttributes(d *provost.Decision) []attribute.KeyValue {
+	reasons := make([]string, 0, len(d.Reasons))
+	for _, r := range d.Reasons {
+		reasons = append(reasons, string(r.Code))
+	}
+	kv := []attribute.KeyValue{
+		AttrDecision.String(string(d.Decision.Decision)),
+		AttrProvenance.String(string(d.Provenance)),
+		AttrVerdict.String(string(d.Credential.Verdict)),
+		AttrReasons.StringSlice(reasons),
+	}
+	if d.Binding != "" {
+		kv = append(kv, AttrBinding.String(d.Binding))
+	}
+	if d.Credential.Fingerprint != "" {
+		kv = append(kv, AttrFingerprint.String(d.Credential.Fingerprint))
+	}
+	if d.RevocationID != "" {
+		kv = append(kv, AttrRevocation.String(d.RevocationID))
+	}
+	return kv
+}

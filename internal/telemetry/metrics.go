@@ -1,0 +1,167 @@
+package telemetry
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/issuer"
+	"github.com/provost-dev/provost/internal/reason"
+)
+
+// Sources are the gauges and counters read at scrape time. A nil field is
+// not exported.
+type Sources struct {
+	// ReplayEntries is the replay cache's size (negative: unknown).
+	ReplayEntries func() int
+	// Revocations counts the revocations in force.
+	Revocations func(ctx context.Context) (int, error)
+	// JWKS gives each remote issuer key source's counters.
+	JWKS func() []JWKSStats
+}
+
+// JWKSStats are one issuer's remote key source counters.
+type JWKSStats struct {
+	Issuer string
+	Stats  issuer.Stats
+}
+
+// EngineSources reads the sources an Engine offers. The engine does not
+// yet expose its issuers' JWKS counters, so JWKS is nil.
+func EngineSources(e *provost.Engine) Sources {
+	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount}
+}
+
+// scrapeTimeout bounds the store reads made during one scrape.
+const scrapeTimeout = 2 * time.Second
+
+// Metrics are Provost's Prometheus metrics, on a registry of their own.
+type Metrics struct {
+	reg       *prometheus.Registry
+	decisions *prometheus.CounterVec
+	duration  prometheus.Histogram
+	verdicts  *prometheus.CounterVec
+	failures  prometheus.Counter
+}
+
+// NewMetrics makes the metrics and a registry holding them, the Go runtime
+// and process collectors, and src.
+func NewMetrics(src Sources) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provost_decisions_total",
+			Help: "Decisions by outcome and reason code; a decision with several reasons counts once per reason.",
+		}, []string{"decision", "reason"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "provost_decision_duration_seconds",
+			Help:    "Time taken by one decision, from request value to decision.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provost_credential_verdicts_total",
+			Help: "Credential verdicts: accepted or rejected.",
+		}, []string{"verdict"}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "provost_check_failures_total",
+			Help: "Decisions where one of Provost's own parts failed and it denied (fail closed).",
+		}),
+	}
+	m.reg.MustRegister(m.decisions, m.duration, m.verdicts, m.failures,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newSourceCollector(src))
+	return m
+}
+
+// Registry returns the registry, for other packages' metrics.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:            m.reg,
+		MaxRequestsInFlight: 4,
+		Timeout:             10 * time.Second,
+	})
+}
+
+// Observe counts one decision that took dur; failed says Provost failed
+// closed.
+func (m *Metrics) Observe(d *provost.Decision, dur time.Duration, failed bool) {
+	m.duration.Observe(dur.Seconds())
+	if failed {
+		m.failures.Inc()
+	}
+	if d == nil {
+		return
+	}
+	outcome := string(d.Decision.Decision)
+	if len(d.Reasons) == 0 {
+		m.decisions.WithLabelValues(outcome, string(reason.OK)).Inc()
+	}
+	for _, r := range d.Reasons {
+		m.decisions.WithLabelValues(outcome, string(r.Code)).Inc()
+	}
+	m.verdicts.WithLabelValues(string(d.Credential.Verdict)).Inc()
+}
+
+// sourceCollector reads Sources at scrape time.
+type sourceCollector struct {
+	src          Sources
+	replay       *prometheus.Desc
+	revocations  *prometheus.Desc
+	fetches      *prometheus.Desc
+	dropped      *prometheus.Desc
+	privDropped  *prometheus.Desc
+	lastSuccess  *prometheus.Desc
+}
+
+func newSourceCollector(src Sources) *sourceCollector {
+	return &sourceCollector{
+		src:         src,
+		replay:      prometheus.NewDesc("provost_replay_cache_entries", "Entries in the replay cache (DPoP proof jti values).", nil, nil),
+		revocations: prometheus.NewDesc("provost_revocations", "Revocations in force.", nil, nil),
+		fetches:     prometheus.NewDesc("provost_jwks_fetches_total", "JWKS fetch attempts by issuer and result (success or failure), since the last reload.", []string{"issuer", "result"}, nil),
+		dropped:     prometheus.NewDesc("provost_jwks_keys_dropped_total", "Keys left out of fetched key sets, by issuer.", []string{"issuer"}, nil),
+		privDropped: prometheus.NewDesc("provost_jwks_private_keys_dropped_total", "Dropped keys that carried private or symmetric material, by issuer.", []string{"issuer"}, nil),
+		lastSuccess: prometheus.NewDesc("provost_jwks_last_success_timestamp_seconds", "Start of the last good JWKS fetch, by issuer.", []string{"issuer"}, nil),
+	}
+}
+
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.replay, c.revocations, c.fetches, c.dropped, c.privDropped, c.lastSuccess} {
+		ch <- d
+	}
+}
+
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	if f := c.src.ReplayEntries; f != nil {
+		if n := f(); n >= 0 {
+			ch <- prometheus.MustNewConstMetric(c.replay, prometheus.GaugeValue, float64(n))
+		}
+	}
+	if f := c.src.Revocations; f != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+		n, err := f(ctx)
+		cancel()
+		if err == nil { // an unreadable store leaves the gauge out rather than failing the scrape
+			ch <- prometheus.MustNewConstMetric(c.revocations, prometheus.GaugeValue, float64(n))
+		}
+	}
+	if f := c.src.JWKS; f != nil {
+		for _, s := range f() {
+			ch <- prometheus.MustNewConstMetric(c.fetches, prometheus.CounterValue, float64(s.Stats.Fetches-s.Stats.Failures), s.Issuer, "success")
+			ch <- prometheus.MustNewConstMetric(c.fetches, prometheus.CounterValue, float64(s.Stats.Failures), s.Issuer, "failure")
+			ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Stats.KeysDropped), s.Issuer)
+			ch <- prometheus.MustNewConstMetric(c.privDropped, prometheus.CounterValue, float64(s.Stats.PrivateKeysDropped), s.Issuer)
+			if !s.Stats.LastSuccess.IsZero() {
+				ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(s.Stats.LastSuccess.UnixNano())/1e9, s.Issuer)
+			}
+		}
+	}
+}
