@@ -211,3 +211,15 @@ func TestUsage(t *testing.T) {
 		t.Errorf("check without files: %d", code)
 	}
 }
+
+// The example policy tests and lint run green: the README says so.
+func TestExamplePolicies(t *testing.T) {
+	code, out, stderr := runCLI(t, "", "bindings", "test", "../../examples/bindings.test.yaml")
+	if code != exitOK || !strings.Contains(out, "11 passed, 0 failed") {
+		t.Fatalf("bindings test: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = runCLI(t, "", "bindings", "lint", "--config", "../../examples/provost.yaml")
+	if code != exitOK || strings.Contains(out+stderr, ": warning:") || !strings.Contains(out, "0 warnings") {
+		t.Fatalf("bindings lint: exit %d\n%s%s", code, out, stderr)
+	}
+}

@@ -215,3 +215,9 @@ const (
 	CIAbsent             Code = "ci_claims_absent"
 	TokenAgeUnknown      Code = "token_age_unknown"
 )
+
+// extauthz: what Envoy reported could not be judged, so it is denied.
+const (
+	ExtAuthzTooLarge  Code = "ext_authz_request_too_large"
+	ExtAuthzMalformed Code = "ext_authz_request_malformed"
+)

@@ -47,6 +47,7 @@ type Metrics struct {
 	duration  prometheus.Histogram
 	verdicts  *prometheus.CounterVec
 	failures  prometheus.Counter
+	handler   http.Handler
 }
 
 // NewMetrics makes the metrics and a registry holding them, the Go runtime
@@ -75,6 +76,11 @@ func NewMetrics(src Sources) *Metrics {
 	m.reg.MustRegister(m.decisions, m.duration, m.verdicts, m.failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newSourceCollector(src))
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:            m.reg,
+		MaxRequestsInFlight: 4,
+		Timeout:             10 * time.Second,
+	})
 	return m
 }
 
@@ -82,13 +88,7 @@ func NewMetrics(src Sources) *Metrics {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Handler serves the metrics in the Prometheus exposition format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		Registry:            m.reg,
-		MaxRequestsInFlight: 4,
-		Timeout:             10 * time.Second,
-	})
-}
+func (m *Metrics) Handler() http.Handler { return m.handler }
 
 // Observe counts one decision that took dur; failed says Provost failed
 // closed.
@@ -112,13 +112,13 @@ func (m *Metrics) Observe(d *provost.Decision, dur time.Duration, failed bool) {
 
 // sourceCollector reads Sources at scrape time.
 type sourceCollector struct {
-	src          Sources
-	replay       *prometheus.Desc
-	revocations  *prometheus.Desc
-	fetches      *prometheus.Desc
-	dropped      *prometheus.Desc
-	privDropped  *prometheus.Desc
-	lastSuccess  *prometheus.Desc
+	src         Sources
+	replay      *prometheus.Desc
+	revocations *prometheus.Desc
+	fetches     *prometheus.Desc
+	dropped     *prometheus.Desc
+	privDropped *prometheus.Desc
+	lastSuccess *prometheus.Desc
 }
 
 func newSourceCollector(src Sources) *sourceCollector {

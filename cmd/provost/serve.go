@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/server"
+)
+
+// defaultConfigFile is where `provost serve` looks when --config is not given.
+const defaultConfigFile = "provost.yaml"
+
+// defaultDataDir is the data directory of the embedded default.
+const defaultDataDir = "provost-data"
+
+// embeddedDefault is the configuration `provost serve` runs on when there is
+// no configuration file: no issuers and no bindings, so every credential is
+// rejected until one is configured. It is written to the data directory so
+// the Engine (and a reload) reads it like any other file.
+const embeddedDefault = `# Written by 'provost serve' because it found no provost.yaml.
+# This is the embedded default: no issuers are configured, so every
+# credential is rejected. Copy this file to provost.yaml, add your issuers
+# and bindings (see the README), and run: provost serve --config provost.yaml
+version: 1
+data_dir: .
+`
+
+// defaultFileName is the embedded default's name inside the data directory.
+const defaultFileName = "provost.default.yaml"
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("provost serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	cfgFile := flags.String("config", defaultConfigFile, "configuration `file` (without it and without provost.yaml, the embedded default)")
+	dataDir := flags.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
+	listen := flags.String("listen", "", "`address` to listen on, host:port (overrides serve.listen; default "+config.DefaultListen+")")
+	debug := flags.Bool("debug", false, "log every request, health probes included")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: provost serve [--config provost.yaml] [--data-dir DIR] [--listen ADDR]")
+		fmt.Fprintln(stderr, "Serves the check API (POST /v1/check), forward-auth (/v1/forward-auth), /healthz and /readyz; see docs/api.md.")
+		fmt.Fprintln(stderr, "SIGHUP reloads the configuration and bindings; SIGINT or SIGTERM shuts down gracefully.")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return exitUsage
+	}
+	if flags.NArg() != 0 {
+		flags.Usage()
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	given := false
+	flags.Visit(func(f *flag.Flag) { given = given || f.Name == "config" })
+
+	path, dir, err := configPath(*cfgFile, given, *dataDir, logger)
+	if err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitUsage
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitUsage
+	}
+	sc := cfg.ServeConfig()
+	if *listen != "" {
+		sc.Listen = *listen
+	}
+	eng, err := provost.New(ctx, provost.Options{ConfigFile: path, DataDir: dir, Logger: logger})
+	if err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitUsage
+	}
+	defer eng.Close()
+	return serve(ctx, eng, sc, path, logger)
+}
+
+// serve listens, answers until ctx is done, and reloads on SIGHUP.
+func serve(ctx context.Context, eng *provost.Engine, sc config.Serve, path string, logger *slog.Logger) int {
+	ln, err := net.Listen("tcp", sc.Listen)
+	if err != nil {
+		logger.Error("cannot listen", "addr", sc.Listen, "error", err)
+		return exitFail
+	}
+	tlsOn := sc.TLS.Cert != ""
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn, "client_auth", sc.TLS.ClientAuth,
+		"config", path, "bindings_digest", eng.BindingsDigest())
+	if !tlsOn && !loopback(ln.Addr()) {
+		logger.Warn("listening beyond loopback without TLS: credentials cross the network in clear; set serve.tls", "addr", ln.Addr().String())
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				reload(ctx, eng, logger)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	if err := server.New(eng, sc, logger).Serve(ctx, ln); err != nil {
+		logger.Error("server stopped", "error", err)
+		return exitFail
+	}
+	logger.Info("stopped")
+	return exitOK
+}
+
+// reload is what SIGHUP does: reload the configuration and bindings
+// atomically; on failure the old configuration keeps serving. Settings of
+// the listener (serve:) take effect on restart only.
+func reload(ctx context.Context, eng *provost.Engine, logger *slog.Logger) error {
+	if err := eng.Reload(ctx); err != nil {
+		logger.Error("reload failed; the previous configuration keeps serving", "error", err)
+		return err
+	}
+	logger.Info("reload succeeded", "bindings_digest", eng.BindingsDigest())
+	return nil
+}
+
+// configPath picks the configuration file and the data directory override.
+// Without --config and without ./provost.yaml it runs on the embedded
+// default, written once to the data directory.
+func configPath(file string, given bool, dataDir string, logger *slog.Logger) (path, dir string, err error) {
+	if given {
+		return file, dataDir, nil
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		return file, dataDir, nil // present, or unreadable: config.Load says why
+	}
+	if dataDir == "" {
+		dataDir = defaultDataDir
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", "", fmt.Errorf("data directory: %w", err)
+	}
+	path = filepath.Join(dataDir, defaultFileName)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		_, werr := io.WriteString(f, embeddedDefault)
+		if err := errors.Join(werr, f.Close()); err != nil {
+			os.Remove(path)
+			return "", "", fmt.Errorf("writing the embedded default: %w", err)
+		}
+		logger.Info("no provost.yaml: wrote the embedded default configuration; every credential is rejected until issuers are configured", "config", path)
+	case errors.Is(err, fs.ErrExist):
+		logger.Info("no provost.yaml: using the default configuration in the data directory", "config", path)
+	default:
+		return "", "", fmt.Errorf("writing the embedded default: %w", err)
+	}
+	return path, dataDir, nil
+}
+
+func loopback(a net.Addr) bool {
+	ap, err := netip.ParseAddrPort(a.String())
+	return err == nil && ap.Addr().IsLoopback()
+}

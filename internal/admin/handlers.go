@@ -1,0 +1,195 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/provost-dev/provost/internal/revocation"
+)
+
+func (s *Server) listRevocations(w http.ResponseWriter, r *http.Request) {
+	note(r)
+	list, err := s.eng.Revocations().List(r.Context())
+	if err != nil {
+		s.internal(w, r, "listing revocations", err)
+		return
+	}
+	out := RevocationList{Revocations: make([]Revocation, 0, len(list))}
+	for _, rev := range list {
+		out.Revocations = append(out.Revocations, fromRevocation(rev))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createRevocation(w http.ResponseWriter, r *http.Request) {
+	note(r)
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeProblem(w, r, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "the body must be application/json")
+		return
+	}
+	var req CreateRequest
+	if status, code, why := decodeStrict(r.Body, &req); status != 0 {
+		writeProblem(w, r, status, code, why)
+		return
+	}
+	rev, why := s.toRevocation(&req)
+	req.Credential = "" // forgotten from here on
+	if why != "" {
+		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, why)
+		return
+	}
+	stored, err := s.eng.Revocations().Add(r.Context(), rev)
+	if errors.Is(err, revocation.ErrInvalid) {
+		// Validate's messages never repeat the value.
+		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, err.Error())
+		return
+	}
+	if err != nil {
+		s.internal(w, r, "adding a revocation", err)
+		return
+	}
+	c, _ := ClientFrom(r.Context())
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "revocation created",
+		slog.String("revocation", stored.ID), slog.String("kind", string(stored.Kind)), slog.String("value", stored.Value),
+		slog.String("issuer", stored.Issuer), slog.String("reason", stored.Reason), slog.String("client", c.Name))
+	w.Header().Set("Location", "/v1/revocations/"+stored.ID)
+	writeJSON(w, http.StatusCreated, fromRevocation(stored))
+}
+
+// toRevocation turns a request into a revocation, fingerprinting a raw
+// credential; the returned reason never repeats the credential.
+func (s *Server) toRevocation(req *CreateRequest) (revocation.Revocation, string) {
+	rev := revocation.Revocation{Kind: revocation.Kind(req.Kind), Value: req.Value, Issuer: req.Issuer, Reason: req.Reason}
+	if req.Credential != "" {
+		switch {
+		case req.Value != "":
+			return rev, "give either value or credential, not both"
+		case rev.Kind != "" && rev.Kind != revocation.KindFingerprint:
+			return rev, "credential applies only to kind fingerprint"
+		}
+		rev.Kind, rev.Value = revocation.KindFingerprint, s.eng.Fingerprint(req.Credential)
+	}
+	var why string
+	if rev.IssuedBefore, why = parseTime("issued_before", req.IssuedBefore); why != "" {
+		return rev, why
+	}
+	if rev.ExpiresAt, why = parseTime("expires_at", req.ExpiresAt); why != "" {
+		return rev, why
+	}
+	if !rev.ExpiresAt.IsZero() && !rev.ExpiresAt.After(s.now()) {
+		return rev, "expires_at is not in the future"
+	}
+	return rev, ""
+}
+
+func parseTime(field, v string) (time.Time, string) {
+	if v == "" {
+		return time.Time{}, ""
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, field + " is not an RFC 3339 time such as 2030-01-02T15:04:05Z"
+	}
+	return t, ""
+}
+
+// decodeStrict reads exactly one JSON object with known fields only. The
+// problem it reports never repeats a value from the body.
+func decodeStrict(body io.Reader, v any) (status int, code, why string) {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			return http.StatusBadRequest, CodeBadRequest, "the body must hold one JSON object only"
+		}
+		return 0, "", ""
+	}
+	var (
+		tooLarge *http.MaxBytesError
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes)
+	case errors.As(err, &syntax):
+		return http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("field %s must be a %s", clip(typ.Field, 64), typ.Type)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusBadRequest, CodeBadRequest, "the body is empty or cut short; want a JSON object"
+	}
+	// json: unknown field "name" names a field, not a value.
+	return http.StatusBadRequest, CodeBadRequest, clip(err.Error(), 160)
+}
+
+func (s *Server) deleteRevocation(w http.ResponseWriter, r *http.Request) {
+	note(r)
+	id := r.PathValue("id")
+	if len(id) > 64 {
+		writeProblem(w, r, http.StatusNotFound, CodeNotFound, "no such revocation")
+		return
+	}
+	err := s.eng.Revocations().Remove(r.Context(), id)
+	if errors.Is(err, revocation.ErrNotFound) {
+		writeProblem(w, r, http.StatusNotFound, CodeNotFound, "no revocation "+id)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, "removing a revocation", err)
+		return
+	}
+	c, _ := ClientFrom(r.Context())
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "revocation deleted", slog.String("revocation", id), slog.String("client", c.Name))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	note(r)
+	c, _ := ClientFrom(r.Context())
+	if err := s.eng.Reload(r.Context()); err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "reload failed", slog.String("client", c.Name), slog.Any("error", err))
+		writeProblem(w, r, http.StatusUnprocessableEntity, CodeReloadFailed, err.Error())
+		return
+	}
+	digest := s.eng.BindingsDigest()
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "configuration reloaded by admin", slog.String("client", c.Name), slog.String("bindings_digest", digest))
+	writeJSON(w, http.StatusOK, ReloadResult{Status: "reloaded", BindingsDigest: digest})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	note(r)
+	n, err := s.eng.RevocationCount(r.Context())
+	if err != nil {
+		s.internal(w, r, "counting revocations", err)
+		return
+	}
+	now := s.now()
+	writeJSON(w, http.StatusOK, Status{
+		Version: s.version, StartedAt: s.started.UTC(), UptimeSeconds: int64(now.Sub(s.started).Seconds()),
+		Status: s.eng.Status(), Revocations: n, ReplayEntries: s.eng.ReplayEntries(),
+	})
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	note(r)
+	if s.metrics == nil {
+		writeProblem(w, r, http.StatusNotFound, CodeNotFound, "metrics are not enabled")
+		return
+	}
+	s.metrics.Handler().ServeHTTP(w, r)
+}
+
+// internal answers 500 for a failure of Provost's own stores; the detail
+// stays in the log.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, doing string, err error) {
+	s.log.LogAttrs(r.Context(), slog.LevelError, "admin request failed", slog.String("doing", doing), slog.Any("error", err))
+	writeProblem(w, r, http.StatusInternalServerError, CodeInternal, "Provost failed while "+doing+"; see its log")
+}

@@ -1,0 +1,158 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/provost-dev/provost/internal/telemetry"
+)
+
+// routes builds the handler: request id, access log, rate limit,
+// authentication, then the routes.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/revocations", s.listRevocations)
+	mux.HandleFunc("POST /v1/revocations", s.createRevocation)
+	mux.HandleFunc("DELETE /v1/revocations/{id}", s.deleteRevocation)
+	mux.HandleFunc("POST /v1/reload", s.reload)
+	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("GET /metrics", s.serveMetrics)
+	for path, allow := range map[string]string{
+		"/v1/revocations": "GET, POST", "/v1/revocations/{id}": "DELETE",
+		"/v1/reload": "POST", "/v1/status": "GET", "/metrics": "GET",
+	} {
+		mux.HandleFunc(path, methodNotAllowed(allow))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, CodeNotFound, "no admin route "+r.Method+" "+clip(r.URL.Path, 128))
+	})
+	var requests *prometheus.CounterVec
+	if s.metrics != nil {
+		requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provost_admin_requests_total",
+			Help: "Admin API requests by route and status code.",
+		}, []string{"route", "code"})
+		if err := s.metrics.Registry().Register(requests); err != nil {
+			requests = nil // a second Server on the same Metrics: counted by the first
+		}
+	}
+	return telemetry.RequestIDMiddleware(s.observe(requests, s.guard(mux)))
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeProblem(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed here (allowed: "+allow+")")
+	}
+}
+
+// guard rate limits each client address, then authenticates.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := s.limit.allow(clientAddr(r.RemoteAddr)); !ok {
+			secs := int((wait + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			writeProblem(w, r, http.StatusTooManyRequests, CodeRateLimited, "too many admin requests from this address; retry later")
+			return
+		}
+		c, status, why := s.auth.authenticate(r)
+		switch status {
+		case http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="provost-admin"`)
+			writeProblem(w, r, status, CodeUnauthenticated, why)
+			return
+		case http.StatusForbidden:
+			writeProblem(w, r, status, CodeForbidden, why)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), clientKey{}, c), requestTimeout)
+		defer cancel()
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// observe logs each request and counts it by route and status.
+func (s *Server) observe(requests *prometheus.CounterVec, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		info := &requestInfo{}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+		route := info.route
+		if route == "" {
+			route = "other"
+		}
+		if requests != nil {
+			requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
+			telemetry.RequestID(telemetry.RequestIDFrom(r.Context())),
+			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
+			slog.String("client", info.client), slog.String("peer", clientAddr(r.RemoteAddr)),
+			slog.Duration("duration", s.now().Sub(start)))
+	})
+}
+
+// requestInfo carries what inner handlers learn back to observe.
+type requestInfo struct {
+	route  string
+	client string
+}
+
+type infoKey struct{}
+
+// note records the route and client of a request for its log line.
+func note(r *http.Request) {
+	if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+		info.route = r.Pattern
+		if c, ok := ClientFrom(r.Context()); ok {
+			info.client = c.Name
+		}
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// clientAddr is the rate limit key of a peer: its IP address.
+func clientAddr(remote string) string {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,168 @@
+// Package load drives a server at a fixed concurrency for a bounded time
+// and reports throughput and latency percentiles. It is Provost's load tool
+// (`provost bench`): the same driver measures Provost's check API and
+// ext_authz server and, in the same run, a bare Go HTTP server and a bare
+// grpc-go server, so the figures can be compared.
+//
+// Load goes only to the address it is given; `provost bench` refuses
+// anything but loopback.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Op performs one request; a non-nil error counts as a failure.
+type Op func(ctx context.Context) error
+
+// Config bounds a run.
+type Config struct {
+	Concurrency int           // workers, default 16
+	Duration    time.Duration // how long to drive, default 5s
+	Warmup      time.Duration // discarded first part, default 500ms
+	MaxRequests int           // hard cap on requests, default 5,000,000
+}
+
+// Result is what a run measured.
+type Result struct {
+	Name        string
+	Concurrency int
+	Requests    int64
+	Failures    int64
+	Elapsed     time.Duration
+	P50         time.Duration
+	P99         time.Duration
+	P999        time.Duration
+	Max         time.Duration
+	FirstError  string
+}
+
+// RPS is the throughput.
+func (r Result) RPS() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Elapsed.Seconds()
+}
+
+// String is one line for humans.
+func (r Result) String() string {
+	return fmt.Sprintf("%-24s c=%-4d %9.0f req/s  p50 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d fail=%d",
+		r.Name, r.Concurrency, r.RPS(), round(r.P50), round(r.P99), round(r.P999), round(r.Max), r.Requests, r.Failures)
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	case d > 10*time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
+// Run drives op with cfg and measures it. It stops at the duration, the
+// request cap, or when ctx ends.
+func Run(ctx context.Context, name string, cfg Config, op Op) (Result, error) {
+	cfg = defaults(cfg)
+	if op == nil {
+		return Result{}, errors.New("load: no operation")
+	}
+	warm, cancelWarm := context.WithTimeout(ctx, cfg.Warmup)
+	drive(warm, cfg, op, nil)
+	cancelWarm()
+
+	run, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	rec := &recorder{lat: make([][]time.Duration, cfg.Concurrency), cap: int64(cfg.MaxRequests)}
+	start := time.Now()
+	drive(run, cfg, op, rec)
+	elapsed := time.Since(start)
+	res := rec.result(name, cfg.Concurrency, elapsed)
+	if res.Requests == 0 {
+		return res, fmt.Errorf("load: %s: no request completed (%s)", name, res.FirstError)
+	}
+	return res, nil
+}
+
+func defaults(cfg Config) Config {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 5 * time.Second
+	}
+	if cfg.Warmup <= 0 {
+		cfg.Warmup = 500 * time.Millisecond
+	}
+	if cfg.MaxRequests <= 0 {
+		cfg.MaxRequests = 5_000_000
+	}
+	return cfg
+}
+
+// recorder keeps each worker's latencies apart, so recording takes no lock.
+type recorder struct {
+	lat      [][]time.Duration
+	n        atomic.Int64
+	fail     atomic.Int64
+	cap      int64
+	errOnce  sync.Once
+	firstErr string
+}
+
+func drive(ctx context.Context, cfg Config, op Op, rec *recorder) {
+	var wg sync.WaitGroup
+	for w := range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if rec != nil && rec.n.Add(1) > rec.cap {
+					return
+				}
+				t0 := time.Now()
+				err := op(ctx)
+				d := time.Since(t0)
+				if rec == nil {
+					continue
+				}
+				if err != nil {
+					if ctx.Err() != nil { // cut off by the end of the run
+						rec.n.Add(-1)
+						return
+					}
+					rec.fail.Add(1)
+					rec.errOnce.Do(func() { rec.firstErr = err.Error() })
+				}
+				rec.lat[w] = append(rec.lat[w], d)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *recorder) result(name string, c int, elapsed time.Duration) Result {
+	var all []time.Duration
+	for _, l := range r.lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	res := Result{Name: name, Concurrency: c, Requests: int64(len(all)), Failures: r.fail.Load(), Elapsed: elapsed, FirstError: r.firstErr}
+	if len(all) > 0 {
+		res.P50, res.P99, res.P999, res.Max = pct(all, 0.50), pct(all, 0.99), pct(all, 0.999), all[len(all)-1]
+	}
+	return res
+}
+
+// pct is the nearest-rank percentile of sorted latencies.
+func pct(sorted []time.Duration, p float64) time.Duration {
+	i := int(float64(len(sorted))*p+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}

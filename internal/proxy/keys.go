@@ -1,0 +1,72 @@
+package proxy
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// maxPEMBytes bounds every PEM file the proxy reads.
+const maxPEMBytes = 1 << 20
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPEMBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxPEMBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPEMBytes)
+	}
+	return data, nil
+}
+
+// loadHopKey reads a PEM PRIVATE KEY (PKCS #8) file holding an Ed25519 or
+// P-256 key. Errors never quote the file's content.
+func loadHopKey(path string) (crypto.Signer, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: no PEM PRIVATE KEY (PKCS #8) block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a PKCS #8 private key", path)
+	}
+	switch k := k.(type) {
+	case ed25519.PrivateKey:
+		return k, nil
+	case *ecdsa.PrivateKey:
+		if k.Curve == elliptic.P256() {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: the key must be Ed25519 or ECDSA P-256", path)
+}
+
+// loadCertPool reads a PEM file of CA certificates.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, errors.New(path + ": no PEM certificates")
+	}
+	return pool, nil
+}

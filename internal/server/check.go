@@ -1,0 +1,174 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/checkreq"
+)
+
+// checkAnswer is the body of a check API answer: the decision and the
+// request id.
+type checkAnswer struct {
+	*provost.Decision
+	RequestID string `json:"request_id"`
+}
+
+// check answers POST /v1/check.
+func (s *Server) check(w *reply, r *http.Request) {
+	if r.Method != http.MethodPost {
+		s.methodNotAllowed(w, http.MethodPost)
+		return
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		w.Header().Set("Accept-Post", "application/json")
+		s.problem(w, problem{Type: typeUnsupportedMedia, Title: "Unsupported Media Type", Status: http.StatusUnsupportedMediaType,
+			Field: "Content-Type", Detail: "the body must be a JSON check request sent as Content-Type: application/json"})
+		return
+	}
+	doc, ok := s.readDocument(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.WriteTimeout.D())
+	defer cancel()
+	d := s.decide(ctx, w, fromDocument(doc))
+	body, err := json.Marshal(checkAnswer{Decision: d, RequestID: w.id})
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "encoding a decision failed", slog.String("request_id", w.id), slog.Any("error", err))
+		s.problem(w, problem{Type: typeInternal, Title: "Internal Server Error", Status: http.StatusInternalServerError,
+			Detail: "Provost could not encode its decision; the request is not allowed"})
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(append(body, '\n'))
+}
+
+// readDocument reads and decodes the body, answering a problem when it is
+// too large or malformed.
+func (s *Server) readDocument(w *reply, r *http.Request) (*checkreq.Request, bool) {
+	limit := int64(s.cfg.MaxBodyBytes)
+	if r.ContentLength > limit {
+		s.tooLarge(w, limit)
+		return nil, false
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			s.tooLarge(w, limit)
+		} else {
+			s.problem(w, problem{Type: typeInvalidField, Title: "Bad Request", Status: http.StatusBadRequest,
+				Field: "(body)", Detail: "the body could not be read"})
+		}
+		return nil, false
+	}
+	doc, err := checkreq.Decode(bytes.NewReader(data))
+	if err != nil {
+		var fe *checkreq.FieldError
+		if !errors.As(err, &fe) {
+			fe = &checkreq.FieldError{Field: "(body)", Msg: err.Error()}
+		}
+		if fe.Field == "(body)" && strings.HasPrefix(fe.Msg, "larger than") {
+			s.tooLarge(w, limit)
+			return nil, false
+		}
+		s.invalid(w, fe.Field, fe.Msg)
+		return nil, false
+	}
+	if doc.At != nil {
+		s.invalid(w, "at", "a server judges every request at its own clock; \"at\" is for the offline `provost check` only")
+		return nil, false
+	}
+	return doc, true
+}
+
+func (s *Server) invalid(w *reply, field, msg string) {
+	s.problem(w, problem{Type: typeInvalidField, Title: "Bad Request", Status: http.StatusBadRequest,
+		Field: field, Detail: field + ": " + msg})
+}
+
+func (s *Server) tooLarge(w *reply, limit int64) {
+	s.problem(w, problem{Type: typeBodyTooLarge, Title: "Content Too Large", Status: http.StatusRequestEntityTooLarge,
+		Field: "(body)", Detail: fmt.Sprintf("the body is larger than %d bytes (serve.max_body_bytes)", limit)})
+}
+
+// decide asks the engine. When one of Provost's own parts fails, the
+// engine's decision is a denial (fail closed): it is answered as is and the
+// error is logged.
+func (s *Server) decide(ctx context.Context, w *reply, req *provost.Request) *provost.Decision {
+	d, err := s.eng.Check(ctx, req)
+	if d == nil {
+		// The engine promises a decision; if it ever breaks that promise,
+		// a transport must still not allow.
+		d = &provost.Decision{}
+		d.Decision.Decision = provost.Deny
+		d.Credential.Verdict = provost.Rejected
+		if err == nil {
+			err = errors.New("the engine returned no decision")
+		}
+	}
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.String("request_id", w.id),
+			slog.String("fingerprint", d.Credential.Fingerprint), slog.Any("error", err))
+	}
+	w.attrs = append(w.attrs, decisionAttrs(d)...)
+	return d
+}
+
+// decisionAttrs are the log attributes of a decision: never the credential,
+// only its fingerprint.
+func decisionAttrs(d *provost.Decision) []slog.Attr {
+	codes := make([]string, len(d.Reasons))
+	for i, r := range d.Reasons {
+		codes[i] = string(r.Code)
+	}
+	attrs := []slog.Attr{
+		slog.String("decision", string(d.Decision.Decision)),
+		slog.String("credential", string(d.Credential.Verdict)),
+		slog.String("provenance", string(d.Provenance)),
+		slog.String("reasons", strings.Join(codes, ",")),
+	}
+	if d.Credential.Fingerprint != "" {
+		attrs = append(attrs, slog.String("fingerprint", d.Credential.Fingerprint))
+	}
+	if d.Binding != "" {
+		attrs = append(attrs, slog.String("binding", d.Binding))
+	}
+	if d.RevocationID != "" {
+		attrs = append(attrs, slog.String("revocation_id", d.RevocationID))
+	}
+	return attrs
+}
+
+// fromDocument turns a decoded check request into the engine's request
+// value; Decode has already checked the certificate and peer fields.
+func fromDocument(doc *checkreq.Request) *provost.Request {
+	certs, _ := doc.Certificates()
+	peer, _ := doc.PeerAddr()
+	return &provost.Request{
+		Method: doc.Method, Target: doc.Target, Authorization: doc.Authorization, DPoP: doc.DPoP,
+		Peer: peer, XForwardedFor: doc.XForwardedFor, Forwarded: doc.Forwarded,
+		ClientCerts: certs, XFCC: doc.XFCC, ClientCertHeader: doc.ClientCertHeader,
+		ClientCertChainHeader: doc.ClientCertChainHeader, JWTSVID: doc.JWTSVID,
+		Hops: doc.Hops, Posture: doc.Posture,
+	}
+}
+
+// isJSON reports whether a Content-Type names JSON.
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/config"
+)
+
+// Paths served.
+const (
+	PathCheck        = "/v1/check"
+	PathForwardAuth  = "/v1/forward-auth"
+	PathHealthz      = "/healthz"
+	PathReadyz       = "/readyz"
+	HeaderRequestID  = "X-Request-Id"
+	maxCAFileBytes   = 1 << 20
+	maxRequestIDSize = 128
+)
+
+// Server answers the check API, forward-auth and health endpoints for one
+// Engine. It is safe for concurrent use.
+type Server struct {
+	eng      *provost.Engine
+	cfg      config.Serve
+	log      *slog.Logger
+	stopping atomic.Bool
+}
+
+// New returns a Server for eng. cfg's zero fields take their defaults
+// (config.Serve.WithDefaults); a nil logger discards logs.
+func New(eng *provost.Engine, cfg config.Serve, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{eng: eng, cfg: cfg.WithDefaults(), log: logger}
+}
+
+// Handler returns the HTTP handler of every route, for tests and for
+// callers that run their own http.Server.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish within
+// the shutdown timeout, and returns. It returns nil after a clean
+// shutdown. When TLS is configured, ln is wrapped in TLS 1.2 or later.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout.D(),
+		ReadTimeout:       s.cfg.ReadTimeout.D(),
+		WriteTimeout:      s.cfg.WriteTimeout.D(),
+		IdleTimeout:       s.cfg.IdleTimeout.D(),
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	serve := func() error { return hs.Serve(ln) }
+	if s.cfg.TLS.Cert != "" {
+		tc, err := TLSConfig(s.cfg.TLS)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		hs.TLSConfig = tc
+		serve = func() error { return hs.ServeTLS(ln, "", "") }
+	}
+	s.stopping.Store(false)
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.stopping.Store(true)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "shutting down: finishing in-flight requests",
+		slog.String("timeout", s.cfg.ShutdownTimeout.D().String()))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout.D())
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		hs.Close()
+		return fmt.Errorf("server: shutdown: requests still in flight after %s were cut: %w", s.cfg.ShutdownTimeout.D(), err)
+	}
+	return nil
+}
+
+// TLSConfig builds the listener's TLS configuration: TLS 1.2 or later, the
+// configured certificate, and client certificates verified against
+// ClientCA when ClientAuth is request or require.
+func TLSConfig(c config.ServeTLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("server: serve.tls: %w", err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	switch c.ClientAuth {
+	case config.ClientAuthRequest:
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	case config.ClientAuthRequire:
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	if tc.ClientAuth != tls.NoClientCert {
+		if tc.ClientCAs, err = loadCAs(c.ClientCA); err != nil {
+			return nil, fmt.Errorf("server: serve.tls.client_ca: %w", err)
+		}
+	}
+	return tc, nil
+}
+
+func loadCAs(path string) (*x509.CertPool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCAFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxCAFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxCAFileBytes)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM CERTIFICATE found", path)
+	}
+	return pool, nil
+}
+
+// route sends a request to its handler.
+func (s *Server) route(w *reply, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == PathCheck:
+		s.check(w, r)
+	case p == PathForwardAuth || strings.HasPrefix(p, PathForwardAuth+"/"):
+		s.forwardAuth(w, r)
+	case p == PathHealthz:
+		s.health(w, r, false)
+	case p == PathReadyz:
+		s.health(w, r, true)
+	default:
+		s.problem(w, problem{Type: typeNotFound, Title: "Not Found", Status: http.StatusNotFound,
+			Detail: "no such endpoint: see docs/api.md"})
+	}
+}
+
+// health answers /healthz (alive) and /readyz (ready to judge requests).
+func (s *Server) health(w *reply, r *http.Request, ready bool) {
+	w.debug = true
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.methodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	status, body := http.StatusOK, `{"status":"ok"}`
+	if ready {
+		switch {
+		case s.stopping.Load():
+			status, body = http.StatusServiceUnavailable, `{"status":"shutting_down"}`
+		case s.eng == nil:
+			status, body = http.StatusServiceUnavailable, `{"status":"no_engine"}`
+		default:
+			body = `{"status":"ready","bindings_digest":"` + s.eng.BindingsDigest() + `"}`
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	io.WriteString(w, body+"\n")
+}
