@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -52,8 +53,8 @@ type reported struct {
 
 // builder reads headers into a reported value within the limits.
 type builder struct {
-	r      *reported
-	lim    Limits
+	r       *reported
+	lim     Limits
 	n, size int
 }
 
@@ -196,13 +197,17 @@ func peerCerts(enc string) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	rest := []byte(text)
 	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
+		// pem.Decode skips text before a block; allow only whitespace.
+		rest = bytes.TrimLeft(rest, " \t\r\n")
+		if len(rest) == 0 {
 			break
 		}
-		if b.Type != "CERTIFICATE" {
-			return nil, reason.New(reason.ExtAuthzMalformed, fmt.Sprintf("attributes.source.certificate holds a %q PEM block", b.Type))
+		var b *pem.Block
+		if bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
+			b, rest = pem.Decode(rest)
+		}
+		if b == nil || b.Type != "CERTIFICATE" || len(b.Headers) != 0 {
+			return nil, reason.New(reason.ExtAuthzMalformed, "attributes.source.certificate is not PEM CERTIFICATE blocks only")
 		}
 		if len(certs) == MaxCertificates {
 			return nil, reason.New(reason.ExtAuthzTooLarge, fmt.Sprintf("attributes.source.certificate holds more than %d certificates", MaxCertificates))
@@ -213,8 +218,8 @@ func peerCerts(enc string) ([]*x509.Certificate, error) {
 		}
 		certs = append(certs, c)
 	}
-	if len(certs) == 0 || strings.TrimSpace(string(rest)) != "" {
-		return nil, reason.New(reason.ExtAuthzMalformed, "attributes.source.certificate is not a PEM certificate")
+	if len(certs) == 0 {
+		return nil, reason.New(reason.ExtAuthzMalformed, "attributes.source.certificate holds no PEM certificate")
 	}
 	return certs, nil
 }

@@ -130,5 +130,8 @@ func metadata(d *provost.Decision, h http.Header) *structpb.Struct {
 	set("fingerprint", d.Credential.Fingerprint)
 	set("workload", d.Signals.Workload.ID)
 	set("binding", d.Binding)
+	if d.Signals.Network.Client.IsValid() {
+		f["client"] = structpb.NewStringValue(d.Signals.Network.Client.String())
+	}
 	return &structpb.Struct{Fields: f}
 }

@@ -14,7 +14,10 @@
 // token. Symmetric algorithms (HS256, HS384, HS512) are always refused. It
 // checks that the key fits the algorithm (curve, RSA size, a JWK's own alg
 // and use) and that ECDSA signatures are raw r||s with r and s in range,
-// then leaves the cryptography to go-jose.
+// then calls crypto/ecdsa, crypto/rsa (PSS with the salt length fixed to the
+// hash size) or crypto/ed25519 on the signing input Parse kept. go-jose
+// parses keys (JWKs) and signs; it does not re-parse tokens here, which
+// saved about 90 allocations per signature (BENCHMARKS.md).
 //
 // Every rejection is a *reason.Error with its own code, so callers branch
 // with reason.Of:
