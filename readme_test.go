@@ -20,7 +20,7 @@ func TestReadmeBindingsExample(t *testing.T) {
 	if !strings.Contains(string(readme), "```yaml\n"+string(example)+"```") {
 		t.Fatal("README.md no longer shows internal/binding/testdata/example.yaml verbatim")
 	}
-	for _, cmd := range []string{"go run ./cmd/provost check --config examples/provost.yaml examples/requests/*.json", "./scripts/test.sh"} {
+	for _, cmd := range []string{"go run ./cmd/provost demo", "go run ./cmd/provost check --config examples/provost.yaml examples/requests/*.json", "./scripts/test.sh"} {
 		if !strings.Contains(string(readme), cmd) {
 			t.Errorf("README.md lost the command %q", cmd)
 		}

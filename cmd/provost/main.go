@@ -41,6 +41,7 @@ const (
 const usage = `provost verifies token provenance for non-human identities.
 
 Commands:
+  demo         play the acceptance scenarios against a real server on loopback (start here)
   check        judge requests described in JSON files against a configuration, offline
   fingerprint  print the fingerprint of a credential read from standard input
   bindings     lint, test or propose bindings (provost bindings -h)
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	switch args[0] {
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "fingerprint":

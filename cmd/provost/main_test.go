@@ -223,3 +223,20 @@ func TestExamplePolicies(t *testing.T) {
 		t.Fatalf("bindings lint: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// The README's first command: it must run and decide every scenario as
+// expected, over real loopback HTTP.
+func TestDemo(t *testing.T) {
+	code, out, stderr := runCLI(t, "", "demo")
+	if code != exitOK || !strings.Contains(out, "all 9 scenarios decided as expected") {
+		t.Fatalf("provost demo: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{"copied_credential", "proxy_chain_absent", "source_drift", "evidence_insufficient", "revoked", "dormant_revival", "dpop_replayed", "dpop_key_mismatch", "shadow_automation", "deny + revoke"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "eyJ") {
+		t.Error("the demo printed something that looks like a raw token")
+	}
+}

@@ -24,6 +24,8 @@ import (
 // strip any incoming header with these names before forwarding.
 const (
 	HeaderDecision    = "X-Provost-Decision"
+	HeaderCredential  = "X-Provost-Credential" // accepted | rejected
+	HeaderProvenance  = "X-Provost-Provenance" // verified | violated | insufficient
 	HeaderFingerprint = "X-Provost-Fingerprint"
 	HeaderSubject     = "X-Provost-Subject"
 	HeaderIssuer      = "X-Provost-Issuer"
@@ -31,10 +33,11 @@ const (
 	HeaderBinding     = "X-Provost-Binding"
 	HeaderClient      = "X-Provost-Client"
 	HeaderReasons     = "X-Provost-Reasons"
+	HeaderActions     = "X-Provost-Actions" // revoke, alert
 )
 
 // IdentityHeaders lists every header Provost sets for the upstream.
-var IdentityHeaders = []string{HeaderDecision, HeaderFingerprint, HeaderSubject, HeaderIssuer, HeaderWorkload, HeaderBinding, HeaderClient, HeaderReasons}
+var IdentityHeaders = []string{HeaderDecision, HeaderCredential, HeaderProvenance, HeaderFingerprint, HeaderSubject, HeaderIssuer, HeaderWorkload, HeaderBinding, HeaderClient, HeaderReasons, HeaderActions}
 
 // Status is the HTTP status for d.
 func Status(d *provost.Decision) int {
@@ -52,7 +55,16 @@ func Status(d *provost.Decision) int {
 // reason codes in every case.
 func Headers(h http.Header, d *provost.Decision) {
 	h.Set(HeaderDecision, string(d.Decision.Decision))
+	h.Set(HeaderCredential, string(d.Credential.Verdict))
+	h.Set(HeaderProvenance, string(d.Provenance))
 	h.Set(HeaderReasons, codes(d))
+	if len(d.Actions) > 0 {
+		acts := make([]string, len(d.Actions))
+		for i, a := range d.Actions {
+			acts[i] = string(a)
+		}
+		h.Set(HeaderActions, strings.Join(acts, ","))
+	}
 	switch Status(d) {
 	case http.StatusOK:
 		identity(h, d)

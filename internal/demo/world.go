@@ -42,6 +42,9 @@ const (
 type World struct {
 	Dir    string
 	Origin string // the external origin DPoP proofs name, e.g. http://127.0.0.1:PORT
+	// Now is the clock credentials are minted by (default time.Now); the
+	// demo moves it to play weeks in seconds.
+	Now func() time.Time
 
 	issuer   *ecdsa.PrivateKey
 	attestor *ecdsa.PrivateKey
@@ -63,7 +66,7 @@ func (w *World) HopKey(name string) ed25519.PrivateKey { return w.hops[name] }
 // the external origin clients reach the API at (for DPoP); proxies are the
 // addresses of trusted proxies.
 func NewWorld(dir, origin string, proxies []string, bindings string) (*World, error) {
-	w := &World{Dir: dir, Origin: origin, hops: map[string]ed25519.PrivateKey{}}
+	w := &World{Dir: dir, Origin: origin, Now: time.Now, hops: map[string]ed25519.PrivateKey{}}
 	var err error
 	if w.issuer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, err
@@ -177,7 +180,7 @@ func (w *World) CA() *x509.Certificate { return w.ca }
 
 // Token issues an access token for sub, valid for ttl from now, with extra claims.
 func (w *World) Token(sub string, ttl time.Duration, extra map[string]any) (string, error) {
-	now := time.Now()
+	now := w.Now()
 	c := map[string]any{"iss": Issuer, "aud": Audience, "sub": sub, "iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": randomID()}
 	for k, v := range extra {
 		c[k] = v
@@ -187,14 +190,14 @@ func (w *World) Token(sub string, ttl time.Duration, extra map[string]any) (stri
 
 // Posture signs a fresh posture attestation.
 func (w *World) Posture(host, runner string) (string, error) {
-	return sign(w.attestor, "att-1", "posture+jwt", map[string]any{"iss": AttestorIss, "sub": host, "iat": time.Now().Unix(),
+	return sign(w.attestor, "att-1", "posture+jwt", map[string]any{"iss": AttestorIss, "sub": host, "iat": w.Now().Unix(),
 		"host_id": host, "runner_type": runner, "os": "linux"}, nil)
 }
 
 // DPoPProof signs a DPoP proof with k for one request to w.Origin+path.
 func (w *World) DPoPProof(k *ecdsa.PrivateKey, method, path, token string) (string, error) {
 	sum := sha256.Sum256([]byte(token))
-	return sign(k, "", "dpop+jwt", map[string]any{"jti": randomID(), "htm": method, "htu": w.Origin + path, "iat": time.Now().Unix(),
+	return sign(k, "", "dpop+jwt", map[string]any{"jti": randomID(), "htm": method, "htu": w.Origin + path, "iat": w.Now().Unix(),
 		"ath": base64.RawURLEncoding.EncodeToString(sum[:])}, map[jose.HeaderKey]any{"jwk": jose.JSONWebKey{Key: k.Public()}})
 }
 
@@ -202,7 +205,7 @@ func (w *World) DPoPProof(k *ecdsa.PrivateKey, method, path, token string) (stri
 func (w *World) Hops(method, target, token string, names ...string) (string, error) {
 	value := ""
 	for _, n := range names {
-		s := &hop.Signer{Name: n, Key: w.hops[n]}
+		s := &hop.Signer{Name: n, Key: w.hops[n], Now: w.Now}
 		var err error
 		if value, err = s.Sign(value, hop.Request{Method: method, Target: target, CredentialDigest: hop.CredentialDigest(token)}); err != nil {
 			return "", err

@@ -157,6 +157,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.URL = fwd.url
 	pr.Out.Host = "" // the Host header names the upstream; X-Forwarded-Host keeps the client's
+	// Append the client's address to the X-Forwarded-For it sent.
+	if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
+		pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
+	}
 	pr.SetXForwarded()
 	h := pr.Out.Header
 	answer.StripIdentity(h)

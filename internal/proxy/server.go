@@ -22,6 +22,7 @@ type Server struct {
 	srv      *http.Server
 	listen   string
 	tlsFiles config.ProxyTLS
+	useTLS   bool
 	tls      atomic.Pointer[tls.Config] // nil without TLS
 }
 
@@ -49,7 +50,7 @@ func NewServer(cfg config.Proxy, h http.Handler, logger *slog.Logger) (*Server, 
 	if s.srv.MaxHeaderBytes <= 0 {
 		s.srv.MaxHeaderBytes = config.DefaultProxyMaxHeaderBytes
 	}
-	if cfg.TLS.Enabled() {
+	if s.useTLS = cfg.TLS.Enabled(); s.useTLS {
 		if err := s.ReloadCertificate(); err != nil {
 			return nil, err
 		}
@@ -136,7 +137,7 @@ func (s *Server) Listen() (net.Listener, error) {
 // Serve serves on ln until Shutdown; it returns nil after a Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	var err error
-	if s.srv.TLSConfig != nil {
+	if s.useTLS {
 		err = s.srv.ServeTLS(ln, "", "")
 	} else {
 		err = s.srv.Serve(ln)
@@ -152,4 +153,4 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
 // TLS reports whether the server terminates TLS.
-func (s *Server) TLS() bool { return s.srv.TLSConfig != nil }
+func (s *Server) TLS() bool { return s.useTLS }

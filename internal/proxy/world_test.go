@@ -265,6 +265,12 @@ func (w *world) client(svid []*x509.Certificate, key crypto.Signer, maxVersion u
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
+// svidClient presents an SVID for id issued by ca.
+func (w *world) svidClient(t testing.TB, ca *workloadtest.CA, id string) *http.Client {
+	chain, key := ca.IssueSVID(t, id)
+	return w.client(chain, key, 0)
+}
+
 // token issues an access token for sub, valid for an hour.
 func (w *world) token(sub string, claims map[string]any) string {
 	w.t.Helper()

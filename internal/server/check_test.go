@@ -14,6 +14,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/reason"
 )
 
@@ -23,7 +24,7 @@ type judged struct {
 	claims    map[string]any
 	peer      string
 	xff       []string
-	want      provost.Outcome
+	want      decision.Outcome
 	wantCred  string
 	wantCodes []reason.Code
 }

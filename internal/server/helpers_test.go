@@ -343,3 +343,14 @@ func newPKI(t testing.TB, dir string) testPKI {
 	p.pool.AddCert(ca)
 	return p
 }
+
+func x509MarshalKey(k crypto.Signer) ([]byte, error) { return x509.MarshalPKCS8PrivateKey(k) }
+
+func mustListen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}

@@ -1,0 +1,252 @@
+package server
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provost-dev/provost/internal/answer"
+	"github.com/provost-dev/provost/internal/config"
+)
+
+func httptestGet(s *Server, path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec
+}
+
+type fwd struct {
+	path    string // below the server URL
+	method  string // of the call to Provost
+	headers map[string]string
+}
+
+func (f fwd) do(t testing.TB, c *http.Client, base string) (*http.Response, string) {
+	t.Helper()
+	path := f.path
+	if path == "" {
+		path = PathForwardAuth
+	}
+	method := f.method
+	if method == "" {
+		method = "GET"
+	}
+	req, _ := http.NewRequest(method, base+path, nil)
+	for k, v := range f.headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// nginx sends X-Original-*; Traefik X-Forwarded-*; Envoy the original
+// method and path below its path_prefix.
+func TestForwardAuth(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(config.Serve{})
+	dpopKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	type want struct {
+		status    int
+		decision  string
+		challenge string // WWW-Authenticate prefix
+		identity  map[string]string
+	}
+	allowReports := want{200, "allow", "", map[string]string{answer.HeaderSubject: "svc:reports", answer.HeaderBinding: "reports",
+		answer.HeaderClient: "10.40.7.7", answer.HeaderIssuer: wIssuer}}
+	cases := []struct {
+		name string
+		req  func() fwd
+		want want
+	}{
+		{"nginx allow", func() fwd {
+			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports?q=1",
+				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
+		}, allowReports},
+		{"traefik allow", func() fwd {
+			return fwd{headers: map[string]string{"X-Forwarded-Method": "POST", "X-Forwarded-Uri": "/v1/reports",
+				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
+		}, allowReports},
+		{"rejected credential", func() fwd {
+			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
+				"Authorization": "Bearer " + w.token("svc:reports", map[string]any{"exp": 1}), "X-Forwarded-For": "10.40.7.7"}}
+		}, want{401, "deny", `Bearer error="invalid_token"`, nil}},
+		{"no credential", func() fwd {
+			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports", "X-Forwarded-For": "10.40.7.7"}}
+		}, want{401, "deny", `Bearer realm="provost"`, nil}},
+		{"provenance deny", func() fwd {
+			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
+				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "203.0.113.9"}}
+		}, want{403, "deny", "", nil}},
+		{"step up", func() fwd {
+			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/sync",
+				"Authorization": "Bearer " + w.token("vendor:sync", nil), "X-Forwarded-For": "203.0.113.9"}}
+		}, want{401, "step_up", `Bearer error="invalid_token", error_description="re-authenticate`, nil}},
+		{"XFCC from the trusted proxy", func() fwd {
+			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/tools",
+				"Authorization": "Bearer " + w.token("agent:bot", nil), "X-Forwarded-For": "10.30.1.5", "X-Forwarded-Client-Cert": w.xfcc(agentID)}}
+		}, want{200, "allow", "", map[string]string{answer.HeaderWorkload: agentID, answer.HeaderBinding: "agent"}}},
+		{"Envoy: original method and path below the prefix", func() fwd {
+			tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, dpopKey)}})
+			return fwd{path: PathForwardAuth + "/v1/export?since=1", method: "PATCH", headers: map[string]string{
+				"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(dpopKey, "PATCH", "/v1/export?since=1", tok, w.eng.DPoPNonce())}}
+		}, want{200, "allow", "", map[string]string{answer.HeaderSubject: "svc:export"}}},
+		{"Envoy: a proof for another path fails", func() fwd {
+			tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, dpopKey)}})
+			return fwd{path: PathForwardAuth + "/v1/export", method: "PATCH", headers: map[string]string{
+				"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(dpopKey, "PATCH", "/v1/other", tok, w.eng.DPoPNonce())}}
+		}, want{401, "deny", `DPoP error="invalid_dpop_proof"`, nil}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := c.req().do(t, http.DefaultClient, r.url)
+			if resp.StatusCode != c.want.status || resp.Header.Get(answer.HeaderDecision) != c.want.decision {
+				t.Fatalf("status %d decision %q (%s), want %d %s; reasons %s", resp.StatusCode, resp.Header.Get(answer.HeaderDecision),
+					body, c.want.status, c.want.decision, resp.Header.Get(answer.HeaderReasons))
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, c.want.challenge) || (c.want.challenge == "") != (got == "") {
+				t.Errorf("WWW-Authenticate %q, want prefix %q", got, c.want.challenge)
+			}
+			for k, v := range c.want.identity {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+			if c.want.status != 200 && resp.Header.Get(answer.HeaderSubject) != "" {
+				t.Error("identity headers on a refusal")
+			}
+			if body != c.want.decision+"\n" {
+				t.Errorf("body %q", body)
+			}
+		})
+		w.advance(10 * time.Minute)
+	}
+}
+
+// The DPoP nonce dance through forward-auth: a proof without a nonce gets
+// 401 use_dpop_nonce with a DPoP-Nonce; the retry with it is allowed.
+func TestForwardAuthDPoPNonce(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(config.Serve{})
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, k)}})
+	call := func(nonce string) *http.Response {
+		resp, _ := fwd{headers: map[string]string{"X-Original-Method": "POST", "X-Original-URI": "/v1/export",
+			"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(k, "POST", "/v1/export", tok, nonce)}}.do(t, http.DefaultClient, r.url)
+		return resp
+	}
+	resp := call("")
+	nonce := resp.Header.Get("DPoP-Nonce")
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `DPoP error="use_dpop_nonce"`) || nonce == "" {
+		t.Fatalf("first call: %d %q nonce %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), nonce)
+	}
+	if resp = call(nonce); resp.StatusCode != 200 {
+		t.Fatalf("retry with the nonce: %d %s", resp.StatusCode, resp.Header.Get(answer.HeaderReasons))
+	}
+}
+
+// A client that reaches forward-auth itself, not being a trusted proxy,
+// gains nothing by typing forwarded headers: its own address counts and
+// its XFCC is ignored.
+func TestForwardAuthUntrustedClient(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(config.Serve{})
+	proxy, stranger := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
+	reports := func() fwd {
+		return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
+			"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
+	}
+	agent := func() fwd {
+		return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/tools",
+			"Authorization": "Bearer " + w.token("agent:bot", nil), "X-Forwarded-Client-Cert": w.xfcc(agentID)}}
+	}
+	cases := []struct {
+		name   string
+		client *http.Client
+		req    fwd
+		status int
+		from   string // X-Provost-Client, "" for none
+	}{
+		{"XFF from the proxy", proxy, reports(), 200, "10.40.7.7"},
+		{"XFF typed by a stranger", stranger, reports(), 403, ""},
+		{"XFCC from the proxy", proxy, agent(), 200, "127.0.0.1"},
+		{"XFCC typed by a stranger", stranger, agent(), 403, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, _ := c.req.do(t, c.client, r.url)
+			if resp.StatusCode != c.status || resp.Header.Get(answer.HeaderClient) != c.from {
+				t.Fatalf("status %d client %q, want %d %q (%s)", resp.StatusCode, resp.Header.Get(answer.HeaderClient), c.status, c.from, resp.Header.Get(answer.HeaderReasons))
+			}
+			if c.status != 200 && resp.Header.Get(answer.HeaderWorkload) != "" {
+				t.Fatal("a typed XFCC named a workload")
+			}
+		})
+		w.advance(10 * time.Minute)
+	}
+}
+
+func TestForwardAuthMalformed(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(config.Serve{})
+	cases := []struct {
+		name    string
+		headers map[string]string
+		field   string
+	}{
+		{"lower-case method", map[string]string{"X-Forwarded-Method": "get", "X-Forwarded-Uri": "/x"}, "X-Forwarded-Method"},
+		{"absolute URI", map[string]string{"X-Original-Method": "GET", "X-Original-URI": "https://evil/x"}, "X-Original-URI"},
+		{"empty-looking URI", map[string]string{"X-Forwarded-Uri": "x"}, "X-Forwarded-Uri"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", r.url+PathForwardAuth, nil)
+			for k, v := range c.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			p := readProblem(t, resp)
+			if resp.StatusCode != 400 || p.Field != c.field {
+				t.Fatalf("%d %+v, want 400 naming %s", resp.StatusCode, p, c.field)
+			}
+		})
+	}
+}
+
+func TestOriginalRequest(t *testing.T) {
+	cases := []struct {
+		method, target string
+		headers        map[string]string
+		wantM, wantT   string
+	}{
+		{"GET", "/v1/forward-auth", nil, "GET", "/"},
+		{"DELETE", "/v1/forward-auth/a/b?c=d", nil, "DELETE", "/a/b?c=d"},
+		{"GET", "/v1/forward-auth?c=d", nil, "GET", "/?c=d"},
+		{"GET", "/v1/forward-auth/a%2Fb", nil, "GET", "/a%2Fb"},
+		{"GET", "/v1/forward-auth", map[string]string{"X-Forwarded-Method": "PUT", "X-Original-Method": "POST", "X-Forwarded-Uri": "/t", "X-Original-URI": "/u"}, "PUT", "/t"},
+		{"GET", "/v1/forward-auth", map[string]string{"X-Original-Method": "POST", "X-Original-URI": "/u?v"}, "POST", "/u?v"},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest(c.method, c.target, nil)
+		for k, v := range c.headers {
+			r.Header.Set(k, v)
+		}
+		if m, tg := originalRequest(r); m != c.wantM || tg != c.wantT {
+			t.Errorf("%s %s %v: %s %s, want %s %s", c.method, c.target, c.headers, m, tg, c.wantM, c.wantT)
+		}
+	}
+}

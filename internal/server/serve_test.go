@@ -1,0 +1,184 @@
+package server
+
+import (
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provost-dev/provost/internal/config"
+)
+
+// slowBody starts a check request whose body arrives in two parts, and
+// returns once the handler is reading it (the client waited for 100
+// Continue): the request is in flight.
+func slowBody(t *testing.T, url string) (finish func(), result chan *http.Response) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", url+PathCheck, pr)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	result = make(chan *http.Response, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		result <- resp
+	}()
+	if _, err := io.WriteString(pw, `{"method":"GET",`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		io.WriteString(pw, `"target":"/x","peer":"10.40.7.7"}`)
+		pw.Close()
+	}, result
+}
+
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(config.Serve{})
+	finish, result := slowBody(t, r.url)
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop(t) }()
+	// The listener closes at once; the in-flight request keeps going.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := http.Get(r.url + PathHealthz); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server still accepts new connections while shutting down")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Serve returned before the in-flight request finished: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	finish()
+	resp := <-result
+	if resp == nil {
+		t.Fatal("no answer")
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"decision":"deny"`) {
+		t.Fatalf("in-flight request: %d %s", resp.StatusCode, b)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("clean shutdown returned %v", err)
+	}
+}
+
+func TestShutdownTimeoutCutsStuckRequests(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(config.Serve{ShutdownTimeout: config.Duration(100 * time.Millisecond)})
+	finish, result := slowBody(t, r.url)
+	defer finish()
+	err := r.stop(t)
+	if err == nil || !strings.Contains(err.Error(), "in flight") {
+		t.Fatalf("Serve = %v, want a shutdown timeout error", err)
+	}
+	if resp := <-result; resp != nil && resp.StatusCode == 200 {
+		t.Fatal("a cut request was answered")
+	}
+}
+
+func TestTLS(t *testing.T) {
+	w := newWorld(t)
+	pki := newPKI(t, w.dir)
+	clientCA := w.ca.WritePEM(t, t.TempDir())
+	svid, key := w.ca.IssueSVID(t, agentID)
+	keyDER, err := x509MarshalKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(w.dir, "client.pem"), filepath.Join(w.dir, "client.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: svid[0].Raw}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	clientCert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.start(config.Serve{TLS: config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientCA: clientCA, ClientAuth: config.ClientAuthRequire}})
+	client := func(minV, maxV uint16, certs ...tls.Certificate) *http.Client {
+		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: pki.pool, MinVersion: minV, MaxVersion: maxV, Certificates: certs}}}
+	}
+	cases := []struct {
+		name   string
+		c      *http.Client
+		wantOK bool
+	}{
+		{"TLS 1.3 with a client certificate", client(tls.VersionTLS13, tls.VersionTLS13, clientCert), true},
+		{"TLS 1.2 with a client certificate", client(tls.VersionTLS12, tls.VersionTLS12, clientCert), true},
+		{"TLS 1.1 refused", client(tls.VersionTLS10, tls.VersionTLS11, clientCert), false},
+		{"no client certificate refused", client(tls.VersionTLS12, 0), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := c.c.Get(r.url + PathHealthz)
+			if c.wantOK {
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("%v %v", resp, err)
+				}
+				resp.Body.Close()
+				return
+			}
+			if err == nil {
+				resp.Body.Close()
+				t.Fatal("the handshake succeeded")
+			}
+		})
+	}
+	// The TLS client certificate of a forward-auth call names the proxy,
+	// not its client: it never stands in for the client's workload.
+	t.Run("forward-auth ignores the proxy's own certificate", func(t *testing.T) {
+		resp, _ := fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/tools",
+			"Authorization": "Bearer " + w.token("agent:bot", nil)}}.do(t, client(tls.VersionTLS12, 0, clientCert), r.url)
+		if resp.StatusCode != 403 {
+			t.Fatalf("status %d, want 403: the proxy's SVID must not satisfy the agent binding", resp.StatusCode)
+		}
+	})
+}
+
+func TestTLSConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	pki := newPKI(t, dir)
+	notPEM := filepath.Join(dir, "not.pem")
+	os.WriteFile(notPEM, []byte("hello"), 0o600)
+	cases := []struct {
+		name string
+		c    config.ServeTLS
+		want string
+	}{
+		{"missing cert", config.ServeTLS{Cert: filepath.Join(dir, "none.pem"), Key: pki.keyFile}, "serve.tls"},
+		{"missing CA", config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "require", ClientCA: filepath.Join(dir, "none.pem")}, "serve.tls.client_ca"},
+		{"CA not PEM", config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "request", ClientCA: notPEM}, "no PEM CERTIFICATE"},
+	}
+	for _, c := range cases {
+		if _, err := TLSConfig(c.c); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	tc, err := TLSConfig(config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "request", ClientCA: pki.caFile})
+	if err != nil || tc.MinVersion != tls.VersionTLS12 || tc.ClientAuth != tls.VerifyClientCertIfGiven {
+		t.Fatalf("%+v %v", tc, err)
+	}
+	// Serve reports a bad TLS configuration at once.
+	w := newWorld(t)
+	ln := mustListen(t)
+	err = New(w.eng, config.Serve{TLS: config.ServeTLS{Cert: "none", Key: "none"}}, nil).Serve(t.Context(), ln)
+	if err == nil || errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve with a missing certificate: %v", err)
+	}
+}
