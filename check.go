@@ -42,7 +42,7 @@ type Request struct {
 	XFCC                  string
 	ClientCertHeader      string
 	ClientCertChainHeader string
-	// JWTSVID is a JWT-SVID presented in the Workload-Identity header.
+	// JWTSVID is a JWT-SVID presented in the Provost-Workload-JWT header.
 	JWTSVID string
 	// Hops are the Provost-Hop header lines (signed hop attestations).
 	Hops []string

@@ -136,15 +136,21 @@ func TestMiddleware(t *testing.T) {
 				return map[string]string{"Authorization": "Bearer " + forged}
 			}},
 		{name: "provenance deny", path: "/v1/orders", status: 403, code: "network_not_approved",
-			headers: func() map[string]string { return map[string]string{"Authorization": "Bearer " + s.Token("svc:remote", nil)} }},
+			headers: func() map[string]string {
+				return map[string]string{"Authorization": "Bearer " + s.Token("svc:remote", nil)}
+			}},
 		{name: "typed X-Forwarded-For from an untrusted peer gains nothing", path: "/v1/orders", status: 403, code: "network_not_approved",
 			headers: func() map[string]string {
 				return map[string]string{"Authorization": "Bearer " + s.Token("svc:remote", nil), "X-Forwarded-For": "10.9.1.1"}
 			}},
 		{name: "shadow automation", path: "/v1/orders", status: 403, code: "shadow_automation",
-			headers: func() map[string]string { return map[string]string{"Authorization": "Bearer " + s.Token("svc:nobody", nil)} }},
+			headers: func() map[string]string {
+				return map[string]string{"Authorization": "Bearer " + s.Token("svc:nobody", nil)}
+			}},
 		{name: "step up", path: "/v1/orders", status: 401, outcome: "step_up", code: "network_not_approved", challenge: `Bearer error="invalid_token", error_description="re-authenticate`,
-			headers: func() map[string]string { return map[string]string{"Authorization": "Bearer " + s.Token("svc:vendor", nil)} }},
+			headers: func() map[string]string {
+				return map[string]string{"Authorization": "Bearer " + s.Token("svc:vendor", nil)}
+			}},
 		{name: "DPoP-bound token with a valid proof", path: "/v1/orders?page=2", status: 200,
 			headers: func() map[string]string {
 				return map[string]string{"Authorization": "DPoP " + bound, "DPoP": mwtest.Proof(t, key, "GET", s.url+"/v1/orders", bound, "")}

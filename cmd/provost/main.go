@@ -46,6 +46,7 @@ Commands:
   fingerprint  print the fingerprint of a credential read from standard input
   bindings     lint, test or propose bindings (provost bindings -h)
   hop sign     add this proxy's signed hop attestation to a Provost-Hop header value
+  bench        load-test the check API and ext_authz beside bare baseline servers, on loopback
   version      print the version
 
 Run 'provost COMMAND -h' for a command's flags.
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "fingerprint":
 		return cmdFingerprint(ctx, args[1:], stdin, stdout, stderr)
 	case "hop":

@@ -14,6 +14,7 @@ const (
 	DefaultProxyWrite          = 60 * time.Second
 	DefaultProxyIdle           = 120 * time.Second
 	DefaultProxyUpstreamHeader = 30 * time.Second
+	DefaultProxyShutdown       = 15 * time.Second
 	DefaultProxyMaxHeaderBytes = 64 << 10
 	DefaultProxyMaxBodyBytes   = 32 << 20
 	// MaxProxyHeaderBytes is the largest max_header_bytes accepted.
@@ -74,6 +75,7 @@ type ProxyTimeouts struct {
 	Write          Duration `yaml:"write"`           // until the response is written; default 60s
 	Idle           Duration `yaml:"idle"`            // keep-alive; default 120s
 	UpstreamHeader Duration `yaml:"upstream_header"` // the upstream's response headers; default 30s
+	Shutdown       Duration `yaml:"shutdown"`        // in-flight requests' time to finish on shutdown; default 15s
 }
 
 // Enabled reports whether the proxy terminates TLS.
@@ -112,7 +114,7 @@ func (c *Proxy) validate(needUpstream bool) error {
 	for _, d := range []struct {
 		name string
 		v    Duration
-	}{{"read_header", t.ReadHeader}, {"read", t.Read}, {"write", t.Write}, {"idle", t.Idle}, {"upstream_header", t.UpstreamHeader}} {
+	}{{"read_header", t.ReadHeader}, {"read", t.Read}, {"write", t.Write}, {"idle", t.Idle}, {"upstream_header", t.UpstreamHeader}, {"shutdown", t.Shutdown}} {
 		if d.v.D() > MaxProxyTimeout {
 			return bad("proxy.timeouts."+d.name, "must be at most %s (got %s)", MaxProxyTimeout, d.v.D())
 		}
@@ -177,7 +179,7 @@ func (c *Config) ProxyConfig() (Proxy, error) {
 	for _, d := range []struct {
 		v   *Duration
 		def time.Duration
-	}{{&t.ReadHeader, DefaultProxyReadHeader}, {&t.Read, DefaultProxyRead}, {&t.Write, DefaultProxyWrite}, {&t.Idle, DefaultProxyIdle}, {&t.UpstreamHeader, DefaultProxyUpstreamHeader}} {
+	}{{&t.ReadHeader, DefaultProxyReadHeader}, {&t.Read, DefaultProxyRead}, {&t.Write, DefaultProxyWrite}, {&t.Idle, DefaultProxyIdle}, {&t.UpstreamHeader, DefaultProxyUpstreamHeader}, {&t.Shutdown, DefaultProxyShutdown}} {
 		if *d.v == 0 {
 			*d.v = Duration(d.def)
 		}

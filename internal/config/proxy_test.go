@@ -49,7 +49,7 @@ func TestProxyGood(t *testing.T) {
 	if p.Timeouts.ReadHeader.D() != 5*time.Second || p.Timeouts.UpstreamHeader.D() != 2*time.Second {
 		t.Errorf("timeouts from file: %+v", p.Timeouts)
 	}
-	if p.Timeouts.Read.D() != DefaultProxyRead || p.Timeouts.Write.D() != DefaultProxyWrite || p.Timeouts.Idle.D() != DefaultProxyIdle {
+	if p.Timeouts.Read.D() != DefaultProxyRead || p.Timeouts.Write.D() != DefaultProxyWrite || p.Timeouts.Idle.D() != DefaultProxyIdle || p.Timeouts.Shutdown.D() != DefaultProxyShutdown {
 		t.Errorf("default timeouts: %+v", p.Timeouts)
 	}
 	if p.MaxHeaderBytes != 32768 || p.MaxBodyBytes != DefaultProxyMaxBodyBytes {

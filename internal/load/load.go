@@ -134,7 +134,7 @@ func drive(ctx context.Context, cfg Config, op Op, rec *recorder) {
 					continue
 				}
 				if err != nil {
-					if ctx.Err() != nil { // cut off by the end of the run
+					if cutOff(ctx) { // cut off by the end of the run
 						rec.n.Add(-1)
 						return
 					}
@@ -146,6 +146,17 @@ func drive(ctx context.Context, cfg Config, op Op, rec *recorder) {
 		}()
 	}
 	wg.Wait()
+}
+
+// cutOff reports whether the run is over: the context is done, or its
+// deadline has passed (a client such as grpc-go may notice the deadline a
+// moment before the context does).
+func cutOff(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func (r *recorder) result(name string, c int, elapsed time.Duration) Result {

@@ -79,7 +79,7 @@ type service struct {
 }
 
 type tlsSetup struct {
-	server *tls.Config                     // nil: plaintext
+	server *tls.Config                       // nil: plaintext
 	client func(w *mwtest.World) *tls.Config // called once the world exists
 }
 
@@ -120,7 +120,7 @@ func newService(t *testing.T, o mwtest.Options, ts *tlsSetup, opts ...grpcmw.Opt
 
 // call makes one unary or streaming call with the metadata pairs and
 // returns its error and trailer.
-func (s *service) call(t *testing.T, streaming bool, pairs ...string) (error, metadata.MD) {
+func (s *service) call(t *testing.T, streaming bool, pairs ...string) (metadata.MD, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -128,14 +128,14 @@ func (s *service) call(t *testing.T, streaming bool, pairs ...string) (error, me
 	var tr metadata.MD
 	if !streaming {
 		_, err := s.client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Trailer(&tr))
-		return err, tr
+		return tr, err
 	}
 	st, err := s.client.Watch(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
-		return err, nil
+		return nil, err
 	}
 	_, err = st.Recv()
-	return err, st.Trailer()
+	return st.Trailer(), err
 }
 
 func TestInterceptors(t *testing.T) {
@@ -181,7 +181,7 @@ func TestInterceptors(t *testing.T) {
 		method := map[bool]string{false: checkMethod, true: watchMethod}[streaming]
 		for _, c := range cases {
 			t.Run(method+"/"+c.name, func(t *testing.T) {
-				err, tr := s.call(t, streaming, c.pairs(method)...)
+				tr, err := s.call(t, streaming, c.pairs(method)...)
 				got := s.svc.take()
 				if status.Code(err) != c.code {
 					t.Fatalf("code %v, want %v (%v)", status.Code(err), c.code, err)
@@ -272,7 +272,7 @@ func TestClientCertificate(t *testing.T) {
 		},
 	}
 	s := newService(t, mwtest.Options{}, ts)
-	err, _ := s.call(t, false, "authorization", "Bearer "+s.Token("svc:workload", nil))
+	_, err := s.call(t, false, "authorization", "Bearer "+s.Token("svc:workload", nil))
 	got := s.svc.take()
 	if err != nil || len(got) != 1 {
 		t.Fatalf("with the SVID: %v, handler calls %d", err, len(got))
@@ -284,7 +284,7 @@ func TestClientCertificate(t *testing.T) {
 	// Same service, a new connection without a client certificate.
 	withCert = false
 	s2 := newService(t, mwtest.Options{}, ts)
-	err, _ = s2.call(t, false, "authorization", "Bearer "+s2.Token("svc:workload", nil))
+	_, err = s2.call(t, false, "authorization", "Bearer "+s2.Token("svc:workload", nil))
 	if status.Code(err) != codes.PermissionDenied || len(s2.svc.take()) != 0 {
 		t.Fatalf("without a certificate: %v", err)
 	}
@@ -315,7 +315,7 @@ func TestSameDecisionAsEngine(t *testing.T) {
 	}
 	for i, pairs := range calls {
 		for _, streaming := range []bool{false, true} {
-			err, _ := s.call(t, streaming, pairs...)
+			_, err := s.call(t, streaming, pairs...)
 			mu.Lock()
 			req, got := reqs[len(reqs)-1], decs[len(decs)-1]
 			mu.Unlock()
@@ -344,13 +344,13 @@ func TestSameDecisionAsEngine(t *testing.T) {
 func TestFailClosed(t *testing.T) {
 	s := newService(t, mwtest.Options{}, nil)
 	tok := s.Token("svc:ok", nil)
-	if err, _ := s.call(t, false, "authorization", "Bearer "+tok); err != nil {
+	if _, err := s.call(t, false, "authorization", "Bearer "+tok); err != nil {
 		t.Fatalf("before the failure: %v", err)
 	}
 	s.svc.take()
 	s.Eng.Close()
 	for _, streaming := range []bool{false, true} {
-		err, _ := s.call(t, streaming, "authorization", "Bearer "+tok)
+		_, err := s.call(t, streaming, "authorization", "Bearer "+tok)
 		if err == nil || len(s.svc.take()) != 0 {
 			t.Fatalf("failed engine (streaming %v): %v", streaming, err)
 		}
