@@ -79,7 +79,9 @@ func BareHTTP() (url string, stop func(), err error) {
 }
 
 // bareAuthz answers every Check with OK: the baseline gRPC server.
-type bareAuthz struct{ authv3.UnimplementedAuthorizationServer }
+type bareAuthz struct {
+	authv3.UnimplementedAuthorizationServer
+}
 
 func (bareAuthz) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	return &authv3.CheckResponse{Status: &rpcstatus.Status{Code: int32(code.Code_OK)}}, nil
