@@ -240,3 +240,20 @@ func TestDemo(t *testing.T) {
 		t.Error("the demo printed something that looks like a raw token")
 	}
 }
+
+// The load tool drives the check API and ext_authz and the two bare
+// baselines, and prints throughput and latency percentiles for each.
+func TestBench(t *testing.T) {
+	code, out, stderr := runCLI(t, "", "bench", "--duration", "300ms", "--concurrency", "2")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	for _, target := range []string{"check-api", "bare-http", "ext-authz", "bare-grpc"} {
+		if !regexp.MustCompile(`(?m)^` + target + ` .* req/s +p50 .* p99 .* p99\.9 .* fail=0$`).MatchString(out) {
+			t.Errorf("no result line for %s in:\n%s", target, out)
+		}
+	}
+	if code, _, _ := runCLI(t, "", "bench", "--concurrency", "0"); code != exitUsage {
+		t.Errorf("bad concurrency: exit %d", code)
+	}
+}
