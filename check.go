@@ -79,6 +79,14 @@ const (
 // Provost's own parts failed; the Decision is then a denial (fail closed)
 // and is still complete.
 func (e *Engine) Check(ctx context.Context, r *Request) (*Decision, error) {
+	if f := e.wrapped.Load(); f != nil {
+		return (*f)(ctx, r)
+	}
+	return e.decide(ctx, r)
+}
+
+// decide is the decision itself, under whatever Use wrapped around it.
+func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	st := e.state.Load()
 	now := e.now()
 	cred, err := st.verifier.Verify(ctx, credential.Presented{

@@ -47,6 +47,10 @@ type Engine struct {
 
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex
+
+	// wrapped is the decision function with the wrappers Use added.
+	wrapped atomic.Pointer[CheckFunc]
+	wrapMu  sync.Mutex
 }
 
 // New loads the configuration, opens the data directory (creating the

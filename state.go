@@ -24,6 +24,8 @@ type state struct {
 	dpop     *dpop.Verifier
 	bindings *binding.Set
 	detect   origin.Config
+	// remotes are the issuers' remote key sources, for their counters.
+	remotes map[string]*issuer.Remote
 
 	trusted   *network.CIDRSet
 	fwdHeader network.Header
@@ -81,6 +83,12 @@ func (e *Engine) buildVerifier(ctx context.Context, cfg *config.Config, st *stat
 		src, err := keySource(ctx, cfg, ic, e.now)
 		if err != nil {
 			return fmt.Errorf("provost: %s: issuers[%d] (%s): %w", cfg.File, i, ic.Issuer, err)
+		}
+		if r, ok := src.(*issuer.Remote); ok {
+			if st.remotes == nil {
+				st.remotes = map[string]*issuer.Remote{}
+			}
+			st.remotes[ic.Issuer] = r
 		}
 		issuers = append(issuers, credential.Issuer{
 			Issuer: ic.Issuer, Audiences: ic.Audiences, Algorithms: ic.Algorithms,

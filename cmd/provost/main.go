@@ -46,6 +46,10 @@ Commands:
   fingerprint  print the fingerprint of a credential read from standard input
   bindings     lint, test or propose bindings (provost bindings -h)
   hop sign     add this proxy's signed hop attestation to a Provost-Hop header value
+  proxy        reverse proxy that judges each request and forwards allowed ones (adds its hop attestation)
+  revoke       revoke a credential through the admin API
+  revocations  list or delete revocations through the admin API
+  admin        hash-token | status | reload, for the admin API
   bench        load-test the check API and ext_authz beside bare baseline servers, on loopback
   version      print the version
 
@@ -64,6 +68,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "proxy":
+		return cmdProxy(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return cmdRevoke(ctx, args[1:], stdin, stdout, stderr)
+	case "revocations":
+		return cmdRevocations(ctx, args[1:], stdin, stdout, stderr)
+	case "admin":
+		return cmdAdmin(ctx, args[1:], stdin, stdout, stderr)
 	case "fingerprint":
 		return cmdFingerprint(ctx, args[1:], stdin, stdout, stderr)
 	case "hop":

@@ -287,6 +287,7 @@ func TestKubernetesDoc(t *testing.T) {
 		t.Fatal("no yaml blocks")
 	}
 	kinds := map[string]bool{}
+	checked := 0
 	for i, b := range blocks {
 		dec := yaml.NewDecoder(strings.NewReader(b[1]))
 		for n := 0; ; n++ {
@@ -300,21 +301,27 @@ func TestKubernetesDoc(t *testing.T) {
 			}
 			kind, _ := obj["kind"].(string)
 			kinds[kind] = true
-			if kind == "ConfigMap" {
-				checkConfigMap(t, obj)
+			if kind == "Deployment" {
+				checkSidecar(t, obj)
+			}
+			if data, _ := obj["data"].(map[string]any); kind == "ConfigMap" && data["provost.yaml"] != nil {
+				checkConfigMap(t, data)
+				checked++
 			}
 		}
 	}
-	for _, k := range []string{"Deployment", "ConfigMap", "Secret"} {
+	if checked != 1 {
+		t.Errorf("%d ConfigMaps carry provost.yaml, want 1", checked)
+	}
+	for _, k := range []string{"Deployment", "ConfigMap", "Secret", "Service"} {
 		if !kinds[k] {
 			t.Errorf("the manifest has no %s", k)
 		}
 	}
 }
 
-func checkConfigMap(t *testing.T, obj map[string]any) {
+func checkConfigMap(t *testing.T, data map[string]any) {
 	t.Helper()
-	data, _ := obj["data"].(map[string]any)
 	pc, _ := data["provost.yaml"].(string)
 	bs, _ := data["bindings.yaml"].(string)
 	if pc == "" || bs == "" {
@@ -328,10 +335,51 @@ func checkConfigMap(t *testing.T, obj map[string]any) {
 	if err != nil {
 		t.Fatalf("ConfigMap provost.yaml proxy section: %v", err)
 	}
-	if !p.TLS.Enabled() || !p.Hop.Enabled() || !strings.HasPrefix(p.Upstream, "http://127.0.0.1:") {
+	if !p.TLS.Enabled() || !p.Hop.Enabled() || !strings.HasPrefix(p.Upstream, "http://127.0.0.1:") || p.Listen != "0.0.0.0:8443" {
 		t.Errorf("the sidecar should terminate TLS, sign hops and proxy to the app on loopback: %+v", p)
 	}
 	if _, err := binding.Parse("bindings.yaml", []byte(bs)); err != nil {
 		t.Fatalf("ConfigMap bindings.yaml: %v", err)
 	}
+}
+
+// checkSidecar finds the container running `provost proxy` and checks that
+// it exposes the port proxy.listen names in the doc's configuration.
+func checkSidecar(t *testing.T, deploy map[string]any) {
+	t.Helper()
+	var d struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Name  string   `yaml:"name"`
+						Args  []string `yaml:"args"`
+						Ports []struct {
+							ContainerPort int `yaml:"containerPort"`
+						} `yaml:"ports"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	b, err := yaml.Marshal(deploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	cs := d.Spec.Template.Spec.Containers
+	if len(cs) < 2 {
+		t.Fatalf("want the application and Provost in one pod, got %d containers", len(cs))
+	}
+	for _, c := range cs {
+		if len(c.Args) > 0 && c.Args[0] == "proxy" {
+			if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 8443 {
+				t.Errorf("provost container ports %+v, want 8443 (proxy.listen)", c.Ports)
+			}
+			return
+		}
+	}
+	t.Error("no container runs `provost proxy`")
 }

@@ -266,6 +266,11 @@ func TestRevocationEnforced(t *testing.T) {
 	if !strings.Contains(logs, `"msg":"revocation created"`) || !strings.Contains(logs, rev.ID) {
 		t.Errorf("no audit line for %s:\n%s", rev.ID, logs)
 	}
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if strings.Count(line, `"request_id":"`) != 1 {
+			t.Errorf("log line without exactly one request id: %s", line)
+		}
+	}
 }
 
 func TestCreateBad(t *testing.T) {

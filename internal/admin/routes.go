@@ -93,8 +93,8 @@ func (s *Server) observe(requests *prometheus.CounterVec, next http.Handler) htt
 		if requests != nil {
 			requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 		}
+		// The request id is in the context: telemetry.NewLogger writes it.
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
-			telemetry.RequestID(telemetry.RequestIDFrom(r.Context())),
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
 			slog.String("client", info.client), slog.String("peer", clientAddr(r.RemoteAddr)),
 			slog.Duration("duration", s.now().Sub(start)))

@@ -25,7 +25,8 @@ func TestGRPCGood(t *testing.T) {
 				t.Errorf("duration defaults: %+v", d)
 			}
 		}},
-		{"localhost and ipv6 loopback", "version: 1\ngrpc:\n  listen: \"[::1]:0\"\n", nil},
+		{"ipv6 loopback", "version: 1\ngrpc:\n  listen: \"[::1]:0\"\n", nil},
+		{"localhost", "version: 1\ngrpc:\n  listen: localhost:9191\n", nil},
 		{"remote with mtls", `version: 1
 grpc:
   listen: 0.0.0.0:9191

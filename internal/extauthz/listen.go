@@ -80,10 +80,7 @@ func (l *Listener) Serve(ctx context.Context) error {
 	go func() { errc <- l.srv.Serve(l.ln) }()
 	select {
 	case err := <-errc:
-		if err != nil {
-			return fmt.Errorf("extauthz: serve: %w", err)
-		}
-		return nil
+		return serveErr(err)
 	case <-ctx.Done():
 	}
 	l.health.Shutdown()
@@ -97,7 +94,15 @@ func (l *Listener) Serve(ctx context.Context) error {
 		l.srv.Stop()
 		<-done
 	}
-	return <-errc
+	return serveErr(<-errc)
+}
+
+// serveErr drops the error grpc-go gives when it was stopped on purpose.
+func serveErr(err error) error {
+	if err == nil || errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return fmt.Errorf("extauthz: serve: %w", err)
 }
 
 // Close stops the listener at once, cutting in-flight calls.

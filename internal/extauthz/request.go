@@ -80,7 +80,8 @@ func (s *Server) request(cr *authv3.CheckRequest, r *reported) error {
 		}
 	} else {
 		for k, v := range h.GetHeaders() {
-			if err := b.add(k, v, &method, &path); err != nil {
+			// Envoy sends lower-case keys; ToLower then costs nothing.
+			if err := b.add(strings.ToLower(k), v, &method, &path); err != nil {
 				return err
 			}
 		}

@@ -89,6 +89,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	ctx := r.Context()
 	req := provost.FromHTTP(r)
+	if r.Method == http.MethodConnect {
+		p.refuse(w, http.StatusMethodNotAllowed)
+		p.logRequest(ctx, r, nil, "CONNECT is not proxied", http.StatusMethodNotAllowed, start)
+		return
+	}
 	if r.ContentLength > p.maxBody {
 		p.refuse(w, http.StatusRequestEntityTooLarge)
 		p.logRequest(ctx, r, nil, "", http.StatusRequestEntityTooLarge, start)
@@ -109,7 +114,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.logRequest(ctx, r, d, "", status, start)
 		return
 	}
-	fwd := &forward{d: d, url: p.upstreamURL(r)}
+	u, ok := p.upstreamURL(r)
+	if !ok {
+		p.refuse(w, http.StatusBadRequest)
+		p.logRequest(ctx, r, d, "the request target cannot be forwarded unchanged", http.StatusBadRequest, start)
+		return
+	}
+	fwd := &forward{d: d, url: u}
 	if p.signer != nil {
 		fwd.hops, err = p.signer.Sign(strings.Join(r.Header.Values(provost.HeaderHop), ","), hop.Request{
 			Method:           r.Method,
@@ -132,18 +143,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // upstreamURL is the upstream with r's request target, byte for byte as
 // received when it is in origin form, so that the target the hops attested
-// and the one the upstream receives are the same.
-func (p *Proxy) upstreamURL(r *http.Request) *url.URL {
-	u := &url.URL{Scheme: p.up.Scheme, Host: p.up.Host}
+// and the one the upstream receives are the same. ok is false for an
+// origin-form target that cannot be sent unchanged: the proxy refuses it
+// rather than forward another one.
+func (p *Proxy) upstreamURL(r *http.Request) (u *url.URL, ok bool) {
+	u = &url.URL{Scheme: p.up.Scheme, Host: p.up.Host}
 	path, query, hasQuery := strings.Cut(r.RequestURI, "?")
 	if strings.HasPrefix(path, "/") && !strings.HasPrefix(path, "//") {
 		u.Opaque, u.RawQuery, u.ForceQuery = path, query, hasQuery
-		return u
+		return u, true
 	}
 	// Absolute form, "*", or a path starting with "//" (which Opaque
 	// would turn into a scheme-relative URL): use the parsed URL.
 	u.Path, u.RawPath, u.RawQuery, u.ForceQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery, r.URL.ForceQuery
-	return u
+	return u, !strings.HasPrefix(path, "/") || u.RequestURI() == r.RequestURI
 }
 
 // rewrite prepares the outbound request of an allowed one. ReverseProxy

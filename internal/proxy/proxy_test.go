@@ -15,6 +15,7 @@ import (
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/hop"
+	"github.com/provost-dev/provost/internal/network"
 	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
 )
@@ -37,6 +38,9 @@ func TestAllowedRequestReachesUpstream(t *testing.T) {
 	})
 	if resp.StatusCode != http.StatusOK || body != "hello from upstream" || resp.Header.Get("X-Upstream") != "yes" {
 		t.Fatalf("status %d, body %q, headers %v", resp.StatusCode, body, resp.Header)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("client spoke %s to the proxy, want HTTP/2 over TLS", resp.Proto)
 	}
 	if up.count() != 1 {
 		t.Fatalf("upstream called %d times", up.count())
@@ -223,9 +227,21 @@ func TestRequireClientCertificate(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a certificate from another CA got through client_ca")
 	}
-	resp, _ := get(t, w.svidClient(t, w.ca, "spiffe://acme.test/payments/api"), url+"/pay", tok, nil)
+	chain, key := w.ca.IssueSVID(t, "spiffe://acme.test/payments/api", workloadtest.WithIntermediate())
+	resp, _ := get(t, w.client(chain, key, 0), url+"/pay", tok, nil)
 	if resp.StatusCode != http.StatusOK || up.count() != 1 {
-		t.Fatalf("status %d, upstream calls %d", resp.StatusCode, up.count())
+		t.Fatalf("status %d, upstream calls %d, reasons %s", resp.StatusCode, up.count(), resp.Header.Get(answer.HeaderReasons))
+	}
+	// The upstream gets the certificate and its intermediate as RFC 9440
+	// headers, which Provost's own parser reads back.
+	h := up.last().Header
+	leaf, err := network.ParseClientCert(h.Get(provost.HeaderClientCert))
+	if err != nil || !leaf.Equal(chain[0]) {
+		t.Fatalf("Client-Cert: %v", err)
+	}
+	inter, err := network.ParseClientCertChain(h.Get(provost.HeaderClientCertChain))
+	if err != nil || len(inter) != len(chain)-1 || !inter[0].Equal(chain[1]) {
+		t.Fatalf("Client-Cert-Chain: %d certificates, %v", len(inter), err)
 	}
 }
 
@@ -431,11 +447,13 @@ func TestTargetForwardedExactly(t *testing.T) {
 		"/files/a%2Fb/%7Euser?x=%41&y",
 		"/caf\xc3\xa9?q=1",
 		"//double/slash",
+		"//\"quoted",
 		"/empty-query?",
 		"/",
 	} {
 		t.Run(target, func(t *testing.T) {
 			tok := w.token("svc:reports", nil)
+			before := up.count()
 			conn, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -447,6 +465,13 @@ func TestTargetForwardedExactly(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
+			if target == "//\"quoted" {
+				// Go would re-escape this path: refused, not altered.
+				if resp.StatusCode != http.StatusBadRequest || up.count() != before {
+					t.Fatalf("status %d for a target that cannot be forwarded unchanged", resp.StatusCode)
+				}
+				return
+			}
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d, reasons %s", resp.StatusCode, resp.Header.Get(answer.HeaderReasons))
 			}

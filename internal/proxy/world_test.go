@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -387,5 +386,3 @@ func get(t testing.TB, c *http.Client, url, token string, header map[string]stri
 	}
 	return resp, string(body)
 }
-
-var loopback = netip.MustParseAddr("127.0.0.1")

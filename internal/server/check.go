@@ -81,6 +81,9 @@ func (s *Server) readDocument(w *reply, r *http.Request) (*checkreq.Request, boo
 		if !errors.As(err, &fe) {
 			fe = &checkreq.FieldError{Field: "(body)", Msg: err.Error()}
 		}
+		if fe.Field == "" {
+			fe.Field = "(body)" // the document as a whole has the wrong type
+		}
 		if fe.Field == "(body)" && strings.HasPrefix(fe.Msg, "larger than") {
 			s.tooLarge(w, limit)
 			return nil, false

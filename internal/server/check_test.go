@@ -141,7 +141,7 @@ func TestCheckAPIMalformed(t *testing.T) {
 		{"not JSON", "POST", "application/json", `method=GET`, 400, "(body)", "not a JSON object"},
 		{"empty body", "POST", "application/json", ``, 400, "(body)", "not a JSON object"},
 		{"trailing data", "POST", "application/json", good + `{}`, 400, "(body)", "trailing data"},
-		{"array", "POST", "application/json", `[]`, 400, "", "must be a"},
+		{"array", "POST", "application/json", `[]`, 400, "(body)", "must be a"},
 		{"oversize", "POST", "application/json", `{"method":"GET","target":"/x","posture":"` + strings.Repeat("a", 5000) + `"}`, 413, "(body)", "larger than 4096 bytes"},
 		{"wrong method", "GET", "", "", 405, "", "POST"},
 		{"wrong method with body", "PUT", "application/json", good, 405, "", "POST"},

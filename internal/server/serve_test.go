@@ -29,7 +29,7 @@ func slowBody(t *testing.T, url string) (finish func(), result chan *http.Respon
 	go func() {
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Error(err)
+			resp = nil // a cut connection: the caller decides whether that is right
 		}
 		result <- resp
 	}()
@@ -83,8 +83,8 @@ func TestShutdownTimeoutCutsStuckRequests(t *testing.T) {
 	w := newWorld(t)
 	r := w.start(config.Serve{ShutdownTimeout: config.Duration(100 * time.Millisecond)})
 	finish, result := slowBody(t, r.url)
-	defer finish()
 	err := r.stop(t)
+	finish() // lets the client see its connection was cut
 	if err == nil || !strings.Contains(err.Error(), "in flight") {
 		t.Fatalf("Serve = %v, want a shutdown timeout error", err)
 	}
@@ -115,14 +115,15 @@ func TestTLS(t *testing.T) {
 			RootCAs: pki.pool, MinVersion: minV, MaxVersion: maxV, Certificates: certs}}}
 	}
 	cases := []struct {
-		name   string
-		c      *http.Client
-		wantOK bool
+		name    string
+		c       *http.Client
+		wantOK  bool
+		wantErr string
 	}{
-		{"TLS 1.3 with a client certificate", client(tls.VersionTLS13, tls.VersionTLS13, clientCert), true},
-		{"TLS 1.2 with a client certificate", client(tls.VersionTLS12, tls.VersionTLS12, clientCert), true},
-		{"TLS 1.1 refused", client(tls.VersionTLS10, tls.VersionTLS11, clientCert), false},
-		{"no client certificate refused", client(tls.VersionTLS12, 0), false},
+		{"TLS 1.3 with a client certificate", client(tls.VersionTLS13, tls.VersionTLS13, clientCert), true, ""},
+		{"TLS 1.2 with a client certificate", client(tls.VersionTLS12, tls.VersionTLS12, clientCert), true, ""},
+		{"TLS 1.1 refused", client(tls.VersionTLS10, tls.VersionTLS11, clientCert), false, "protocol version"},
+		{"no client certificate refused", client(tls.VersionTLS13, 0), false, "certificate required"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -137,6 +138,9 @@ func TestTLS(t *testing.T) {
 			if err == nil {
 				resp.Body.Close()
 				t.Fatal("the handshake succeeded")
+			}
+			if !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("error %v, want %q", err, c.wantErr)
 			}
 		})
 	}

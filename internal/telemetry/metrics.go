@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,10 +33,24 @@ type JWKSStats struct {
 	Stats  issuer.Stats
 }
 
-// EngineSources reads the sources an Engine offers. The engine does not
-// yet expose its issuers' JWKS counters, so JWKS is nil.
+// EngineSources reads the sources an Engine offers.
 func EngineSources(e *provost.Engine) Sources {
-	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount}
+	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount, JWKS: func() []JWKSStats {
+		var out []JWKSStats
+		for _, s := range e.JWKSStats() {
+			out = append(out, JWKSStats{Issuer: s.Issuer, Stats: issuer.Stats{Fetches: s.Fetches, Failures: s.Failures,
+				LastSuccess: s.LastSuccess, KeysDropped: s.KeysDropped, PrivateKeysDropped: s.PrivateKeysDropped}})
+		}
+		return out
+	}}
+}
+
+// Wrap is the Engine.Use wrapper that counts and traces every decision,
+// whichever transport asked: eng.Use(telemetry.Wrap(m, nil)).
+func Wrap(m *Metrics, tp trace.TracerProvider) func(provost.CheckFunc) provost.CheckFunc {
+	return func(next provost.CheckFunc) provost.CheckFunc {
+		return Instrument(next, m, tp).Check
+	}
 }
 
 // scrapeTimeout bounds the store reads made during one scrape.

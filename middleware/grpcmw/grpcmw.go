@@ -175,14 +175,15 @@ func trailerOf(d *provost.Decision) metadata.MD {
 	return md
 }
 
-// Metadata keys Provost reads (gRPC metadata keys are lower case).
-var (
-	keyHop             = strings.ToLower(provost.HeaderHop)
-	keyPosture         = strings.ToLower(provost.HeaderPosture)
-	keyWorkloadJWT     = strings.ToLower(provost.HeaderWorkloadJWT)
-	keyXFCC            = strings.ToLower(provost.HeaderXFCC)
-	keyClientCert      = strings.ToLower(provost.HeaderClientCert)
-	keyClientCertChain = strings.ToLower(provost.HeaderClientCertChain)
+// Metadata keys Provost reads: the lower-case forms of provost.Header*
+// (gRPC metadata keys are lower case).
+const (
+	keyHop             = "provost-hop"
+	keyPosture         = "provost-posture"
+	keyWorkloadJWT     = "provost-workload-jwt"
+	keyXFCC            = "x-forwarded-client-cert"
+	keyClientCert      = "client-cert"
+	keyClientCertChain = "client-cert-chain"
 )
 
 // FromIncoming builds the request value for a gRPC call that reached this
