@@ -1,6 +1,7 @@
 package provost
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
@@ -62,7 +63,7 @@ func buildTrust(cfg *config.Config, st *state, now func() time.Time) error {
 		if err != nil {
 			return fmt.Errorf("trust.attestors[%d] (%s): %w", i, a.Name, err)
 		}
-		set, _ := src.Keys(nil, "") //nolint:staticcheck // a static source ignores its context
+		set, _ := src.Keys(context.Background(), "") // a static source neither blocks nor fails
 		atts = append(atts, posture.Attestor{Name: a.Name, Issuer: a.Issuer, Keys: set, Algorithms: a.Algorithms, MaxAge: a.MaxAge.D()})
 	}
 	st.posture = &posture.Verifier{Attestors: atts, Now: now}

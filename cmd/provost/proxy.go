@@ -68,6 +68,10 @@ func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	defer eng.Close()
+	if _, err := observe(ctx, eng, logger); err != nil {
+		fmt.Fprintln(stderr, "provost proxy:", err)
+		return exitUsage
+	}
 	if *pidFile != "" {
 		if err := os.WriteFile(*pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			fmt.Fprintln(stderr, "provost proxy:", err)

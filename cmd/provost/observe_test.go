@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/demo"
+)
+
+// Every decision, whoever asks, is counted once observe has run.
+func TestObserveCountsDecisions(t *testing.T) {
+	w, err := demo.NewWorld(t.TempDir(), "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eng, err := provost.New(ctx, provost.Options{ConfigFile: w.ConfigFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	m, err := observe(ctx, eng, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := w.Token("svc:reports", time.Hour, nil)
+	for _, peer := range []string{"10.40.1.1", "203.0.113.9"} {
+		if _, err := eng.Check(ctx, &provost.Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: netip.MustParseAddr(peer)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allow, deny float64
+	for _, f := range families {
+		if f.GetName() != "provost_decisions_total" {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			labels := ""
+			for _, l := range metric.GetLabel() {
+				labels += l.GetName() + "=" + l.GetValue() + ","
+			}
+			switch {
+			case strings.Contains(labels, "decision=allow"):
+				allow += metric.GetCounter().GetValue()
+			case strings.Contains(labels, "decision=deny"):
+				deny += metric.GetCounter().GetValue()
+			}
+		}
+	}
+	if allow < 1 || deny < 1 {
+		t.Fatalf("decisions counted: allow %v, deny %v", allow, deny)
+	}
+}
