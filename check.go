@@ -89,17 +89,19 @@ func (e *Engine) Check(ctx context.Context, r *Request) (*Decision, error) {
 func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	st := e.state.Load()
 	now := e.now()
-	cred, err := st.verifier.Verify(ctx, credential.Presented{
+	cred, verr := st.verifier.Verify(ctx, credential.Presented{
 		Authorization: r.Authorization, DPoP: r.DPoP, Method: r.Method, Target: r.Target,
 		ClientCert: leaf(r.ClientCerts),
 	})
-	if err != nil {
+	if verr != nil {
 		e.log.LogAttrs(ctx, slog.LevelError, "credential check failed closed",
-			slog.String("fingerprint", cred.Fingerprint), slog.String("reason", string(cred.Reason)), slog.Any("error", err))
+			slog.String("fingerprint", cred.Fingerprint), slog.String("reason", string(cred.Reason)), slog.Any("error", verr))
+		verr = fmt.Errorf("credential check failed closed: %w", verr)
 	}
 	sig := st.signals(r, cred, now)
 	in := decision.Input{Credential: cred, Mode: st.bindings.Mode}
 	var hist origin.History
+	var err error
 	if cred.Accepted() {
 		if in.Binding = st.bindings.Match(&cred); in.Binding != nil {
 			in.Mode = in.Binding.Mode
@@ -129,7 +131,7 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	if err := e.act(ctx, d, in, now); err != nil {
 		return e.failClosed(ctx, in, sig, err)
 	}
-	return d, nil
+	return d, verr
 }
 
 // bindingRevoked rejects the credential when its binding is revoked.

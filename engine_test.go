@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -149,5 +150,23 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := New(context.Background(), Options{ConfigFile: "testdata/none.yaml"}); err == nil || !strings.Contains(err.Error(), "none.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// An issuer whose keys cannot be fetched fails closed: a denial, and an
+// error for the operator.
+func TestIssuerDownFailsClosed(t *testing.T) {
+	w := newWorld(t)
+	cfg, err := os.ReadFile(w.dir + "/provost.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.write("provost.yaml", strings.Replace(string(cfg), "jwks_file: issuer.jwks.json", "jwks_url: http://127.0.0.1:1/jwks", 1))
+	if err := w.eng.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := w.eng.Check(context.Background(), &Request{Method: "GET", Target: "/x", Authorization: "Bearer " + w.token("svc:reports", nil), Peer: addr("10.40.1.1")})
+	if err == nil || d == nil || d.Decision.Decision != Deny || d.Credential.Reason != reason.IssuerKeysUnavailable {
+		t.Fatalf("decision %+v, err %v", d, err)
 	}
 }
