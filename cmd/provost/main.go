@@ -46,6 +46,7 @@ Commands:
   fingerprint  print the fingerprint of a credential read from standard input
   bindings     lint, test or propose bindings (provost bindings -h)
   hop sign     add this proxy's signed hop attestation to a Provost-Hop header value
+  serve        the check API, forward-auth and (when configured) Envoy ext_authz and the admin API
   proxy        reverse proxy that judges each request and forwards allowed ones (adds its hop attestation)
   revoke       revoke a credential through the admin API
   revocations  list or delete revocations through the admin API
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "bench":

@@ -23,8 +23,13 @@ func observe(ctx context.Context, eng *provost.Engine, logger *slog.Logger) (*te
 	if err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}
+	ln, err := srv.Listen(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "admin listening", slog.String("addr", ln.Addr().String()))
 	go func() {
-		if err := srv.ListenAndServe(ctx); err != nil {
+		if err := srv.Serve(ctx, ln); err != nil {
 			logger.LogAttrs(ctx, slog.LevelError, "admin API stopped", slog.Any("error", err))
 		}
 	}()

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/provost-dev/provost/internal/extauthz"
+
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/server"
@@ -89,6 +91,23 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	defer eng.Close()
+	if _, err := observe(ctx, eng, logger); err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitUsage
+	}
+	if cfg.GRPC.Listen != "" {
+		gl, err := extauthz.Listen(ctx, eng, cfg, logger)
+		if err != nil {
+			logger.Error("cannot start ext_authz", "error", err)
+			return exitFail
+		}
+		logger.Info("ext_authz listening", "addr", gl.Addr().String())
+		go func() {
+			if err := gl.Serve(ctx); err != nil {
+				logger.Error("ext_authz stopped", "error", err)
+			}
+		}()
+	}
 	return serve(ctx, eng, sc, path, logger)
 }
 
