@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/provost-dev/provost/internal/config"
 )
 
 // The README shows the complete bindings example; it must stay the file
@@ -24,5 +26,28 @@ func TestReadmeBindingsExample(t *testing.T) {
 		if !strings.Contains(string(readme), cmd) {
 			t.Errorf("README.md lost the command %q", cmd)
 		}
+	}
+}
+
+// The README's configuration reference is a real configuration: the strict
+// loader accepts it, so no field in it is misspelt or stale.
+func TestReadmeConfigurationParses(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## Configuration (`provost.yaml`)")
+	if !ok {
+		t.Fatal("README.md has no configuration section")
+	}
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the configuration section")
+	}
+	block = strings.ReplaceAll(block, "fp1:...", "fp1:"+strings.Repeat("A", 43))
+	block = strings.ReplaceAll(block, `"<hex>"`, strings.Repeat("0", 64))
+	if _, err := config.Parse("README.md", []byte(block)); err != nil {
+		t.Fatalf("the README's configuration does not load: %v", err)
 	}
 }
