@@ -263,46 +263,11 @@ func lintLines(path string) yamlLines {
 }
 
 func (y yamlLines) line(path string) int {
-	n := y.node(path)
-	if n == nil {
+	if y.root == nil {
 		return 0
 	}
-	return n.Line
-}
-
-// node returns the node at path: dot-separated keys, each with an optional
-// [index]. Keys holding '.' or '[' are not found.
-func (y yamlLines) node(path string) *yaml.Node {
-	n := y.root
-	for part := range strings.SplitSeq(path, ".") {
-		if n == nil {
-			return nil
-		}
-		key, idx := part, -1
-		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
-			key = part[:i]
-			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
-		}
-		n = mapValue(n, key)
-		if idx >= 0 {
-			if n == nil || n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return nil
-			}
-			n = n.Content[idx]
-		}
+	if n := config.Node(y.root, path); n != nil {
+		return n.Line
 	}
-	return n
-}
-
-// mapValue returns the value of key in mapping n, nil when absent.
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
+	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/provost-dev/provost/internal/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -57,7 +58,7 @@ func Parse(name string, data []byte) (*Set, error) {
 	if err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return nil, fmt.Errorf("%s:%d: %s: %s", name, lineOf(&root, fe.path), fe.path, fe.msg)
+			return nil, fmt.Errorf("%s:%d: %s: %s", name, config.LineOf(&root, fe.path), fe.path, fe.msg)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -160,48 +161,4 @@ func findPath(n *yaml.Node, path string, line int, key string, depth int) (strin
 		}
 	}
 	return "", false
-}
-
-// lineOf finds the line of a field path such as "bindings[1].match.issuer",
-// falling back to the nearest parent that exists.
-func lineOf(root *yaml.Node, path string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for part := range strings.SplitSeq(path, ".") {
-		name, idx := part, -1
-		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
-			name = part[:i]
-			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
-		}
-		n = child(n, name)
-		if n == nil {
-			return line
-		}
-		line = n.Line
-		if idx >= 0 {
-			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return line
-			}
-			n = n.Content[idx]
-			line = n.Line
-		}
-	}
-	return line
-}
-
-// child returns the value of key in mapping n. A key is matched as written,
-// so a key holding "." or "[" falls back to its parent's line.
-func child(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }

@@ -177,34 +177,52 @@ func checkOrigin(o string) error {
 	return nil
 }
 
-// lineOf finds the line of a field path such as "issuers[1].audiences" in
-// the document, falling back to the nearest parent that exists.
-func lineOf(root *yaml.Node, path string) int {
+// LineOf finds the line of a field path such as "issuers[1].audiences" in
+// a YAML document, falling back to the nearest parent that exists. Every
+// strict YAML loader of Provost (configuration, bindings, policy tests)
+// names file:line: field with it.
+func LineOf(root *yaml.Node, path string) int {
+	n, _ := walk(root, path)
+	return n.Line
+}
+
+// Node returns the node at a field path, or nil when the path does not
+// exist in the document.
+func Node(root *yaml.Node, path string) *yaml.Node {
+	if n, ok := walk(root, path); ok {
+		return n
+	}
+	return nil
+}
+
+// walk follows path (dot-separated keys, each with an optional [index])
+// from the document's top node as far as it exists. It returns the deepest
+// node reached and whether that is the whole path. A key holding "." or
+// "[" is not found.
+func walk(root *yaml.Node, path string) (*yaml.Node, bool) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
-	line := n.Line
 	for _, part := range strings.Split(path, ".") {
 		name, idx := part, -1
 		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
 			name = part[:i]
 			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
 		}
-		n = child(n, name)
-		if n == nil {
-			return line
+		c := child(n, name)
+		if c == nil {
+			return n, false
 		}
-		line = n.Line
+		n = c
 		if idx >= 0 {
-			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return line
+			if n.Kind != yaml.SequenceNode || idx < 0 || idx >= len(n.Content) {
+				return n, false
 			}
 			n = n.Content[idx]
-			line = n.Line
 		}
 	}
-	return line
+	return n, true
 }
 
 func child(n *yaml.Node, key string) *yaml.Node {

@@ -187,7 +187,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := c.check(); err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return nil, fmt.Errorf("%s:%d: %s: %s", name, lineOf(&root, fe.path), fe.path, fe.msg)
+			return nil, fmt.Errorf("%s:%d: %s: %s", name, LineOf(&root, fe.path), fe.path, fe.msg)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
