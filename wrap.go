@@ -49,3 +49,7 @@ func (e *Engine) JWKSStats() []JWKSStat {
 	sort.Slice(out, func(i, j int) bool { return out[i].Issuer < out[j].Issuer })
 	return out
 }
+
+// OriginCacheStats counts origin-history lookups answered from the
+// in-process cache (hits) and from the store (misses) since start.
+func (e *Engine) OriginCacheStats() (hits, misses uint64) { return e.history.CacheStats() }

@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/provost-dev/provost/internal/hop"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -255,5 +259,40 @@ func TestBench(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "", "bench", "--concurrency", "0"); code != exitUsage {
 		t.Errorf("bad concurrency: exit %d", code)
+	}
+}
+
+// `provost hop sign` lets a script act as an approved proxy: the header it
+// prints verifies as that hop for exactly that request.
+func TestHopSign(t *testing.T) {
+	code, out, stderr := runCLI(t, "the-credential\n", "hop", "sign", "--name", "edge", "--key", "../../examples/keys/hop-edge.pem",
+		"--method", "GET", "--target", "/v1/tickets", "--credential-stdin")
+	if code != exitOK || strings.Count(strings.TrimSpace(out), ".") != 2 {
+		t.Fatalf("exit %d, out %q, err %q", code, out, stderr)
+	}
+	if strings.Contains(out+stderr, "the-credential") {
+		t.Error("the raw credential was printed")
+	}
+	pemData, err := os.ReadFile("../../examples/trust/hop-edge.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemData)
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &hop.Verifier{Keys: hop.Keys{"edge": {Name: "edge", Public: pub}}}
+	req := hop.Request{Method: "GET", Target: "/v1/tickets", CredentialDigest: hop.CredentialDigest("the-credential")}
+	got, err := v.Verify([]string{strings.TrimSpace(out)}, req)
+	if err != nil || len(got.Hops) != 1 || got.Hops[0] != "edge" {
+		t.Fatalf("verify: %v %+v", err, got)
+	}
+	req.Target = "/v1/other"
+	if _, err := v.Verify([]string{strings.TrimSpace(out)}, req); err == nil {
+		t.Error("the attestation verified for another request")
+	}
+	if code, _, _ := runCLI(t, "", "hop", "frob"); code != exitUsage {
+		t.Errorf("hop frob: exit %d", code)
 	}
 }

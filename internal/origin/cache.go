@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // cacheBudget bounds the histories the SQLite store keeps in memory, in
@@ -21,6 +22,8 @@ type cache struct {
 	gen    uint64
 	lru    *list.List // of *cacheEntry, most recent at the front
 	byFP   map[string]*list.Element
+
+	hits, misses atomic.Uint64 // Lookup answers from the cache, and not
 }
 
 type cacheEntry struct {
@@ -39,8 +42,10 @@ func (c *cache) get(fp string) (h History, ok bool, gen uint64) {
 	defer c.mu.Unlock()
 	e, ok := c.byFP[fp]
 	if !ok {
+		c.misses.Add(1)
 		return History{}, false, c.gen
 	}
+	c.hits.Add(1)
 	c.lru.MoveToFront(e)
 	h = e.Value.(*cacheEntry).h
 	h.Origins = slices.Clone(h.Origins)

@@ -149,6 +149,13 @@ func (s *SQLite) Close() error {
 
 // Lookup implements Store: from memory for a recently used credential,
 // else with one indexed query.
+// CacheStats counts the lookups answered from the in-process cache (hits)
+// and from the database (misses) since the store was opened.
+func (s *SQLite) CacheStats() (hits, misses uint64) {
+	return s.cache.hits.Load(), s.cache.misses.Load()
+}
+
+// Lookup returns the history of fp.
 func (s *SQLite) Lookup(ctx context.Context, fp string) (History, error) {
 	if !fingerprint.Valid(fp) {
 		return History{}, invalid("lookup: not a fingerprint")

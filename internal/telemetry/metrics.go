@@ -25,6 +25,9 @@ type Sources struct {
 	Revocations func(ctx context.Context) (int, error)
 	// JWKS gives each remote issuer key source's counters.
 	JWKS func() []JWKSStats
+	// OriginCache counts origin-history lookups answered from the cache
+	// (hits) and from the store (misses).
+	OriginCache func() (hits, misses uint64)
 }
 
 // JWKSStats are one issuer's remote key source counters.
@@ -35,7 +38,7 @@ type JWKSStats struct {
 
 // EngineSources reads the sources an Engine offers.
 func EngineSources(e *provost.Engine) Sources {
-	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount, JWKS: func() []JWKSStats {
+	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount, OriginCache: e.OriginCacheStats, JWKS: func() []JWKSStats {
 		var out []JWKSStats
 		for _, s := range e.JWKSStats() {
 			out = append(out, JWKSStats{Issuer: s.Issuer, Stats: issuer.Stats{Fetches: s.Fetches, Failures: s.Failures,
@@ -135,6 +138,7 @@ type sourceCollector struct {
 	dropped     *prometheus.Desc
 	privDropped *prometheus.Desc
 	lastSuccess *prometheus.Desc
+	cache       *prometheus.Desc
 }
 
 func newSourceCollector(src Sources) *sourceCollector {
@@ -146,16 +150,22 @@ func newSourceCollector(src Sources) *sourceCollector {
 		dropped:     prometheus.NewDesc("provost_jwks_keys_dropped_total", "Keys left out of fetched key sets, by issuer.", []string{"issuer"}, nil),
 		privDropped: prometheus.NewDesc("provost_jwks_private_keys_dropped_total", "Dropped keys that carried private or symmetric material, by issuer.", []string{"issuer"}, nil),
 		lastSuccess: prometheus.NewDesc("provost_jwks_last_success_timestamp_seconds", "Start of the last good JWKS fetch, by issuer.", []string{"issuer"}, nil),
+		cache:       prometheus.NewDesc("provost_cache_lookups_total", "Cache lookups by cache and result (hit or miss); the hit rate is hit / (hit + miss).", []string{"cache", "result"}, nil),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.replay, c.revocations, c.fetches, c.dropped, c.privDropped, c.lastSuccess} {
+	for _, d := range []*prometheus.Desc{c.replay, c.revocations, c.fetches, c.dropped, c.privDropped, c.lastSuccess, c.cache} {
 		ch <- d
 	}
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	if f := c.src.OriginCache; f != nil {
+		hits, misses := f()
+		ch <- prometheus.MustNewConstMetric(c.cache, prometheus.CounterValue, float64(hits), "origin_history", "hit")
+		ch <- prometheus.MustNewConstMetric(c.cache, prometheus.CounterValue, float64(misses), "origin_history", "miss")
+	}
 	if f := c.src.ReplayEntries; f != nil {
 		if n := f(); n >= 0 {
 			ch <- prometheus.MustNewConstMetric(c.replay, prometheus.GaugeValue, float64(n))
