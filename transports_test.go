@@ -1,6 +1,7 @@
 package provost_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -357,7 +358,7 @@ func (rig *transportRig) viaCheckAPI(ctx context.Context, s *sent) (verdict, err
 	if err != nil {
 		return verdict{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rig.api+server.PathCheck, strings.NewReader(string(body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rig.api+server.PathCheck, bytes.NewReader(body))
 	if err != nil {
 		return verdict{}, err
 	}
