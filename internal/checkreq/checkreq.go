@@ -80,6 +80,9 @@ func Decode(r io.Reader) (*Request, error) {
 func jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Field == "" {
+			return &FieldError{Field: "(body)", Msg: "must be a JSON object, not a JSON " + te.Value}
+		}
 		return &FieldError{Field: te.Field, Msg: fmt.Sprintf("must be a %s, not a JSON %s", te.Type, te.Value)}
 	}
 	msg := err.Error()
