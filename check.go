@@ -89,16 +89,17 @@ func (e *Engine) Check(ctx context.Context, r *Request) (*Decision, error) {
 func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	st := e.state.Load()
 	now := e.now()
+	client := st.clientCert(r)
 	cred, verr := st.verifier.Verify(ctx, credential.Presented{
 		Authorization: r.Authorization, DPoP: r.DPoP, Method: r.Method, Target: r.Target,
-		ClientCert: leaf(r.ClientCerts),
+		ClientCert: leaf(client.chain),
 	})
 	if verr != nil {
 		e.log.LogAttrs(ctx, slog.LevelError, "credential check failed closed",
 			slog.String("fingerprint", cred.Fingerprint), slog.String("reason", string(cred.Reason)), slog.Any("error", verr))
 		verr = fmt.Errorf("credential check failed closed: %w", verr)
 	}
-	sig := st.signals(r, cred, now)
+	sig := st.signals(r, cred, client, now)
 	in := decision.Input{Credential: cred, Mode: st.bindings.Mode}
 	var hist origin.History
 	var err error

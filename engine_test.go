@@ -2,6 +2,7 @@ package provost
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -168,5 +169,25 @@ func TestIssuerDownFailsClosed(t *testing.T) {
 	d, err := w.eng.Check(context.Background(), &Request{Method: "GET", Target: "/x", Authorization: "Bearer " + w.token("svc:reports", nil), Peer: addr("10.40.1.1")})
 	if err == nil || d == nil || d.Decision.Decision != Deny || d.Credential.Reason != reason.IssuerKeysUnavailable {
 		t.Fatalf("decision %+v, err %v", d, err)
+	}
+}
+
+// An mTLS-bound token (RFC 8705) is checked against the client certificate
+// a trusted proxy forwards; the same header from anyone else binds nothing.
+func TestMTLSBoundThroughTrustedProxy(t *testing.T) {
+	w := newWorld(t)
+	chain := w.svid("spiffe://acme.test/agents/support-bot")
+	sum := sha256.Sum256(chain[0].Raw)
+	tok := w.token("svc:reports", map[string]any{"cnf": map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(sum[:])}})
+	p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw})
+	xfcc := `Cert="` + url.PathEscape(string(p)) + `"`
+	viaProxy := w.check(&Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: addr("10.0.0.1"),
+		XForwardedFor: []string{"10.40.1.1"}, XFCC: xfcc})
+	if viaProxy.Credential.Reason != reason.OK || viaProxy.Credential.Possession.Method != "mtls" {
+		t.Fatalf("through the trusted proxy: %s %+v", viaProxy.Credential.Reason, viaProxy.Credential.Possession)
+	}
+	typed := w.check(&Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1"), XFCC: xfcc})
+	if typed.Credential.Reason != reason.MTLSCertMissing {
+		t.Fatalf("typed by the client: %s", typed.Credential.Reason)
 	}
 }

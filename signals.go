@@ -13,12 +13,28 @@ import (
 	"github.com/provost-dev/provost/internal/workload"
 )
 
+// clientCert is the certificate chain that names the client, found once
+// per request: it binds mTLS-bound tokens (RFC 8705) and carries the
+// workload identity.
+type clientCert struct {
+	chain  []*x509.Certificate // leaf first; nil when none
+	source string              // workload.SourceMTLS, SourceXFCC, SourceClientCert
+	err    error               // a forwarded certificate header that could not be read
+}
+
+// clientCert reads the client's certificate: the TLS connection's, or —
+// only when the peer is a trusted proxy — the one it forwards.
+func (st *state) clientCert(r *Request) clientCert {
+	trusted := r.Peer.IsValid() && st.trusted.Contains(r.Peer.Unmap())
+	chain, source, err := clientChain(r, trusted)
+	return clientCert{chain: chain, source: source, err: err}
+}
+
 // signals verifies and resolves everything observed about r.
-func (st *state) signals(r *Request, cred credential.Result, now time.Time) signal.Signals {
+func (st *state) signals(r *Request, cred credential.Result, client clientCert, now time.Time) signal.Signals {
 	s := signal.Signals{Now: now, Method: r.Method, Target: r.Target, Credential: cred}
 	st.network(r, &s.Network)
-	peerTrusted := st.trusted.Contains(s.Network.Peer)
-	st.workload(r, peerTrusted, now, &s.Workload)
+	st.workload(r, client, now, &s.Workload)
 	st.proxy(r, &s.Proxy)
 	st.postureSignal(r, &s.Posture)
 	if cred.Accepted() {
@@ -50,8 +66,8 @@ func (st *state) network(r *Request, n *signal.NetworkSignal) {
 // workload verifies the workload identity: the TLS client certificate; or,
 // only when the peer is a trusted proxy, the certificate it forwards (XFCC,
 // RFC 9440 Client-Cert); or a JWT-SVID.
-func (st *state) workload(r *Request, peerTrusted bool, now time.Time, w *signal.WorkloadSignal) {
-	chain, source, err := clientChain(r, peerTrusted)
+func (st *state) workload(r *Request, client clientCert, now time.Time, w *signal.WorkloadSignal) {
+	chain, source, err := client.chain, client.source, client.err
 	switch {
 	case err != nil:
 		w.Present = true
