@@ -1,0 +1,24 @@
+// Package evidence is the evidence record of one decision, its canonical
+// encoding, and its exports.
+//
+// A Record holds what Provost knew and did for one request: the time, the
+// request id, the method and path (never the query), the credential verdict
+// with the credential's fingerprint and issuer metadata (never the raw
+// credential, never the claims map), every signal observed, every check and
+// its result, the decision with its reasons, actions and framework tags, the
+// binding and the bindings file digest, the origin and the revocation the
+// decision wrote. The engine builds it with FromDecision:
+//
+//	rec := evidence.FromDecision(d.Decision, d.Signals, d.Origin, evidence.Meta{
+//		RequestID: id, BindingsDigest: set.Digest, RevocationID: d.RevocationID, Time: now,
+//	})
+//	b, err := rec.Marshal() // canonical bytes: what the evidence log hashes
+//
+// Marshal is canonical (the same record always gives the same bytes) and
+// Unmarshal is strict: it accepts only the canonical encoding of a version 1
+// record, so Marshal(Unmarshal(b)) == b for every b it accepts. The format
+// and its rules are in docs/evidence.md.
+//
+// WriteJSONLines writes records one per line; OCSF maps a record to an Open
+// Cybersecurity Schema Framework API Activity event (class 6003) for SIEMs.
+package evidence
