@@ -2,12 +2,16 @@ package provost
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/provost-dev/provost/internal/evidence"
 
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/credential"
@@ -48,6 +52,15 @@ type Request struct {
 	Hops []string
 	// Posture is the Provost-Posture header: a posture attestation.
 	Posture string
+	// ID names the request in logs and evidence; the engine makes one when
+	// it is empty.
+	ID string
+}
+
+// EvidenceRef names a decision's record in the evidence log.
+type EvidenceRef struct {
+	Index    int64  `json:"index"`
+	LeafHash string `json:"leaf_hash"` // base64, RFC 6962 leaf hash of the record
 }
 
 // Decision is the Engine's answer for one request.
@@ -59,6 +72,9 @@ type Decision struct {
 	Origin origin.Origin `json:"origin"`
 	// RevocationID names the revocation written because of this decision.
 	RevocationID string `json:"revocation_id,omitempty"`
+	// RequestID names the request; Evidence its record in the evidence log.
+	RequestID string       `json:"request_id"`
+	Evidence  *EvidenceRef `json:"evidence,omitempty"`
 }
 
 // Outcomes and verdicts, re-exported for callers that embed the Engine.
@@ -128,11 +144,42 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 				Message: fmt.Sprintf("the workload %s is named by no binding", sig.Workload.ID)})
 		}
 	}
-	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: cur}
+	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: cur, RequestID: requestID(r)}
 	if err := e.act(ctx, d, in, now); err != nil {
 		return e.failClosed(ctx, in, sig, err)
 	}
+	if err := e.record(ctx, d, st, now); err != nil {
+		return e.failClosed(ctx, in, sig, err)
+	}
 	return d, verr
+}
+
+// record appends the decision's evidence record. By default it returns
+// only once the record is durably written: a decision that cannot be
+// recorded is not answered (it fails closed).
+func (e *Engine) record(ctx context.Context, d *Decision, st *state, now time.Time) error {
+	rec := evidence.FromDecision(d.Decision, d.Signals, d.Origin, evidence.Meta{
+		RequestID: d.RequestID, BindingsDigest: st.bindings.Digest, RevocationID: d.RevocationID, Time: now})
+	data, err := rec.Marshal()
+	if err != nil {
+		return fmt.Errorf("evidence record: %w", err)
+	}
+	ent, err := e.evidence.Append(ctx, data)
+	if err != nil {
+		return fmt.Errorf("evidence log: %w", err)
+	}
+	d.Evidence = &EvidenceRef{Index: ent.Index, LeafHash: base64.StdEncoding.EncodeToString(ent.LeafHash[:])}
+	return nil
+}
+
+// requestID is the transport's request id, or a new random one.
+func requestID(r *Request) string {
+	if r.ID != "" {
+		return r.ID
+	}
+	var b [12]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // bindingRevoked rejects the credential when its binding is revoked.
@@ -187,6 +234,7 @@ func (e *Engine) failClosed(ctx context.Context, in decision.Input, sig signal.S
 	e.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.String("fingerprint", in.Credential.Fingerprint), slog.Any("error", err))
 	in.Credential.Verdict, in.Credential.Reason = credential.Rejected, reason.InternalError
 	in.Credential.Message = "Provost could not reach one of its stores, so it denies (fail closed)"
+	in.Binding, in.Checks, in.Findings = nil, nil, nil
 	return &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig)}, err
 }
 

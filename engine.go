@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/provost-dev/provost/internal/evidencelog"
+
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/origin"
@@ -44,6 +46,9 @@ type Engine struct {
 	replay  replay.Cache
 	revoked *revocation.SQLite
 	history *origin.SQLite
+	// evidence is the append-only evidence log every decision is
+	// written to before it is answered.
+	evidence *evidencelog.Log
 
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex
@@ -102,6 +107,13 @@ func (e *Engine) openStores(ctx context.Context, cfg *config.Config) error {
 	if e.history, err = origin.OpenSQLite(ctx, filepath.Join(e.dataDir, "origins.db")); err != nil {
 		return fmt.Errorf("provost: origin history: %w", err)
 	}
+	async := cfg.Evidence.Mode == "async"
+	if e.evidence, err = evidencelog.Open(ctx, filepath.Join(e.dataDir, "evidence"), evidencelog.Options{Async: async, Now: e.now}); err != nil {
+		return fmt.Errorf("provost: evidence log: %w", err)
+	}
+	if async {
+		e.log.LogAttrs(ctx, slog.LevelWarn, "evidence mode is async: decisions are answered before their records are on disk, and a crash can lose answered decisions")
+	}
 	return nil
 }
 
@@ -134,6 +146,9 @@ func (e *Engine) Close() error {
 	if e.history != nil {
 		errs = append(errs, e.history.Close())
 	}
+	if e.evidence != nil {
+		errs = append(errs, e.evidence.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -148,6 +163,12 @@ func (e *Engine) DPoPNonce() string {
 	}
 	return ""
 }
+
+// EvidenceLog is the engine's evidence log: checkpoints, proofs, receipts.
+func (e *Engine) EvidenceLog() *evidencelog.Log { return e.evidence }
+
+// DataDir is the engine's data directory.
+func (e *Engine) DataDir() string { return e.dataDir }
 
 // BindingsDigest names the loaded bindings file's version ("sha256:...").
 func (e *Engine) BindingsDigest() string { return e.state.Load().bindings.Digest }

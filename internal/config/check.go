@@ -68,6 +68,9 @@ func (c *Config) check() error {
 			return bad(fmt.Sprintf("dpop.algorithms[%d]", i), "%q is not an asymmetric JWS algorithm (%s)", a, strings.Join(asymmetric, ", "))
 		}
 	}
+	if m := c.Evidence.Mode; m != "" && m != "durable" && m != "async" {
+		return bad("evidence.mode", "must be durable or async (got %q)", m)
+	}
 	if c.Replay.MaxEntries < 0 {
 		return bad("replay.max_entries", "must not be negative")
 	}

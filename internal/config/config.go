@@ -37,6 +37,9 @@ type Config struct {
 	Bindings string `yaml:"bindings"`
 	Trust    Trust  `yaml:"trust"`
 
+	// Evidence says how decisions reach the evidence log.
+	Evidence Evidence `yaml:"evidence"`
+
 	// Transports (see serve.go, grpc.go, proxy.go, admin.go).
 	Serve Serve `yaml:"serve"`
 	GRPC  GRPC  `yaml:"grpc"`
@@ -93,6 +96,14 @@ type DPoP struct {
 // Replay bounds the in-memory replay cache.
 type Replay struct {
 	MaxEntries int `yaml:"max_entries"`
+}
+
+// Evidence configures the evidence log.
+type Evidence struct {
+	// Mode is durable (default: a decision is answered only after its
+	// record is on disk, group-committed) or async (answered first; a
+	// crash can lose answered decisions).
+	Mode string `yaml:"mode"`
 }
 
 // Trust names what Provost believes: which peers are proxies, which CAs

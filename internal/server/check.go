@@ -112,6 +112,7 @@ func (s *Server) tooLarge(w *reply, limit int64) {
 // engine's decision is a denial (fail closed): it is answered as is and the
 // error is logged.
 func (s *Server) decide(ctx context.Context, w *reply, req *provost.Request) *provost.Decision {
+	req.ID = w.id // the evidence record names the request as the logs do
 	d, err := s.eng.Check(ctx, req)
 	if d == nil {
 		// The engine promises a decision; if it ever breaks that promise,
