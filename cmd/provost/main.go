@@ -51,6 +51,8 @@ Commands:
   revoke       revoke a credential through the admin API
   revocations  list or delete revocations through the admin API
   admin        hash-token | status | reload, for the admin API
+  trail        investigate the evidence log: verify, show, timeline, origins, blast-radius, export, report, backtest
+  receipt      verify an evidence receipt offline (verify --key KEY FILE), or fetch one (get --server URL --index N)
   bench        load-test the check API and ext_authz beside bare baseline servers, on loopback
   version      print the version
 
@@ -71,6 +73,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "receipt":
+		return cmdReceipt(ctx, args[1:], stdin, stdout, stderr)
+	case "trail":
+		return cmdTrail(ctx, args[1:], stdin, stdout, stderr)
 	case "proxy":
 		return cmdProxy(ctx, args[1:], stdout, stderr)
 	case "revoke":

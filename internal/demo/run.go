@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/proxy"
 	"github.com/provost-dev/provost/internal/server"
 )
@@ -49,6 +51,7 @@ func (c *clock) advance(d time.Duration) {
 // the proxy, all on loopback.
 type env struct {
 	world    *World
+	eng      *provost.Engine
 	clock    *clock
 	apiURL   string // check API and forward-auth
 	proxyURL string
@@ -87,6 +90,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 		fmt.Fprintf(o.Out, "all %d scenarios decided as expected\n", len(scenarios()))
 	} else {
 		fmt.Fprintf(o.Out, "%d outcome(s) differed from the expected ones\n", failed)
+	}
+	if err := e.verifyEvidence(ctx, o.Out); err != nil {
+		fmt.Fprintf(o.Out, "evidence NOT verified: %v\n", err)
+		failed++
 	}
 	return failed, nil
 }
@@ -127,6 +134,7 @@ func start(ctx context.Context, dir string, logger *slog.Logger) (*env, func(), 
 		closeAll()
 		return nil, nil, err
 	}
+	e.eng = eng
 	srv := server.New(eng, config.Serve{}, logger)
 	go srv.Serve(ctx, apiLn)
 	upstream := &http.Server{Handler: http.HandlerFunc(echoProvost), ReadHeaderTimeout: 5 * time.Second}
@@ -161,4 +169,61 @@ func echoProvost(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "hello from the upstream\n")
+}
+
+// verifyEvidence ends the demo: it verifies the whole evidence log, then
+// fetches the receipt of the last decision and the log's key over the API
+// and verifies the receipt with that key alone, as a third party would.
+func (e *env) verifyEvidence(ctx context.Context, w io.Writer) error {
+	l := e.eng.EvidenceLog()
+	if err := l.Verify(ctx, nil); err != nil {
+		return err
+	}
+	n := l.Size()
+	if n == 0 {
+		return errors.New("the evidence log is empty")
+	}
+	fmt.Fprintf(w, "\nevidence log: %d records verified\n", n)
+	key, err := apiGet(ctx, e.apiURL+server.PathLogKey)
+	if err != nil {
+		return err
+	}
+	i := n - 1
+	body, err := apiGet(ctx, e.apiURL+server.PathLogReceipt+"?index="+strconv.FormatInt(i, 10))
+	if err != nil {
+		return err
+	}
+	rc, err := evidencelog.ParseReceipt(body)
+	if err == nil {
+		err = evidencelog.VerifyReceipt(rc, strings.TrimSpace(string(key)))
+	}
+	if err != nil {
+		return fmt.Errorf("receipt of record %d: %w", i, err)
+	}
+	if rc.Index != i {
+		return fmt.Errorf("asked for the receipt of record %d, got %d", i, rc.Index)
+	}
+	fmt.Fprintf(w, "receipt for request #%d verified with the log's key alone\n", i)
+	return nil
+}
+
+// apiGet fetches one small document from the demo's server.
+func apiGet(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client("").Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, evidencelog.MaxReceiptSize))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return b, nil
 }

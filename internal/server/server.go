@@ -36,6 +36,7 @@ type Server struct {
 	cfg      config.Serve
 	log      *slog.Logger
 	stopping atomic.Bool
+	ckpt     checkpointCache // GET /v1/log/checkpoint (log.go)
 }
 
 // New returns a Server for eng. cfg's zero fields take their defaults
@@ -154,6 +155,8 @@ func (s *Server) route(w *reply, r *http.Request) {
 		s.health(w, r, false)
 	case p == PathReadyz:
 		s.health(w, r, true)
+	case strings.HasPrefix(p, PathLog):
+		s.logAPI(w, r)
 	default:
 		s.problem(w, problem{Type: typeNotFound, Title: "Not Found", Status: http.StatusNotFound,
 			Detail: "no such endpoint: see docs/api.md"})

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/provost-dev/provost/internal/demo"
+	"github.com/provost-dev/provost/internal/evidencelog"
+)
+
+// TestCrashSafety kills `provost serve` with SIGKILL at random moments
+// while clients drive decisions, restarts it on the same data directory,
+// and then checks that the log verifies and holds every answered
+// decision's record at its index, with the leaf hash the answer named.
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts provost serve processes and kills them; skipped under -short")
+	}
+	bin := filepath.Join(t.TempDir(), "provost")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	w, err := demo.NewWorld(dir, "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(dir, "data")
+
+	answered := map[int64]string{} // index -> base64 leaf hash
+	var mu sync.Mutex
+	deadline := time.Now().Add(30 * time.Second)
+	rounds := 0
+	for ; rounds < 4 && time.Now().Before(deadline); rounds++ {
+		n := crashRound(t, bin, w, dataDir, func(idx int64, leaf string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if prev, ok := answered[idx]; ok {
+				t.Errorf("index %d answered twice: %s and %s", idx, prev, leaf)
+			}
+			answered[idx] = leaf
+		})
+		t.Logf("round %d: %d decisions answered before SIGKILL", rounds, n)
+	}
+	if rounds < 3 || len(answered) == 0 {
+		t.Fatalf("only %d rounds, %d answered decisions", rounds, len(answered))
+	}
+
+	ctx := context.Background()
+	lg, err := evidencelog.Open(ctx, filepath.Join(dataDir, "evidence"), evidencelog.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	if err := lg.Verify(ctx, nil); err != nil {
+		t.Fatalf("the log does not verify after %d kills: %v", rounds, err)
+	}
+	for idx, want := range answered {
+		recs, err := lg.Entries(ctx, idx, idx+1)
+		if err != nil || len(recs) != 1 {
+			t.Errorf("answered decision %d is not in the log (size %d): %v", idx, lg.Size(), err)
+			continue
+		}
+		h := sha256.Sum256(append([]byte{0}, recs[0]...))
+		if got := base64.StdEncoding.EncodeToString(h[:]); got != want {
+			t.Errorf("record %d has leaf hash %s, the answer named %s", idx, got, want)
+		}
+	}
+	t.Logf("%d answered decisions, all in a log of %d records", len(answered), lg.Size())
+}
+
+// crashRound starts the server, drives decisions from four clients until
+// at least a few are answered, kills the server with SIGKILL at a random
+// moment and returns how many decisions were answered.
+func crashRound(t *testing.T, bin string, w *demo.World, dataDir string, answer func(int64, string)) int {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", w.ConfigFile(), "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	addr, err := crashListenAddr(stderr)
+	if err != nil {
+		t.Fatalf("provost serve did not start: %v", err)
+	}
+	go io.Copy(io.Discard, stderr)
+
+	var (
+		wg    sync.WaitGroup
+		total = make(chan struct{}, 1<<16)
+		stop  = make(chan struct{})
+	)
+	cl := &http.Client{Timeout: 5 * time.Second}
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				idx, leaf, err := crashCheckOnce(cl, w, "http://"+addr)
+				if err != nil {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				answer(idx, leaf)
+				select {
+				case total <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	// Let some decisions through, then kill at a random moment.
+	wait := time.After(10 * time.Second)
+	for got := 0; got < 10; got++ {
+		select {
+		case <-total:
+		case <-wait:
+			t.Fatalf("only %d decisions answered in 10s", got)
+		}
+	}
+	time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed = true
+	cmd.Wait()
+	close(stop)
+	wg.Wait()
+	return 10 + len(total)
+}
+
+// crashListenAddr reads the server's JSON log until it says where it listens.
+func crashListenAddr(r io.Reader) (string, error) {
+	sc := bufio.NewScanner(r)
+	found := make(chan string, 1)
+	go func() {
+		defer close(found)
+		for sc.Scan() {
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Msg == "listening" {
+				found <- m.Addr
+				return
+			}
+		}
+	}()
+	select {
+	case a, ok := <-found:
+		if !ok {
+			return "", fmt.Errorf("the server exited: %v", sc.Err())
+		}
+		return a, nil
+	case <-time.After(15 * time.Second):
+		return "", fmt.Errorf("no listening line in 15s")
+	}
+}
+
+// crashCheckOnce asks for one decision with a fresh token and returns the
+// evidence reference of the answer.
+func crashCheckOnce(cl *http.Client, w *demo.World, base string) (int64, string, error) {
+	tok, err := w.Token("svc:reports", time.Hour, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	body, _ := json.Marshal(map[string]any{"method": "GET", "target": "/r", "authorization": "Bearer " + tok, "peer": "10.40.1.1"})
+	resp, err := cl.Post(base+"/v1/check", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var d struct {
+		Evidence *struct {
+			Index    int64  `json:"index"`
+			LeafHash string `json:"leaf_hash"`
+		} `json:"evidence"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&d); err != nil {
+		return 0, "", err
+	}
+	if resp.StatusCode != http.StatusOK || d.Evidence == nil {
+		return 0, "", fmt.Errorf("answer %s without evidence", resp.Status)
+	}
+	return d.Evidence.Index, d.Evidence.LeafHash, nil
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/sqlitedb"
+)
+
+// trailDir is a data directory whose evidence log holds n records and
+// checkpoints at sizes n/2 and n.
+func trailDir(t *testing.T, n int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := evidencelog.Open(t.Context(), filepath.Join(dir, evidenceDirName), evidencelog.Options{Name: "provost.evidence/trail-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := l.Append(t.Context(), []byte(`{"record":`+strconv.FormatInt(i, 10)+`}`)); err != nil {
+			t.Fatal(err)
+		}
+		if i+1 == n/2 || i+1 == n {
+			if _, err := l.Checkpoint(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func runTrailVerify(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := trailVerify(t.Context(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func tamper(t *testing.T, dir string, qs ...string) {
+	t.Helper()
+	db, err := sqlitedb.Open(context.Background(), filepath.Join(dir, evidenceDirName, "evidence.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func TestTrailVerify(t *testing.T) {
+	dir := trailDir(t, 20)
+	code, out, stderr := runTrailVerify(t, "--data-dir", dir)
+	if code != exitOK || !strings.HasPrefix(out, "verified 20 records, tree root ") || !strings.Contains(out, "at size 20") ||
+		!strings.Contains(out, "provost.evidence/trail-test+") || stderr != "" {
+		t.Fatalf("exit %d, out %q, err %q", code, out, stderr)
+	}
+	// The data directory named by a configuration file.
+	cfg := filepath.Join(dir, "provost.yaml")
+	os.WriteFile(cfg, []byte("version: 1\ndata_dir: .\n"), 0o600)
+	if code, out, stderr := runTrailVerify(t, "--config", cfg); code != exitOK || !strings.HasPrefix(out, "verified 20 records") {
+		t.Fatalf("--config: exit %d, %q %q", code, out, stderr)
+	}
+
+	cases := []struct {
+		name string
+		qs   []string
+		want string
+	}{
+		{"changed record", []string{`UPDATE evidence_leaf SET record = CAST('{"record":99}' AS BLOB) WHERE idx = 7`}, "record changed"},
+		{"removed record", []string{`DELETE FROM evidence_leaf WHERE idx = 19`}, "record missing"},
+		{"reordered pair", []string{
+			`UPDATE evidence_leaf SET idx = -1 WHERE idx = 3`, `UPDATE evidence_leaf SET idx = 3 WHERE idx = 4`, `UPDATE evidence_leaf SET idx = 4 WHERE idx = -1`,
+		}, "records reordered"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := trailDir(t, 20)
+			tamper(t, dir, c.qs...)
+			code, out, stderr := runTrailVerify(t, "--data-dir", dir)
+			if code != exitFail || out != "" || !strings.Contains(stderr, "NOT VERIFIED") || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, out %q, err %q; want %q", code, out, stderr, c.want)
+			}
+		})
+	}
+	t.Run("another log put back", func(t *testing.T) {
+		dir := trailDir(t, 20)
+		old := trailDir(t, 10)
+		db := filepath.Join(evidenceDirName, "evidence.db")
+		b, err := os.ReadFile(filepath.Join(old, db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another log's database put back: signed by another key.
+		os.Remove(filepath.Join(dir, db+"-wal"))
+		os.Remove(filepath.Join(dir, db+"-shm"))
+		os.WriteFile(filepath.Join(dir, db), b, 0o600)
+		code, _, stderr := runTrailVerify(t, "--data-dir", dir)
+		if code != exitFail || !strings.Contains(stderr, "NOT VERIFIED") {
+			t.Fatalf("exit %d, err %q", code, stderr)
+		}
+	})
+	if code, _, stderr := runTrailVerify(t, "--data-dir", t.TempDir()); code != exitFail || !strings.Contains(stderr, "no evidence log") {
+		t.Errorf("empty data dir: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := runTrailVerify(t, "extra"); code != exitUsage {
+		t.Errorf("extra argument: exit %d", code)
+	}
+	if code, _, _ := runTrailVerify(t, "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitUsage {
+		t.Errorf("missing config: exit %d", code)
+	}
+}
+
+// The bar shows only on a terminal and for large logs, at most every
+// progressInterval, and ends its line.
+func TestProgressBar(t *testing.T) {
+	now := time.Unix(0, 0)
+	clock := func() time.Time { return now }
+	var buf bytes.Buffer
+	p := &progressBar{w: &buf, tty: true, now: clock}
+	const total = 2 * progressMinRecords
+	for done := int64(1000); done <= total; done += 1000 {
+		now = now.Add(10 * time.Millisecond) // 100 updates a second offered
+		p.update(done, total)
+	}
+	p.done()
+	draws := strings.Count(buf.String(), "\r")
+	// 200 updates over 2s: at most ~10 a second, plus the final one.
+	if draws < 15 || draws > 22 || !strings.Contains(buf.String(), "100% 200000/200000 records\n") {
+		t.Fatalf("%d draws: %q", draws, buf.String())
+	}
+	for _, p := range []*progressBar{{w: &buf, tty: false, now: clock}, {w: &buf, tty: true, now: clock}} {
+		buf.Reset()
+		total := int64(2 * progressMinRecords)
+		if p.tty {
+			total = progressMinRecords - 1
+		}
+		p.update(total, total)
+		p.done()
+		if buf.Len() != 0 || p.total != total {
+			t.Errorf("tty %v, %d records: drew %q", p.tty, total, buf.String())
+		}
+	}
+	if isTerminal(&buf) {
+		t.Error("a buffer is not a terminal")
+	}
+}

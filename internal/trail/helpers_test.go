@@ -1,0 +1,9 @@
+package trail
+
+import (
+	"github.com/provost-dev/provost/internal/decision"
+	"github.com/provost-dev/provost/internal/reason"
+)
+
+func evidenceOutcome(s string) decision.Outcome { return decision.Outcome(s) }
+func reasonCode(s string) reason.Code           { return reason.Code(s) }
