@@ -14,6 +14,7 @@ package answer
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/provost-dev/provost"
@@ -34,10 +35,13 @@ const (
 	HeaderClient      = "X-Provost-Client"
 	HeaderReasons     = "X-Provost-Reasons"
 	HeaderActions     = "X-Provost-Actions" // revoke, alert
+	// HeaderEvidence names the decision's evidence record: "INDEX LEAFHASH"
+	// (the leaf hash in base64), for a receipt from GET /v1/log/receipt.
+	HeaderEvidence = "X-Provost-Evidence"
 )
 
 // IdentityHeaders lists every header Provost sets for the upstream.
-var IdentityHeaders = []string{HeaderDecision, HeaderCredential, HeaderProvenance, HeaderFingerprint, HeaderSubject, HeaderIssuer, HeaderWorkload, HeaderBinding, HeaderClient, HeaderReasons, HeaderActions}
+var IdentityHeaders = []string{HeaderDecision, HeaderCredential, HeaderProvenance, HeaderFingerprint, HeaderSubject, HeaderIssuer, HeaderWorkload, HeaderBinding, HeaderClient, HeaderReasons, HeaderActions, HeaderEvidence}
 
 // Status is the HTTP status for d.
 func Status(d *provost.Decision) int {
@@ -58,6 +62,9 @@ func Headers(h http.Header, d *provost.Decision) {
 	h.Set(HeaderCredential, string(d.Credential.Verdict))
 	h.Set(HeaderProvenance, string(d.Provenance))
 	h.Set(HeaderReasons, codes(d))
+	if d.Evidence != nil {
+		h.Set(HeaderEvidence, strconv.FormatInt(d.Evidence.Index, 10)+" "+d.Evidence.LeafHash)
+	}
 	if len(d.Actions) > 0 {
 		acts := make([]string, len(d.Actions))
 		for i, a := range d.Actions {

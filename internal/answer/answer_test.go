@@ -83,3 +83,18 @@ func TestIdentityAndStrip(t *testing.T) {
 		}
 	}
 }
+
+// Every answer names the decision's evidence record.
+func TestEvidenceHeader(t *testing.T) {
+	d := dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.Expired})
+	h := http.Header{}
+	Headers(h, d)
+	if h.Get(HeaderEvidence) != "" {
+		t.Fatalf("evidence header without a record: %q", h.Get(HeaderEvidence))
+	}
+	d.Evidence = &provost.EvidenceRef{Index: 42, LeafHash: "q83vEjRWeJA="}
+	Headers(h, d)
+	if got := h.Get(HeaderEvidence); got != "42 q83vEjRWeJA=" {
+		t.Fatalf("evidence header %q", got)
+	}
+}

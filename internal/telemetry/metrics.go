@@ -28,6 +28,9 @@ type Sources struct {
 	// OriginCache counts origin-history lookups answered from the cache
 	// (hits) and from the store (misses).
 	OriginCache func() (hits, misses uint64)
+	// EvidenceDurable reports whether decisions wait for their evidence
+	// record to be on disk (false: evidence.mode async).
+	EvidenceDurable func() bool
 }
 
 // JWKSStats are one issuer's remote key source counters.
@@ -38,7 +41,7 @@ type JWKSStats struct {
 
 // EngineSources reads the sources an Engine offers.
 func EngineSources(e *provost.Engine) Sources {
-	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount, OriginCache: e.OriginCacheStats, JWKS: func() []JWKSStats {
+	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount, OriginCache: e.OriginCacheStats, EvidenceDurable: e.EvidenceLog().Durable, JWKS: func() []JWKSStats {
 		var out []JWKSStats
 		for _, s := range e.JWKSStats() {
 			out = append(out, JWKSStats{Issuer: s.Issuer, Stats: issuer.Stats{Fetches: s.Fetches, Failures: s.Failures,
@@ -139,6 +142,7 @@ type sourceCollector struct {
 	privDropped *prometheus.Desc
 	lastSuccess *prometheus.Desc
 	cache       *prometheus.Desc
+	durable     *prometheus.Desc
 }
 
 func newSourceCollector(src Sources) *sourceCollector {
@@ -150,17 +154,25 @@ func newSourceCollector(src Sources) *sourceCollector {
 		dropped:     prometheus.NewDesc("provost_jwks_keys_dropped_total", "Keys left out of fetched key sets, by issuer.", []string{"issuer"}, nil),
 		privDropped: prometheus.NewDesc("provost_jwks_private_keys_dropped_total", "Dropped keys that carried private or symmetric material, by issuer.", []string{"issuer"}, nil),
 		lastSuccess: prometheus.NewDesc("provost_jwks_last_success_timestamp_seconds", "Start of the last good JWKS fetch, by issuer.", []string{"issuer"}, nil),
+		durable:     prometheus.NewDesc("provost_evidence_durable", "1 when a decision is answered only after its evidence record is on disk; 0 in async mode, where a crash can lose answered decisions.", nil, nil),
 		cache:       prometheus.NewDesc("provost_cache_lookups_total", "Cache lookups by cache and result (hit or miss); the hit rate is hit / (hit + miss).", []string{"cache", "result"}, nil),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.replay, c.revocations, c.fetches, c.dropped, c.privDropped, c.lastSuccess, c.cache} {
+	for _, d := range []*prometheus.Desc{c.replay, c.revocations, c.fetches, c.dropped, c.privDropped, c.lastSuccess, c.cache, c.durable} {
 		ch <- d
 	}
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	if f := c.src.EvidenceDurable; f != nil {
+		v := 0.0
+		if f() {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.durable, prometheus.GaugeValue, v)
+	}
 	if f := c.src.OriginCache; f != nil {
 		hits, misses := f()
 		ch <- prometheus.MustNewConstMetric(c.cache, prometheus.CounterValue, float64(hits), "origin_history", "hit")
