@@ -3,18 +3,16 @@ package admin
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/pemfile"
 	"github.com/provost-dev/provost/internal/telemetry"
 )
 
@@ -22,7 +20,6 @@ import (
 const (
 	maxBodyBytes      = 64 << 10
 	maxHeaderBytes    = 16 << 10
-	maxPEMBytes       = 1 << 20
 	requestTimeout    = 20 * time.Second
 	shutdownGrace     = 5 * time.Second
 	readHeaderTimeout = 5 * time.Second
@@ -112,7 +109,7 @@ func serverTLS(cfg *config.Config) (*tls.Config, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	if a.ClientCA != "" {
-		pool, err := loadPool(cfg.Resolve(a.ClientCA))
+		pool, err := pemfile.CertPool(cfg.Resolve(a.ClientCA))
 		if err != nil {
 			return nil, fmt.Errorf("admin: admin.client_ca: %w", err)
 		}
@@ -122,26 +119,6 @@ func serverTLS(cfg *config.Config) (*tls.Config, error) {
 		tc.ClientAuth, tc.ClientCAs = tls.VerifyClientCertIfGiven, pool
 	}
 	return tc, nil
-}
-
-func loadPool(path string) (*x509.CertPool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	pem, err := io.ReadAll(io.LimitReader(f, maxPEMBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(pem) > maxPEMBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxPEMBytes)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return pool, nil
 }
 
 // Handler returns the admin API's handler (authentication included).

@@ -3,12 +3,10 @@ package extauthz
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"slices"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/pemfile"
 )
 
 // maxMetadataBytes bounds the gRPC metadata (HTTP/2 headers) of one call,
@@ -119,13 +118,9 @@ func serverTLS(t config.GRPCTLS, resolve func(string) string) (*tls.Config, erro
 	if t.ClientCA == "" {
 		return tc, nil
 	}
-	pem, err := os.ReadFile(resolve(t.ClientCA))
+	pool, err := pemfile.CertPool(resolve(t.ClientCA))
 	if err != nil {
 		return nil, fmt.Errorf("client_ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("client_ca: %s holds no PEM certificate", t.ClientCA)
 	}
 	tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	if len(t.ClientNames) > 0 {

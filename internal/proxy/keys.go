@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,17 +55,4 @@ func loadHopKey(path string) (crypto.Signer, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s: the key must be Ed25519 or ECDSA P-256", path)
-}
-
-// loadCertPool reads a PEM file of CA certificates.
-func loadCertPool(path string) (*x509.CertPool, error) {
-	data, err := readBounded(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, errors.New(path + ": no PEM certificates")
-	}
-	return pool, nil
 }

@@ -397,7 +397,7 @@ func TestNewErrors(t *testing.T) {
 		{"missing hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: w.dir + "/nope.pem"}}, "hop key"},
 		{"bad hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: w.dir + "/rsa.pem"}}, "not a PKCS #8 private key"},
 		{"public key as hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: w.dir + "/edge.pem"}}, "no PEM PRIVATE KEY"},
-		{"bad upstream CA", config.Proxy{Upstream: "https://127.0.0.1:1", UpstreamCA: w.dir + "/edge.pem"}, "no PEM certificates"},
+		{"bad upstream CA", config.Proxy{Upstream: "https://127.0.0.1:1", UpstreamCA: w.dir + "/edge.pem"}, "holds no PEM certificate"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -167,7 +167,7 @@ func TestTLSConfigErrors(t *testing.T) {
 	}{
 		{"missing cert", config.ServeTLS{Cert: filepath.Join(dir, "none.pem"), Key: pki.keyFile}, "serve.tls"},
 		{"missing CA", config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "require", ClientCA: filepath.Join(dir, "none.pem")}, "serve.tls.client_ca"},
-		{"CA not PEM", config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "request", ClientCA: notPEM}, "no PEM CERTIFICATE"},
+		{"CA not PEM", config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "request", ClientCA: notPEM}, "holds no PEM certificate"},
 	}
 	for _, c := range cases {
 		if _, err := TLSConfig(c.c); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -3,19 +3,18 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/pemfile"
 )
 
 // Paths served.
@@ -25,7 +24,6 @@ const (
 	PathHealthz      = "/healthz"
 	PathReadyz       = "/readyz"
 	HeaderRequestID  = "X-Request-Id"
-	maxCAFileBytes   = 1 << 20
 	maxRequestIDSize = 128
 )
 
@@ -116,31 +114,11 @@ func TLSConfig(c config.ServeTLS) (*tls.Config, error) {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	if tc.ClientAuth != tls.NoClientCert {
-		if tc.ClientCAs, err = loadCAs(c.ClientCA); err != nil {
+		if tc.ClientCAs, err = pemfile.CertPool(c.ClientCA); err != nil {
 			return nil, fmt.Errorf("server: serve.tls.client_ca: %w", err)
 		}
 	}
 	return tc, nil
-}
-
-func loadCAs(path string) (*x509.CertPool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCAFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxCAFileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxCAFileBytes)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: no PEM CERTIFICATE found", path)
-	}
-	return pool, nil
 }
 
 // route sends a request to its handler.
