@@ -95,10 +95,29 @@ const (
 // Provost's own parts failed; the Decision is then a denial (fail closed)
 // and is still complete.
 func (e *Engine) Check(ctx context.Context, r *Request) (*Decision, error) {
-	if f := e.wrapped.Load(); f != nil {
-		return (*f)(ctx, r)
+	f := e.decide
+	if w := e.wrapped.Load(); w != nil {
+		f = *w
 	}
-	return e.decide(ctx, r)
+	d, err := f(ctx, r)
+	if err != nil && (d == nil || d.Decision.Decision != decision.Deny) {
+		// Whatever a wrapper did, a failure is never answered with anything
+		// but a denial: no transport can allow on an error.
+		d = deniedOnError(d)
+	}
+	return d, err
+}
+
+// deniedOnError turns d (or nothing) into a fail-closed denial.
+func deniedOnError(d *Decision) *Decision {
+	if d == nil {
+		d = &Decision{}
+	}
+	d.Decision.Decision = decision.Deny
+	d.Credential.Verdict = credential.Rejected
+	d.Credential.Reason = reason.InternalError
+	d.Reasons = append(d.Reasons, decision.Reason{Code: reason.InternalError, Message: "Provost failed while deciding, so it denies (fail closed)"})
+	return d
 }
 
 // decide is the decision itself, under whatever Use wrapped around it.
@@ -125,6 +144,7 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 			if err := e.bindingRevoked(ctx, in.Binding.Name, &in.Credential); err != nil {
 				return e.failClosed(ctx, in, sig, err)
 			}
+			sig.Credential = in.Credential
 		}
 		if hist, err = e.history.Lookup(ctx, cred.Fingerprint); err != nil {
 			return e.failClosed(ctx, in, sig, fmt.Errorf("origin history: %w", err))

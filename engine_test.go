@@ -191,3 +191,23 @@ func TestMTLSBoundThroughTrustedProxy(t *testing.T) {
 		t.Fatalf("typed by the client: %s", typed.Credential.Reason)
 	}
 }
+
+// Behind a trusted proxy that appends to x-forwarded-client-cert rather
+// than sanitizing it, the element a client typed comes first: only the last
+// element, the one the proxy added, is believed.
+func TestXFCCLastElementIsBelieved(t *testing.T) {
+	w := newWorld(t)
+	tok := w.token("agent:support-bot", nil)
+	typed := xfccFor(t, w, "spiffe://acme.test/payments/api")
+	real := xfccFor(t, w, "spiffe://acme.test/agents/support-bot")
+	d := w.check(&Request{Method: "GET", Target: "/v1/tools", Authorization: "Bearer " + tok, Peer: addr("10.0.0.1"),
+		XForwardedFor: []string{"10.30.1.5"}, XFCC: typed + "," + real})
+	if d.Signals.Workload.ID != "spiffe://acme.test/agents/support-bot" {
+		t.Fatalf("workload %+v", d.Signals.Workload)
+	}
+	forged := w.check(&Request{Method: "GET", Target: "/v1/tools", Authorization: "Bearer " + w.token("agent:support-bot", nil), Peer: addr("10.0.0.1"),
+		XForwardedFor: []string{"10.30.1.5"}, XFCC: real + "," + typed})
+	if forged.Signals.Workload.ID != "spiffe://acme.test/payments/api" || forged.Decision.Decision == Allow {
+		t.Fatalf("the typed first element was believed: %+v %s", forged.Signals.Workload, forged.Decision.Decision)
+	}
+}

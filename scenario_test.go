@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,4 +231,15 @@ func TestHoneytoken(t *testing.T) {
 	if !hasAction(d, decision.Alert) || d.Signals.Network.Client != addr("203.0.113.9") {
 		t.Errorf("honeytoken: %v %+v", d.Actions, d.Signals.Network)
 	}
+}
+
+// A honeytoken is denied in every mode: monitor mode must not let it through.
+func TestHoneytokenDeniedInMonitorMode(t *testing.T) {
+	w := newWorld(t)
+	w.write("bindings.yaml", strings.Replace(worldBindings, "mode: enforce\n", "mode: monitor\n", 1))
+	if err := w.eng.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	d := w.check(&Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + w.token("svc:legacy-admin", nil), Peer: addr("203.0.113.9")})
+	expect(t, d, Deny, "accepted", Verified, reason.Honeytoken)
 }

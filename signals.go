@@ -109,16 +109,19 @@ func clientChain(r *Request, peerTrusted bool) ([]*x509.Certificate, string, err
 			if err != nil {
 				return nil, "", err
 			}
-			// The first element is the client as the outermost trusted
-			// proxy saw it; trusted proxies must sanitize what clients send.
-			cert, err := elems[0].Certificate()
+			// The last element is the one the nearest trusted proxy added:
+			// the client it saw on its own TLS connection. Earlier elements
+			// may have been typed by the client (a proxy that appends rather
+			// than sanitizes), so they are never believed.
+			last := elems[len(elems)-1]
+			cert, err := last.Certificate()
 			if err != nil || cert == nil {
 				return nil, "", reason.New(reason.XFCCMalformed, "the x-forwarded-client-cert element carries no usable Cert")
 			}
-			if elems[0].Chain == "" {
+			if last.Chain == "" {
 				return []*x509.Certificate{cert}, workload.SourceXFCC, nil
 			}
-			chain, err := elems[0].ChainCertificates()
+			chain, err := last.ChainCertificates()
 			if err != nil {
 				return nil, "", err
 			}

@@ -3,6 +3,7 @@ package provost
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/provost-dev/provost/internal/reason"
 )
 
 // Use wraps every decision, whatever calls Check; wrappers nest in order.
@@ -64,5 +66,28 @@ func TestJWKSStats(t *testing.T) {
 	st := w.eng.JWKSStats()
 	if len(st) != 1 || st[0].Issuer != wIssuer || st[0].Fetches != 1 || st[0].Failures != 0 || st[0].LastSuccess.IsZero() || hits.Load() != 1 {
 		t.Fatalf("stats %+v, hits %d", st, hits.Load())
+	}
+}
+
+// A wrapper that breaks the contract (an error with an allow, or with no
+// decision) cannot make Check allow.
+func TestCheckDeniesOnError(t *testing.T) {
+	for _, name := range []string{"allow with an error", "no decision"} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.eng.Use(func(next CheckFunc) CheckFunc {
+				return func(ctx context.Context, r *Request) (*Decision, error) {
+					d, _ := next(ctx, r)
+					if name == "no decision" {
+						d = nil
+					}
+					return d, errors.New("broken wrapper")
+				}
+			})
+			d, err := w.eng.Check(context.Background(), &Request{Method: "GET", Target: "/x", Authorization: "Bearer " + w.token("svc:reports", nil), Peer: addr("10.40.1.1")})
+			if err == nil || d == nil || d.Decision.Decision != Deny || d.Credential.Reason != reason.InternalError {
+				t.Fatalf("decision %+v, err %v", d, err)
+			}
+		})
 	}
 }

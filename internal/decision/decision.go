@@ -215,6 +215,9 @@ func (d *Decision) applyMode(in Input, out Outcome) Outcome {
 	if in.Mode == binding.ModeEnforce || in.Mode == "" || !in.Credential.Accepted() {
 		return out
 	}
+	if in.Binding != nil && in.Binding.Honeytoken {
+		return out // nobody legitimate holds a honeytoken: denied in every mode
+	}
 	if out != Allow {
 		code := reason.MonitorWouldDeny
 		if out == StepUp {

@@ -24,5 +24,6 @@
 //     origins and an unnamed workload alert. A honeytoken is denied and
 //     alerts on every use.
 //  6. Monitor mode allows whatever the outcome would have been and records
-//     it (reason code monitor_would_*); learn mode allows and records.
+//     it (reason code monitor_would_*); learn mode allows and records. A
+//     honeytoken is denied in every mode.
 package decision
