@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -229,7 +230,7 @@ func (e *Engine) act(ctx context.Context, d *Decision, in decision.Input, now ti
 			return fmt.Errorf("origin history: %w", err)
 		}
 	}
-	if !containsAction(d.Actions, decision.Revoke) || cred.Fingerprint == "" {
+	if !slices.Contains(d.Actions, decision.Revoke) || cred.Fingerprint == "" {
 		return nil
 	}
 	codes := make([]string, 0, len(d.Reasons))
@@ -256,15 +257,6 @@ func (e *Engine) failClosed(ctx context.Context, in decision.Input, sig signal.S
 	in.Credential.Message = "Provost could not reach one of its stores, so it denies (fail closed)"
 	in.Binding, in.Checks, in.Findings = nil, nil, nil
 	return &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig)}, err
-}
-
-func containsAction(as []decision.Action, a decision.Action) bool {
-	for _, x := range as {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }
 
 func leaf(chain []*x509.Certificate) *x509.Certificate {

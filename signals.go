@@ -164,7 +164,7 @@ func (st *state) proxy(r *Request, p *signal.ProxySignal) {
 		return
 	}
 	p.Present = true
-	v, err := st.hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: hop.CredentialDigest(bearer(r.Authorization))})
+	v, err := st.hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: hop.CredentialDigest(RawCredential(r.Authorization))})
 	if err != nil {
 		p.Problem = signal.ProblemOf(err)
 		return
@@ -186,8 +186,11 @@ func (st *state) postureSignal(r *Request, p *signal.PostureSignal) {
 	p.Class, p.IssuedAt, p.Claims = got.Class, got.IssuedAt, got.Claims
 }
 
-// bearer returns the credential of an Authorization header value.
-func bearer(h string) string {
+// RawCredential returns the credential of an Authorization header value
+// ("Bearer X" or "DPoP X" gives X). Hop attestations digest exactly this, so
+// a proxy that signs hops and the engine that verifies them must agree:
+// both call this. Never log what it returns.
+func RawCredential(h string) string {
 	_, tok, _ := strings.Cut(h, " ")
 	return strings.TrimLeft(tok, " ")
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -15,6 +14,7 @@ import (
 	"github.com/provost-dev/provost/internal/hop"
 	"github.com/provost-dev/provost/internal/issuer"
 	"github.com/provost-dev/provost/internal/network"
+	"github.com/provost-dev/provost/internal/pemfile"
 	"github.com/provost-dev/provost/internal/posture"
 	"github.com/provost-dev/provost/internal/workload"
 )
@@ -73,7 +73,7 @@ func buildTrust(cfg *config.Config, st *state, now func() time.Time) error {
 // loadPublicKey reads a PEM public key (PKIX "PUBLIC KEY"), a certificate,
 // or a JWK file.
 func loadPublicKey(path string) (crypto.PublicKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := pemfile.Read(path)
 	if err != nil {
 		return nil, err
 	}

@@ -12,9 +12,9 @@ import (
 // MaxBytes bounds a PEM file.
 const MaxBytes = 1 << 20
 
-// CertPool reads a PEM file of CA certificates into a pool. The error
-// names the file and what is wrong with it.
-func CertPool(path string) (*x509.CertPool, error) {
+// Read reads a whole key or certificate file, refusing one larger than
+// MaxBytes. The error names the file.
+func Read(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -26,6 +26,16 @@ func CertPool(path string) (*x509.CertPool, error) {
 	}
 	if len(data) > MaxBytes {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxBytes)
+	}
+	return data, nil
+}
+
+// CertPool reads a PEM file of CA certificates into a pool. The error
+// names the file and what is wrong with it.
+func CertPool(path string) (*x509.CertPool, error) {
+	data, err := Read(path)
+	if err != nil {
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {

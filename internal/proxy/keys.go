@@ -8,33 +8,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"os"
+
+	"github.com/provost-dev/provost/internal/pemfile"
 )
-
-// maxPEMBytes bounds every PEM file the proxy reads.
-const maxPEMBytes = 1 << 20
-
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPEMBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxPEMBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPEMBytes)
-	}
-	return data, nil
-}
 
 // loadHopKey reads a PEM PRIVATE KEY (PKCS #8) file holding an Ed25519 or
 // P-256 key. Errors never quote the file's content.
 func loadHopKey(path string) (crypto.Signer, error) {
-	data, err := readBounded(path)
+	data, err := pemfile.Read(path)
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fwd.hops, err = p.signer.Sign(strings.Join(r.Header.Values(provost.HeaderHop), ","), hop.Request{
 			Method:           r.Method,
 			Target:           fwd.url.RequestURI(),
-			CredentialDigest: hop.CredentialDigest(rawCredential(req.Authorization)),
+			CredentialDigest: hop.CredentialDigest(provost.RawCredential(req.Authorization)),
 		})
 		if err != nil {
 			p.refuse(w, http.StatusBadRequest)
@@ -273,13 +273,6 @@ func (p *Proxy) logRequest(ctx context.Context, r *http.Request, d *provost.Deci
 		attrs = append(attrs, slog.String("problem", problem))
 	}
 	p.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
-}
-
-// rawCredential is the credential of an Authorization value: what follows
-// the scheme, as the engine reads it for hop attestations.
-func rawCredential(authorization string) string {
-	_, tok, _ := strings.Cut(authorization, " ")
-	return strings.TrimLeft(tok, " ")
 }
 
 func parseUpstream(s string) (*url.URL, error) {

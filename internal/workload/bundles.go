@@ -5,16 +5,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
+	"github.com/provost-dev/provost/internal/pemfile"
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
-
-// maxBundleFileSize bounds a trust bundle file read from disk.
-const maxBundleFileSize = 1 << 20
 
 // Bundles holds the X.509 and JWT trust bundles, by trust domain. It is
 // read-only once built and safe for concurrent use.
@@ -79,7 +75,7 @@ func LoadBundles(cfgs []BundleConfig) (*Bundles, error) {
 }
 
 func loadX509Bundle(td spiffeid.TrustDomain, path string) (*x509bundle.Bundle, error) {
-	data, err := readBounded(path)
+	data, err := pemfile.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -91,28 +87,11 @@ func loadX509Bundle(td spiffeid.TrustDomain, path string) (*x509bundle.Bundle, e
 }
 
 func loadJWTBundle(td spiffeid.TrustDomain, path string) (*jwtbundle.Bundle, error) {
-	data, err := readBounded(path)
+	data, err := pemfile.Read(path)
 	if err != nil {
 		return nil, err
 	}
 	return parseJWTBundle(td, data)
-}
-
-// readBounded reads a whole file, refusing files over maxBundleFileSize.
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxBundleFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxBundleFileSize {
-		return nil, fmt.Errorf("larger than %d bytes", maxBundleFileSize)
-	}
-	return data, nil
 }
 
 // parseCACerts parses PEM CERTIFICATE blocks, each of which must be a CA.
