@@ -123,6 +123,11 @@ func deniedOnError(d *Decision) *Decision {
 
 // decide is the decision itself, under whatever Use wrapped around it.
 func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
+	if r.ID == "" {
+		named := *r // name the request once, without changing the caller's value
+		named.ID = newRequestID()
+		r = &named
+	}
 	st := e.state.Load()
 	now := e.now()
 	client := st.clientCert(r)
@@ -143,12 +148,12 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 		if in.Binding = st.bindings.Match(&cred); in.Binding != nil {
 			in.Mode = in.Binding.Mode
 			if err := e.bindingRevoked(ctx, in.Binding.Name, &in.Credential); err != nil {
-				return e.failClosed(ctx, in, sig, err)
+				return e.failClosed(ctx, st, r, now, in, sig, err)
 			}
 			sig.Credential = in.Credential
 		}
 		if hist, err = e.history.Lookup(ctx, cred.Fingerprint); err != nil {
-			return e.failClosed(ctx, in, sig, fmt.Errorf("origin history: %w", err))
+			return e.failClosed(ctx, st, r, now, in, sig, fmt.Errorf("origin history: %w", err))
 		}
 		sig.Time.LastSeen = hist.LastSeen
 	}
@@ -165,12 +170,12 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 				Message: fmt.Sprintf("the workload %s is named by no binding", sig.Workload.ID)})
 		}
 	}
-	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: cur, RequestID: requestID(r)}
+	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: cur, RequestID: r.ID}
 	if err := e.act(ctx, d, in, now); err != nil {
-		return e.failClosed(ctx, in, sig, err)
+		return e.failClosed(ctx, st, r, now, in, sig, err)
 	}
 	if err := e.record(ctx, d, st, now); err != nil {
-		return e.failClosed(ctx, in, sig, err)
+		return e.failClosed(ctx, st, r, now, in, sig, err)
 	}
 	return d, verr
 }
@@ -193,11 +198,8 @@ func (e *Engine) record(ctx context.Context, d *Decision, st *state, now time.Ti
 	return nil
 }
 
-// requestID is the transport's request id, or a new random one.
-func requestID(r *Request) string {
-	if r.ID != "" {
-		return r.ID
-	}
+// newRequestID names a request no transport named.
+func newRequestID() string {
 	var b [12]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
@@ -250,13 +252,19 @@ func (e *Engine) act(ctx context.Context, d *Decision, in decision.Input, now ti
 	return nil
 }
 
-// failClosed denies when one of Provost's own parts failed.
-func (e *Engine) failClosed(ctx context.Context, in decision.Input, sig signal.Signals, err error) (*Decision, error) {
+// failClosed denies when one of Provost's own parts failed. The denial is
+// recorded in the evidence log too, unless the log is what failed.
+func (e *Engine) failClosed(ctx context.Context, st *state, r *Request, now time.Time, in decision.Input, sig signal.Signals, err error) (*Decision, error) {
 	e.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.String("fingerprint", in.Credential.Fingerprint), slog.Any("error", err))
 	in.Credential.Verdict, in.Credential.Reason = credential.Rejected, reason.InternalError
 	in.Credential.Message = "Provost could not reach one of its stores, so it denies (fail closed)"
 	in.Binding, in.Checks, in.Findings = nil, nil, nil
-	return &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig)}, err
+	sig.Credential = in.Credential
+	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig), RequestID: r.ID}
+	if rerr := e.record(ctx, d, st, now); rerr != nil {
+		e.log.LogAttrs(ctx, slog.LevelError, "the fail-closed denial could not be recorded either", slog.Any("error", rerr))
+	}
+	return d, err
 }
 
 func leaf(chain []*x509.Certificate) *x509.Certificate {

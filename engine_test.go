@@ -211,3 +211,21 @@ func TestXFCCLastElementIsBelieved(t *testing.T) {
 		t.Fatalf("the typed first element was believed: %+v %s", forged.Signals.Workload, forged.Decision.Decision)
 	}
 }
+
+// A request denied because a store failed is still in the evidence log.
+func TestFailClosedIsRecorded(t *testing.T) {
+	w := newWorld(t)
+	tok := w.token("svc:reports", nil)
+	w.eng.history.Close() // origin history becomes unreadable
+	d, err := w.eng.Check(context.Background(), &Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
+	if err == nil || d.Decision.Decision != Deny || d.Credential.Reason != reason.InternalError {
+		t.Fatalf("decision %+v, err %v", d, err)
+	}
+	if d.Evidence == nil || d.RequestID == "" {
+		t.Fatalf("the fail-closed denial was not recorded: %+v", d.Evidence)
+	}
+	rc, err := w.eng.EvidenceLog().Receipt(context.Background(), d.Evidence.Index)
+	if err != nil || !strings.Contains(string(rc.Record), d.RequestID) || !strings.Contains(string(rc.Record), "internal_error") {
+		t.Fatalf("record: %v %s", err, rc.Record)
+	}
+}
