@@ -21,19 +21,27 @@ import (
 	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/internal/target"
 )
 
 // Request is one request to judge, as a transport observed it. Every
 // transport fills the same value. Header values are passed as received;
 // Provost decides which to believe.
 type Request struct {
-	// Method and Target (path and query as received) of the request.
+	// Method and Target (path and query as received) of the request. A
+	// method that is not an upper-case RFC 9110 token, and a target that
+	// is not in origin form or could be read two ways (dot-segments, "//",
+	// encoded slashes, backslashes, control characters), are refused
+	// before any rule runs (request_method_invalid,
+	// request_target_invalid); rules see the normalised form.
 	Method string
 	Target string
-	// Authorization is the Authorization header value.
+	// Authorization is the Authorization header value, and DPoP the DPoP
+	// proof header value. A field sent more than once is given with its
+	// lines joined by commas (JoinLines), and is then refused
+	// (authorization_repeated, dpop_proof_repeated).
 	Authorization string
-	// DPoP is the DPoP proof header value.
-	DPoP string
+	DPoP          string
 	// Peer is the address of the immediate TCP peer.
 	Peer netip.Addr
 	// XForwardedFor and Forwarded are every line of those headers, in order.
@@ -130,6 +138,10 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	}
 	st := e.state.Load()
 	now := e.now()
+	line, err := target.Parse(r.Method, r.Target, st.redact)
+	if err != nil {
+		return e.refuse(ctx, st, r, now, err)
+	}
 	client := st.clientCert(r)
 	cred, verr := st.verifier.Verify(ctx, credential.Presented{
 		Authorization: r.Authorization, DPoP: r.DPoP, Method: r.Method, Target: r.Target,
@@ -140,10 +152,9 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 			slog.String("fingerprint", cred.Fingerprint), slog.String("reason", string(cred.Reason)), slog.Any("error", verr))
 		verr = fmt.Errorf("credential check failed closed: %w", verr)
 	}
-	sig := st.signals(r, cred, client, now)
+	sig := st.signals(r, line, cred, client, now)
 	in := decision.Input{Credential: cred, Mode: st.bindings.Mode}
 	var hist origin.History
-	var err error
 	if cred.Accepted() {
 		if in.Binding = st.bindings.Match(&cred); in.Binding != nil {
 			in.Mode = in.Binding.Mode
@@ -265,6 +276,22 @@ func (e *Engine) failClosed(ctx context.Context, st *state, r *Request, now time
 		e.log.LogAttrs(ctx, slog.LevelError, "the fail-closed denial could not be recorded either", slog.Any("error", rerr))
 	}
 	return d, err
+}
+
+// refuse denies a request whose method or target Parse refused: no rule
+// could judge it unambiguously, so none is asked. The refusal is recorded,
+// with what can safely be kept of the request line.
+func (e *Engine) refuse(ctx context.Context, st *state, r *Request, now time.Time, err error) (*Decision, error) {
+	cred := credential.Result{Verdict: credential.Rejected, Reason: reason.Of(err), Message: reason.MessageOf(err)}
+	in := decision.Input{Credential: cred, Mode: st.bindings.Mode}
+	sig := signal.Signals{Now: now, Credential: cred,
+		Method:    target.Printable(r.Method, target.MaxMethodBytes, st.redact),
+		RawTarget: target.Printable(r.Target, target.MaxBytes, st.redact)}
+	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig), RequestID: r.ID}
+	if rerr := e.record(ctx, d, st, now); rerr != nil {
+		return e.failClosed(ctx, st, r, now, in, sig, rerr)
+	}
+	return d, nil
 }
 
 func leaf(chain []*x509.Certificate) *x509.Certificate {

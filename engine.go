@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -162,6 +163,13 @@ func (e *Engine) DPoPNonce() string {
 		return d.Nonce()
 	}
 	return ""
+}
+
+// TrustsProxy reports whether a is the address of a trusted proxy
+// (trust.proxies) under the current configuration: only from those are
+// forwarded headers believed.
+func (e *Engine) TrustsProxy(a netip.Addr) bool {
+	return a.IsValid() && e.state.Load().trusted.Contains(a.Unmap())
 }
 
 // EvidenceLog is the engine's evidence log: checkpoints, proofs, receipts.

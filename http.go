@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // Header names Provost reads besides the standard ones.
@@ -31,17 +32,17 @@ func FromHTTP(r *http.Request) *Request {
 	req := &Request{
 		Method:                r.Method,
 		Target:                r.URL.RequestURI(),
-		Authorization:         r.Header.Get("Authorization"),
-		DPoP:                  r.Header.Get("DPoP"),
+		Authorization:         JoinLines(r.Header.Values("Authorization")),
+		DPoP:                  JoinLines(r.Header.Values("DPoP")),
 		Peer:                  remoteAddr(r.RemoteAddr),
 		XForwardedFor:         r.Header.Values("X-Forwarded-For"),
 		Forwarded:             r.Header.Values("Forwarded"),
-		XFCC:                  r.Header.Get(HeaderXFCC),
-		ClientCertHeader:      r.Header.Get(HeaderClientCert),
-		ClientCertChainHeader: r.Header.Get(HeaderClientCertChain),
-		JWTSVID:               r.Header.Get(HeaderWorkloadJWT),
+		XFCC:                  JoinLines(r.Header.Values(HeaderXFCC)),
+		ClientCertHeader:      JoinLines(r.Header.Values(HeaderClientCert)),
+		ClientCertChainHeader: JoinLines(r.Header.Values(HeaderClientCertChain)),
+		JWTSVID:               JoinLines(r.Header.Values(HeaderWorkloadJWT)),
 		Hops:                  r.Header.Values(HeaderHop),
-		Posture:               r.Header.Get(HeaderPosture),
+		Posture:               JoinLines(r.Header.Values(HeaderPosture)),
 	}
 	if r.RequestURI != "" {
 		req.Target = r.RequestURI
@@ -50,6 +51,21 @@ func FromHTTP(r *http.Request) *Request {
 		req.ClientCerts = r.TLS.PeerCertificates
 	}
 	return req
+}
+
+// JoinLines combines the lines of one header field the way RFC 9110 §5.3
+// does: in order, separated by commas. A field Provost reads as one value
+// and that was sent twice then holds a comma, which its parser refuses (a
+// second Authorization or DPoP field is refused outright), instead of
+// having only its first line judged. Every transport fills Request with it.
+func JoinLines(lines []string) string {
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return lines[0]
+	}
+	return strings.Join(lines, ", ")
 }
 
 // remoteAddr parses "ip:port" (or a bare IP) into an address; the zero

@@ -10,6 +10,7 @@ import (
 	"github.com/provost-dev/provost/internal/network"
 	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/internal/workload"
 )
 
@@ -31,8 +32,8 @@ func (st *state) clientCert(r *Request) clientCert {
 }
 
 // signals verifies and resolves everything observed about r.
-func (st *state) signals(r *Request, cred credential.Result, client clientCert, now time.Time) signal.Signals {
-	s := signal.Signals{Now: now, Method: r.Method, Target: r.Target, Credential: cred}
+func (st *state) signals(r *Request, line target.Canonical, cred credential.Result, client clientCert, now time.Time) signal.Signals {
+	s := signal.Signals{Now: now, Method: line.Method, Target: line.Target(), Path: line.Path, RawTarget: line.Raw, Credential: cred}
 	st.network(r, &s.Network)
 	st.workload(r, client, now, &s.Workload)
 	st.proxy(r, &s.Proxy)

@@ -14,6 +14,7 @@ import (
 	"github.com/provost-dev/provost/internal/network"
 	"github.com/provost-dev/provost/internal/origin"
 	"github.com/provost-dev/provost/internal/posture"
+	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/internal/workload"
 )
 
@@ -33,12 +34,14 @@ type state struct {
 	svidAud   string
 	hops      *hop.Verifier
 	posture   *posture.Verifier
+	// redact names the query parameters whose values are never kept.
+	redact target.Redactor
 }
 
 // buildState makes every verifier of one configuration. It has no side
 // effects, so a failed reload leaves nothing behind.
 func (e *Engine) buildState(ctx context.Context, cfg *config.Config) (*state, error) {
-	st := &state{cfg: cfg}
+	st := &state{cfg: cfg, redact: target.NewRedactor(cfg.Evidence.RedactQueryParams)}
 	if len(cfg.ExternalOrigins) > 0 {
 		dc := dpop.Config{
 			Algorithms: cfg.DPoP.Algorithms,

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,6 +201,9 @@ type transportRig struct {
 	// Where each transport listens.
 	api, proxy, mw string
 	authz          authv3.AuthorizationClient
+	// reached counts the requests the proxy's upstream and the
+	// middleware's handler received.
+	reached atomic.Int64
 }
 
 func TestTransportsAgreeWithEngine(t *testing.T) {
@@ -279,6 +283,7 @@ func startTransports(t *testing.T) *transportRig {
 	// The reverse proxy in front of an upstream that echoes the identity
 	// headers it received.
 	upstream := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rig.reached.Add(1)
 		for k, v := range r.Header {
 			if strings.HasPrefix(k, "X-Provost-") {
 				w.Header()[k] = v
@@ -296,6 +301,7 @@ func startTransports(t *testing.T) *transportRig {
 	// The Go middleware around a handler that answers with the decision
 	// it was given.
 	rig.mw = serveHTTP(t, middleware.New(eng)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rig.reached.Add(1)
 		d, ok := middleware.DecisionFrom(r.Context())
 		if !ok {
 			http.Error(w, "no decision in the request context", http.StatusInternalServerError)

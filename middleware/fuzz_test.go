@@ -39,7 +39,7 @@ func FuzzMiddleware(f *testing.F) {
 				t.Fatal("200 without the handler")
 			}
 			return
-		case http.StatusUnauthorized, http.StatusForbidden:
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
 		default:
 			t.Fatalf("status %d", rec.Code)
 		}

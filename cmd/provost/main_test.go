@@ -159,7 +159,9 @@ func TestCheckBadInput(t *testing.T) {
 	}{
 		{"unknown field", `{"method":"GET","target":"/","authorisation":"x"}`, "authorisation: unknown field"},
 		{"no method", `{"target":"/"}`, "method: is required"},
-		{"bad target", `{"method":"GET","target":"https://x/"}`, "target: must be the request target"},
+		{"bad target", `{"method":"GET","target":"https://x/"}`, "target: the target is not in origin form"},
+		{"dot-segment target", `{"method":"GET","target":"/v1/reports/../admin"}`, "target: the path holds a dot-segment"},
+		{"lower-case method", `{"method":"delete","target":"/"}`, "method: the method has lower-case letters"},
 		{"wrong type", `{"method":"GET","target":"/","dpop":7}`, "dpop: must be a string"},
 		{"bad cert", `{"method":"GET","target":"/","client_cert":"nope"}`, "client_cert: must be PEM CERTIFICATE blocks only"},
 		{"not JSON", `GET / HTTP/1.1`, "not a JSON object"},

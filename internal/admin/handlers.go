@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/provost-dev/provost/internal/jsonerr"
 	"github.com/provost-dev/provost/internal/revocation"
 )
 
@@ -100,34 +102,44 @@ func parseTime(field, v string) (time.Time, string) {
 }
 
 // decodeStrict reads exactly one JSON object with known fields only. The
-// problem it reports never repeats a value from the body.
+// problem it reports never repeats a value from the body, nor a member name
+// that is not plainly a field name (jsonerr: a credential may be sent as
+// one).
 func decodeStrict(body io.Reader, v any) (status int, code, why string) {
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes)
+		}
+		return http.StatusBadRequest, CodeBadRequest, "the body could not be read"
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, err2 := dec.Token(); err2 != io.EOF {
 			return http.StatusBadRequest, CodeBadRequest, "the body must hold one JSON object only"
 		}
 		return 0, "", ""
 	}
-	var (
-		tooLarge *http.MaxBytesError
-		syntax   *json.SyntaxError
-		typ      *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes)
-	case errors.As(err, &syntax):
-		return http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset)
-	case errors.As(err, &typ):
-		return http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("field %s must be a %s", clip(typ.Field, 64), typ.Type)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return http.StatusBadRequest, CodeBadRequest, "the body is empty or cut short; want a JSON object"
 	}
-	// json: unknown field "name" names a field, not a value.
-	return http.StatusBadRequest, CodeBadRequest, clip(err.Error(), 160)
+	e := jsonerr.Describe(err, data)
+	switch {
+	case e.Kind == jsonerr.Syntax:
+		return http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("the body is not valid JSON (at byte %d)", e.Offset)
+	case e.Kind == jsonerr.Type && e.Field == "":
+		return http.StatusBadRequest, CodeBadRequest, "the body must be a JSON object, not a JSON " + e.JSONType
+	case e.Kind == jsonerr.Type:
+		return http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("field %s must be a %s", e.Field, e.GoType)
+	case e.Kind == jsonerr.UnknownField && e.Named:
+		return http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown field %q", e.Field)
+	case e.Kind == jsonerr.UnknownField:
+		return http.StatusBadRequest, CodeBadRequest, "unknown field " + e.Field
+	}
+	return http.StatusBadRequest, CodeBadRequest, e.Msg
 }
 
 func (s *Server) deleteRevocation(w http.ResponseWriter, r *http.Request) {

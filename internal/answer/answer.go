@@ -7,7 +7,9 @@
 //     credential no error, or error="use_dpop_nonce" with a DPoP-Nonce;
 //   - step_up: 401 with error="invalid_token" and a description asking
 //     the caller to re-authenticate from its approved context;
-//   - deny: 403.
+//   - deny: 403;
+//   - a method or target refused before any rule (request_method_invalid,
+//     request_target_invalid): 400.
 //
 // The challenge never echoes the credential.
 package answer
@@ -48,10 +50,18 @@ func Status(d *provost.Decision) int {
 	switch {
 	case d.Decision.Decision == provost.Allow:
 		return http.StatusOK
+	case malformedRequest(d.Credential.Reason):
+		return http.StatusBadRequest
 	case d.Credential.Verdict == provost.Rejected, d.Decision.Decision == provost.StepUp:
 		return http.StatusUnauthorized
 	}
 	return http.StatusForbidden
+}
+
+// malformedRequest reports whether the request line itself was refused
+// (internal/target): the request, not its credential, is at fault.
+func malformedRequest(c reason.Code) bool {
+	return c == reason.RequestMethodInvalid || c == reason.RequestTargetInvalid
 }
 
 // Headers sets the headers of the answer for d on h: the challenge and

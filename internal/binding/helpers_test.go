@@ -63,7 +63,9 @@ func goodSignals() signal.Signals {
 	return signal.Signals{
 		Now:        wed,
 		Method:     "GET",
-		Target:     "/v1/deploy",
+		Target:     "/v1/deploy?x=1",
+		Path:       "/v1/deploy",
+		RawTarget:  "/v1/%64eploy?x=1",
 		Credential: deployCredential(),
 		Workload:   signal.WorkloadSignal{Present: true, ID: "spiffe://acme.internal/ci/runner/7", Source: "mtls"},
 		Network: signal.NetworkSignal{

@@ -17,7 +17,7 @@ func ruleBinding(t *testing.T, rule string) *Binding {
 
 func TestRuleVariables(t *testing.T) {
 	rules := []string{
-		`signals.request.method == "GET" && signals.request.target == "/v1/deploy"`,
+		`signals.request.method == "GET" && signals.request.target == "/v1/deploy?x=1"`,
 		`signals.credential.kind == "jwt" && signals.credential.fingerprint.startsWith("fp1:")`,
 		`signals.credential.iss == "https://token.actions.githubusercontent.com" && signals.credential.sub.endsWith(":prod")`,
 		`"https://api.acme.example" in signals.credential.aud && signals.credential.azp == "" && signals.credential.client_id == ""`,
@@ -35,8 +35,9 @@ func TestRuleVariables(t *testing.T) {
 		`signals.time.now.getHours("Europe/Berlin") == 12`,
 		`has(signals.time.token_age_seconds) && signals.time.token_age_seconds == 600 && signals.time.idle_seconds == 3600`,
 		`"workload" in signals && !("location" in signals) && has(signals.workload.id) && !has(signals.workload.nothing)`,
-		`signals.workload.size() == 3 && signals.request.all(k, k in ["method", "target"])`,
-		`signals.request == {"method": "GET", "target": "/v1/deploy"}`,
+		`signals.workload.size() == 3 && signals.request.all(k, k in ["method", "target", "path", "raw_target"])`,
+		`signals.request == {"method": "GET", "target": "/v1/deploy?x=1", "path": "/v1/deploy", "raw_target": "/v1/%64eploy?x=1"}`,
+		`signals.request.path == "/v1/deploy" && signals.request.raw_target.startsWith("/v1/%64")`,
 		`size(signals) == 8`,
 		`type(signals.request) == map`,
 	}

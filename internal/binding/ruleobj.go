@@ -29,7 +29,7 @@ const (
 // missing at evaluation (time.token_age_seconds when there is no iat).
 var objKeys = [numObjs][]string{
 	objRoot:       {"request", "credential", "workload", "network", "proxy", "posture", "ci", "time"},
-	objRequest:    {"method", "target"},
+	objRequest:    {"method", "target", "path", "raw_target"},
 	objCredential: {"kind", "fingerprint", "iss", "sub", "aud", "azp", "client_id", "api_key", "possession", "claims"},
 	objWorkload:   {"present", "id", "source"},
 	objNetwork:    {"client", "peer", "origin", "sets"},
@@ -70,7 +70,7 @@ func (in *ruleInput) field(kind objKind, k string) (ref.Val, bool) {
 	s := in.sig
 	switch kind {
 	case objRequest:
-		return pick(k, "method", s.Method, "target", s.Target)
+		return pick(k, "method", s.Method, "target", s.Target, "path", s.Path, "raw_target", s.RawTarget)
 	case objCredential:
 		c := &s.Credential
 		switch k {

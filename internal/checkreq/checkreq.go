@@ -9,12 +9,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/provost-dev/provost/internal/jsonerr"
+	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/internal/target"
 )
 
 // MaxBytes bounds one request document.
@@ -69,7 +71,7 @@ func Decode(r io.Reader) (*Request, error) {
 	dec.DisallowUnknownFields()
 	var req Request
 	if err := dec.Decode(&req); err != nil {
-		return nil, jsonError(err)
+		return nil, jsonError(err, data)
 	}
 	if dec.More() {
 		return nil, &FieldError{Field: "(body)", Msg: "trailing data after the JSON object"}
@@ -77,32 +79,34 @@ func Decode(r io.Reader) (*Request, error) {
 	return &req, req.check()
 }
 
-func jsonError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return &FieldError{Field: "(body)", Msg: "must be a JSON object, not a JSON " + te.Value}
-		}
-		return &FieldError{Field: te.Field, Msg: fmt.Sprintf("must be a %s, not a JSON %s", te.Type, te.Value)}
+// jsonError turns an error decoding doc into a FieldError that never
+// repeats the document (jsonerr): a member is named only when its name is
+// plainly a field name, otherwise by its byte offset, its length and at most
+// its first 4 characters, since a caller may put a credential anywhere,
+// even in a member name.
+func jsonError(err error, doc []byte) error {
+	e := jsonerr.Describe(err, doc)
+	switch {
+	case e.Kind == jsonerr.Type && e.Field == "":
+		return &FieldError{Field: "(body)", Msg: "must be a JSON object, not a JSON " + e.JSONType}
+	case e.Kind == jsonerr.Type || e.Kind == jsonerr.UnknownField:
+		return &FieldError{Field: e.Field, Msg: e.Msg}
 	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return &FieldError{Field: strings.Trim(f, `"`), Msg: "unknown field"}
-	}
-	return &FieldError{Field: "(body)", Msg: "not a JSON object: " + strings.TrimPrefix(msg, "json: ")}
+	return &FieldError{Field: "(body)", Msg: "not a JSON object: " + e.Msg}
 }
 
 func (r *Request) check() error {
 	if r.Method == "" {
 		return &FieldError{Field: "method", Msg: "is required (e.g. GET)"}
 	}
-	for _, c := range r.Method {
-		if c < 'A' || c > 'Z' {
-			return &FieldError{Field: "method", Msg: "must be an upper-case HTTP method token"}
-		}
+	// The engine refuses the same (request_method_invalid,
+	// request_target_invalid); a document is refused earlier, naming
+	// the field.
+	if err := target.CheckMethod(r.Method); err != nil {
+		return &FieldError{Field: "method", Msg: reason.MessageOf(err)}
 	}
-	if !strings.HasPrefix(r.Target, "/") {
-		return &FieldError{Field: "target", Msg: "must be the request target: a path starting with / (and any query)"}
+	if _, _, _, err := target.Check(r.Target); err != nil {
+		return &FieldError{Field: "target", Msg: reason.MessageOf(err)}
 	}
 	if _, err := r.Certificates(); err != nil {
 		return err

@@ -22,7 +22,10 @@ func bad(path, format string, args ...any) error {
 	return &fieldError{path: path, msg: fmt.Sprintf(format, args...)}
 }
 
-var asymmetric = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
+// asymmetric lists the JWS algorithms an algorithms list may name. "EdDSA"
+// and "Ed25519" (RFC 9864's fully-specified name) are the same algorithm, an
+// Ed25519 signature: either admits tokens under both names.
+var asymmetric = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519"}
 
 func (c *Config) check() error {
 	if c.Version != Version {
@@ -66,6 +69,11 @@ func (c *Config) check() error {
 	for i, a := range c.DPoP.Algorithms {
 		if !slices.Contains(asymmetric, a) {
 			return bad(fmt.Sprintf("dpop.algorithms[%d]", i), "%q is not an asymmetric JWS algorithm (%s)", a, strings.Join(asymmetric, ", "))
+		}
+	}
+	for i, n := range c.Evidence.RedactQueryParams {
+		if n == "" || strings.ContainsAny(n, "&=?# ") {
+			return bad(fmt.Sprintf("evidence.redact_query_params[%d]", i), "must be a query parameter name (no &, =, ?, # or space)")
 		}
 	}
 	if m := c.Evidence.Mode; m != "" && m != "durable" && m != "async" {

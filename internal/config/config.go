@@ -104,6 +104,10 @@ type Evidence struct {
 	// record is on disk, group-committed) or async (answered first; a
 	// crash can lose answered decisions).
 	Mode string `yaml:"mode"`
+	// RedactQueryParams are query parameters whose values are replaced by
+	// REDACTED before the target is recorded, logged or shown to rules, in
+	// addition to access_token, token, api_key, apikey and key.
+	RedactQueryParams []string `yaml:"redact_query_params"`
 }
 
 // Trust names what Provost believes: which peers are proxies, which CAs

@@ -48,6 +48,7 @@ func TestParseBad(t *testing.T) {
 		{"empty", "", "the file is empty"},
 		{"no version", "data_dir: x\n", "p.yaml:1: version: must be 1 (got 0)"},
 		{"future version", "version: 2\n", "version: must be 1 (got 2)"},
+		{"redacted parameter not a name", "version: 1\nevidence:\n  redact_query_params: [sig, \"a=b\"]\n", "p.yaml:3: evidence.redact_query_params[1]: must be a query parameter name"},
 		{"unknown top-level field", "version: 1\nissuer: x\n", "line 2: field issuer not found"},
 		{"unknown nested field", strings.Replace(good, "    jwks_file:", "    jwks_fil:", 1), "line 8: field jwks_fil not found"},
 		{"not YAML", "version: [1\n", "p.yaml: "},

@@ -28,7 +28,27 @@ type Serve struct {
 	// MaxHeaderBytes bounds the request header (default 64 KiB).
 	MaxBodyBytes   int `yaml:"max_body_bytes"`
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ForwardAuth says how /v1/forward-auth learns the original request.
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 }
+
+// ForwardAuth configures /v1/forward-auth.
+type ForwardAuth struct {
+	// Headers names the header pair the trusted proxy describes the
+	// original request with: nginx (default: X-Original-Method and
+	// X-Original-URI), traefik (X-Forwarded-Method and X-Forwarded-Uri)
+	// or envoy (neither: Envoy's HTTP ext_authz calls with the original
+	// method and the original path after the /v1/forward-auth prefix).
+	// The pair is read only from a peer in trust.proxies.
+	Headers string `yaml:"headers"`
+}
+
+// Forward-auth header pairs of ForwardAuth.Headers.
+const (
+	ForwardAuthNginx   = "nginx"
+	ForwardAuthTraefik = "traefik"
+	ForwardAuthEnvoy   = "envoy"
+)
 
 // ServeTLS turns on TLS (1.2 and later only) for the listener.
 type ServeTLS struct {
@@ -78,6 +98,9 @@ func (s Serve) WithDefaults() Serve {
 	if s.TLS.ClientAuth == "" {
 		s.TLS.ClientAuth = ClientAuthNone
 	}
+	if s.ForwardAuth.Headers == "" {
+		s.ForwardAuth.Headers = ForwardAuthNginx
+	}
 	def := func(d *Duration, v time.Duration) {
 		if *d == 0 {
 			*d = Duration(v)
@@ -115,6 +138,11 @@ func (s *Serve) check() error {
 	}
 	if err := s.TLS.check(); err != nil {
 		return err
+	}
+	switch s.ForwardAuth.Headers {
+	case "", ForwardAuthNginx, ForwardAuthTraefik, ForwardAuthEnvoy:
+	default:
+		return bad("serve.forward_auth.headers", "must be nginx, traefik or envoy (got %q)", s.ForwardAuth.Headers)
 	}
 	for _, t := range []struct {
 		name string

@@ -18,6 +18,8 @@ serve:
   read_header_timeout: 2s
   shutdown_timeout: 30s
   max_body_bytes: 65536
+  forward_auth:
+    headers: traefik
 `
 
 func TestServeGood(t *testing.T) {
@@ -37,6 +39,7 @@ func TestServeGood(t *testing.T) {
 		ShutdownTimeout:   Duration(30 * time.Second),
 		MaxBodyBytes:      65536,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ForwardAuth:       ForwardAuth{Headers: ForwardAuthTraefik},
 	}
 	if s != want {
 		t.Fatalf("ServeConfig =\n%+v\nwant\n%+v", s, want)
@@ -59,6 +62,7 @@ func TestServeDefaults(t *testing.T) {
 		ShutdownTimeout:   Duration(15 * time.Second),
 		MaxBodyBytes:      256 << 10,
 		MaxHeaderBytes:    64 << 10,
+		ForwardAuth:       ForwardAuth{Headers: ForwardAuthNginx},
 	}
 	if s != want {
 		t.Fatalf("defaults =\n%+v\nwant\n%+v", s, want)
@@ -91,6 +95,7 @@ func TestServeBad(t *testing.T) {
 		{"negative body", "  max_body_bytes: -1\n", "serve.max_body_bytes: must be between"},
 		{"header too small", "  max_header_bytes: 100\n", "p.yaml:3: serve.max_header_bytes: must be between 4096 and 1048576"},
 		{"unknown field", "  port: 8080\n", "line 3: field port not found"},
+		{"forward-auth headers unknown", "  forward_auth:\n    headers: haproxy\n", `p.yaml:4: serve.forward_auth.headers: must be nginx, traefik or envoy (got "haproxy")`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,12 +5,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/provost-dev/provost/internal/dpop"
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/issuer"
+	"github.com/provost-dev/provost/internal/jws"
 	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/revocation"
 )
@@ -29,6 +31,8 @@ type Issuer struct {
 	// Audiences: a token's `aud` must contain at least one of them.
 	Audiences []string
 	// Algorithms is the allow-list of signing algorithms for this issuer.
+	// "EdDSA" and "Ed25519" (RFC 9864) name the same algorithm: either
+	// admits tokens signed with an Ed25519 key under either name.
 	Algorithms []string
 	// Keys gives the issuer's public keys.
 	Keys issuer.Source
@@ -97,7 +101,9 @@ func New(cfg Config) (*Verifier, error) {
 		if _, dup := v.issuers[is.Issuer]; dup {
 			return nil, fmt.Errorf("credential: issuer %q configured twice", is.Issuer)
 		}
-		v.issuers[is.Issuer] = is
+		own := *is // the caller's Issuer is left as it is
+		own.Algorithms = withAliases(is.Algorithms)
+		v.issuers[is.Issuer] = &own
 	}
 	for i := range cfg.APIKeys {
 		k := &cfg.APIKeys[i]
@@ -134,10 +140,23 @@ var asymmetric = map[string]bool{
 	"ES256": true, "ES384": true, "ES512": true,
 	"RS256": true, "RS384": true, "RS512": true,
 	"PS256": true, "PS384": true, "PS512": true,
-	"EdDSA": true,
+	jws.AlgEdDSA: true, jws.AlgEd25519: true,
 }
 
-const asymmetricList = "ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA"
+const asymmetricList = "ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA, Ed25519"
+
+// withAliases returns a copy of algs in which each name of Ed25519 ("EdDSA",
+// "Ed25519") brings the other: both name one algorithm (RFC 9864), so an
+// issuer allowing one accepts a token whose header says the other.
+func withAliases(algs []string) []string {
+	out := slices.Clone(algs)
+	for _, name := range []string{jws.AlgEdDSA, jws.AlgEd25519} {
+		if jws.AlgAllowed(algs, name) && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 // Presented is what the caller presented, as a transport observed it.
 type Presented struct {
@@ -159,6 +178,9 @@ type Presented struct {
 // internal failures, for logging; the Result is always complete.
 func (v *Verifier) Verify(ctx context.Context, p Presented) (Result, error) {
 	var res Result
+	if err := single(p); err != nil {
+		return reject(&res, err), nil
+	}
 	scheme, token, err := splitAuthorization(p.Authorization, v.cfg.MaxTokenBytes)
 	if err != nil {
 		return reject(&res, err), nil
@@ -199,6 +221,22 @@ func internal(err error) error {
 	switch reason.Of(err) {
 	case reason.InternalError, reason.IssuerKeysUnavailable, reason.ReplayCacheFull:
 		return err
+	}
+	return nil
+}
+
+// single refuses a credential or proof field sent more than once. Every
+// transport joins a field's lines with commas (RFC 9110 §5.3), and neither
+// a Bearer or DPoP token (token68) nor a compact JWS proof ever holds one,
+// so a comma means several fields: judging only one of them would let the
+// others through unjudged (RFC 9449 §4.3 requires refusing a second DPoP
+// field).
+func single(p Presented) error {
+	if strings.IndexByte(p.Authorization, ',') >= 0 {
+		return reason.New(reason.AuthorizationRepeated, "the Authorization field was sent more than once, or holds a comma no single Bearer or DPoP token has")
+	}
+	if strings.IndexByte(p.DPoP, ',') >= 0 {
+		return reason.New(reason.DPoPRepeated, "the DPoP field was sent more than once (RFC 9449 §4.3)")
 	}
 	return nil
 }

@@ -29,6 +29,8 @@ func TestAcceptsEveryAlgorithm(t *testing.T) {
 		{"ES256", sign(t, keys.es256, jose.ES256, claims(nil), signOpts{kid: "es256", typ: "at+jwt"}), "ES256"},
 		{"ES384", sign(t, keys.es384, jose.ES384, claims(nil), signOpts{kid: "es384"}), "ES384"},
 		{"EdDSA", sign(t, keys.ed, jose.EdDSA, claims(nil), signOpts{kid: "ed", typ: "JWT"}), "EdDSA"},
+		{"Ed25519 (RFC 9864)", rawEd(`{"alg":"Ed25519","kid":"ed","typ":"at+jwt"}`, claimsJSON(nil)), "Ed25519"},
+		{"Ed25519, no kid", rawEd(`{"alg":"Ed25519"}`, claimsJSON(nil)), "Ed25519"},
 		{"RS256", sign(t, keys.rsa, jose.RS256, claims(nil), signOpts{kid: "rsa"}), "RS256"},
 		{"PS256", sign(t, keys.rsa, jose.PS256, claims(nil), signOpts{kid: "rsa"}), "PS256"},
 		{"no kid, key found by trying", sign(t, keys.ed, jose.EdDSA, claims(nil), signOpts{}), "EdDSA"},
@@ -85,6 +87,10 @@ func TestRejections(t *testing.T) {
 		{"alg nOnE", "Bearer " + raw(t, `{"alg":"nOnE"}`, claimsJSON(nil), []byte("x")), reason.JWSAlgNone},
 		{"HS256 with asymmetric keys", "Bearer " + sign(t, nil2hmac(), jose.HS256, claims(nil), signOpts{kid: "es256"}), reason.JWSSymmetricAlg},
 		{"alg not allowed for issuer", "Bearer " + sign(t, keys.rsa, jose.RS512, claims(nil), signOpts{kid: "rsa"}), reason.JWSAlgNotAllowed},
+		{"alg Ed448", "Bearer " + rawEd(`{"alg":"Ed448","kid":"ed"}`, claimsJSON(nil)), reason.JWSAlgNotAllowed},
+		{"alg ed25519 (case differs)", "Bearer " + rawEd(`{"alg":"ed25519","kid":"ed"}`, claimsJSON(nil)), reason.JWSAlgNotAllowed},
+		{"alg EDDSA (case differs)", "Bearer " + rawEd(`{"alg":"EDDSA","kid":"ed"}`, claimsJSON(nil)), reason.JWSAlgNotAllowed},
+		{"alg Ed25519 with an EC key", "Bearer " + rawEd(`{"alg":"Ed25519","kid":"es256"}`, claimsJSON(nil)), reason.JWSKeyAlgMismatch},
 		{"jwk in header", "Bearer " + raw(t, `{"alg":"ES256","jwk":{"kty":"EC"}}`, claimsJSON(nil), nil), reason.JWSHeaderKeyMaterial},
 		{"jku in header", "Bearer " + raw(t, `{"alg":"ES256","jku":"https://evil.example/jwks"}`, claimsJSON(nil), nil), reason.JWSHeaderKeyMaterial},
 		{"x5u in header", "Bearer " + raw(t, `{"alg":"ES256","x5u":"https://evil.example/cert"}`, claimsJSON(nil), nil), reason.JWSHeaderKeyMaterial},
@@ -92,7 +98,11 @@ func TestRejections(t *testing.T) {
 		{"unknown crit", "Bearer " + raw(t, `{"alg":"ES256","kid":"es256","crit":["exp"],"exp":1}`, claimsJSON(nil), nil), reason.JWSCritUnsupported},
 		{"b64", "Bearer " + raw(t, `{"alg":"ES256","kid":"es256","b64":false,"crit":["b64"]}`, claimsJSON(nil), nil), reason.JWSCritUnsupported},
 		{"b64 without crit", "Bearer " + raw(t, `{"alg":"ES256","kid":"es256","b64":true}`, claimsJSON(nil), nil), reason.JWSB64Unsupported},
-		{"JSON serialization", `Bearer {"payload":"e30","protected":"e30","signature":"AA"}`, reason.JWSJSONSerialization},
+		// JWS JSON serialization holds commas, which no single token68
+		// credential has: refused as a repeated field before any parser.
+		{"JSON serialization", `Bearer {"payload":"e30","protected":"e30","signature":"AA"}`, reason.AuthorizationRepeated},
+		{"JSON serialization without a comma", `Bearer {"payload":"e30"}`, reason.JWSJSONSerialization},
+		{"two Authorization fields, joined", "Bearer " + sign(t, keys.es256, jose.ES256, claims(nil), signOpts{kid: "es256"}) + ", Bearer forged", reason.AuthorizationRepeated},
 		{"two segments", "Bearer " + seg[0] + "." + seg[1], reason.JWSSegmentCount},
 		{"four segments", "Bearer " + valid + ".AA", reason.JWSSegmentCount},
 		{"padded base64", "Bearer " + seg[0] + "=." + seg[1] + "." + seg[2], reason.JWSBase64},
@@ -342,6 +352,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no fingerprinter", Config{}, "fingerprinter is required"},
 		{"symmetric alg", Config{Fingerprints: fx.fp, Issuers: []Issuer{{Issuer: "i", Audiences: []string{"a"}, Algorithms: []string{"HS256"}, Keys: src}}}, `"HS256" is not allowed`},
+		{"Ed448", Config{Fingerprints: fx.fp, Issuers: []Issuer{{Issuer: "i", Audiences: []string{"a"}, Algorithms: []string{"Ed448"}, Keys: src}}}, `"Ed448" is not allowed: Provost takes asymmetric JWS algorithms only (ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA, Ed25519)`},
+		{"ed25519 (case differs)", Config{Fingerprints: fx.fp, Issuers: []Issuer{{Issuer: "i", Audiences: []string{"a"}, Algorithms: []string{"ed25519"}, Keys: src}}}, `"ed25519" is not allowed`},
 		{"no audience", Config{Fingerprints: fx.fp, Issuers: []Issuer{{Issuer: "i", Algorithms: []string{"ES256"}, Keys: src}}}, "audience is required"},
 		{"no keys", Config{Fingerprints: fx.fp, Issuers: []Issuer{{Issuer: "i", Audiences: []string{"a"}, Algorithms: []string{"ES256"}}}}, "key source"},
 		{"duplicate issuer", Config{Fingerprints: fx.fp, Issuers: []Issuer{

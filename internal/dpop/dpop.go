@@ -30,8 +30,10 @@ const (
 // its default.
 type Config struct {
 	// Algorithms are the allowed proof algs. Default ES256, ES384, ES512,
-	// EdDSA, PS256, RS256. Only asymmetric JWS algs are accepted: HS*, none
-	// or an unknown name is a configuration error.
+	// EdDSA, Ed25519, PS256, RS256. Only asymmetric JWS algs are accepted:
+	// HS*, none or an unknown name is a configuration error. "EdDSA" and
+	// RFC 9864's "Ed25519" name the same algorithm (an Ed25519 key): either
+	// admits proofs under both names.
 	Algorithms []string
 	// Origins are the external origins the server is reached at, such as
 	// "https://api.example.com" (scheme, host and optional port; no path).
@@ -136,7 +138,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 func checkAlgorithms(algs []string) ([]string, error) {
 	if len(algs) == 0 {
-		return []string{"ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256"}, nil
+		return []string{"ES256", "ES384", "ES512", jws.AlgEdDSA, jws.AlgEd25519, "PS256", "RS256"}, nil
 	}
 	out := make([]string, 0, len(algs))
 	for _, a := range algs {
@@ -152,7 +154,7 @@ func checkAlgorithms(algs []string) ([]string, error) {
 // package accepts for proofs. HS*, none and anything unknown are not.
 func asymmetricAlg(alg string) bool {
 	switch alg {
-	case "ES256", "ES384", "ES512", "EdDSA",
+	case "ES256", "ES384", "ES512", jws.AlgEdDSA, jws.AlgEd25519,
 		"RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
 		return true
 	}
@@ -247,13 +249,10 @@ func (v *Verifier) checkHeader(tok *jws.Token) (*jose.JSONWebKey, error) {
 	return key, nil
 }
 
+// allowedAlg reports whether the allow-list admits alg; "EdDSA" and
+// "Ed25519" admit each other (jws.SameAlg).
 func (v *Verifier) allowedAlg(alg string) bool {
-	for _, a := range v.algs {
-		if a == alg {
-			return true
-		}
-	}
-	return false
+	return jws.AlgAllowed(v.algs, alg)
 }
 
 // verifySignature checks the proof signature with its own jwk (jws.Verify

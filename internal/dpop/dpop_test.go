@@ -178,6 +178,9 @@ func verifyCases() []verifyCase {
 		{name: "alg HS256", header: func(h map[string]any) { h["alg"] = "HS256" }, want: reason.DPoPAlgNotAllowed},
 		{name: "alg none", header: func(h map[string]any) { h["alg"] = "none" }, want: reason.DPoPAlgNotAllowed},
 		{name: "alg not in allow-list", header: func(h map[string]any) { h["alg"] = "RS512" }, want: reason.DPoPAlgNotAllowed},
+		{name: "alg Ed448", header: func(h map[string]any) { h["alg"] = "Ed448" }, want: reason.DPoPAlgNotAllowed},
+		{name: "alg ed25519 (case differs)", header: func(h map[string]any) { h["alg"] = "ed25519" }, want: reason.DPoPAlgNotAllowed},
+		{name: "alg EDDSA (case differs)", header: func(h map[string]any) { h["alg"] = "EDDSA" }, want: reason.DPoPAlgNotAllowed},
 		{name: "alg does not fit key", header: func(h map[string]any) { h["alg"] = "ES384" }, want: reason.DPoPBadSignature},
 
 		{name: "jwk missing", header: func(h map[string]any) { delete(h, "jwk") }, want: reason.DPoPKeyMissing},
@@ -216,7 +219,7 @@ func goodClaims(t testing.TB) map[string]any {
 }
 
 func TestVerify(t *testing.T) {
-	for _, alg := range []string{"ES256", "EdDSA", "PS256"} {
+	for _, alg := range []string{"ES256", "EdDSA", "Ed25519", "PS256"} {
 		k := newTestKey(t, alg)
 		for _, tc := range verifyCases() {
 			t.Run(alg+"/"+tc.name, func(t *testing.T) {

@@ -58,7 +58,7 @@ func newTestKey(t testing.TB, alg string) *testKey {
 	switch alg {
 	case "ES256":
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "EdDSA":
+	case "EdDSA", "Ed25519": // RFC 9864: two names of one algorithm
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	case "PS256", "RS256":
 		priv, err = rsa.GenerateKey(rand.Reader, 2048)
@@ -112,7 +112,7 @@ func (k *testKey) signRaw(t testing.TB, alg any, header, payload []byte) string 
 		key := k.priv.(*ecdsa.PrivateKey)
 		r, s, e := ecdsa.Sign(rand.Reader, key, sum[:])
 		sig, err = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...), e
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		sig = ed25519.Sign(k.priv.(ed25519.PrivateKey), []byte(input))
 	case "PS256":
 		sig, err = rsa.SignPSS(rand.Reader, k.priv.(*rsa.PrivateKey), crypto.SHA256, sum[:],

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/provost-dev/provost/internal/jsonerr"
 	"github.com/provost-dev/provost/internal/jws"
 	"github.com/provost-dev/provost/internal/reason"
 )
@@ -44,7 +45,8 @@ func parseJWK(raw json.RawMessage) (*jose.JSONWebKey, error) {
 	}
 	var k jose.JSONWebKey
 	if err := k.UnmarshalJSON(raw); err != nil {
-		return nil, reason.Wrap(reason.DPoPMalformed, "proof jwk is not a usable key", err)
+		// go-jose's message may quote a member of the untrusted jwk.
+		return nil, reason.Wrap(reason.DPoPMalformed, "proof jwk is not a usable key", jsonerr.Describe(err, raw))
 	}
 	if !k.IsPublic() {
 		return nil, reason.New(reason.DPoPPrivateKey, "proof jwk is not a public key")

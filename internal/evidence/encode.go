@@ -17,6 +17,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
+	"github.com/provost-dev/provost/internal/jsonerr"
 )
 
 // MaxRecordBytes bounds the canonical encoding of one record.
@@ -145,20 +146,21 @@ func Unmarshal(data []byte) (Record, error) {
 	var head struct {
 		V json.RawMessage `json:"v"`
 	}
+	// Errors never repeat a value or a long name of the record (jsonerr).
 	if err := json.Unmarshal(data, &head); err != nil {
-		return Record{}, invalid("not a JSON object: %v", err)
+		return Record{}, invalid("not a JSON object: %v", jsonerr.Describe(err, data))
 	}
 	if len(head.V) == 0 {
 		return Record{}, invalid("record has no version")
 	}
 	if string(head.V) != fmt.Sprint(Version) {
-		return Record{}, invalid("record version %s, this Provost reads version %d", head.V, Version)
+		return Record{}, invalid("record version %s, this Provost reads version %d", jsonerr.Scrub(string(head.V)), Version)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var r Record
 	if err := dec.Decode(&r); err != nil {
-		return Record{}, invalid("%v", err)
+		return Record{}, invalid("%v", jsonerr.Describe(err, data))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Record{}, invalid("data after the record")

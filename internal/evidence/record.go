@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"cmp"
 	"net/netip"
 	"strings"
 	"time"
@@ -237,7 +238,7 @@ func FromDecision(d decision.Decision, sig signal.Signals, o origin.Origin, meta
 		Version:        Version,
 		Time:           At(at),
 		RequestID:      meta.RequestID,
-		Request:        Request{Method: truncate(sig.Method, MaxMethodBytes), Path: targetPath(sig.Target)},
+		Request:        Request{Method: truncate(sig.Method, MaxMethodBytes), Path: targetPath(cmp.Or(sig.Target, sig.RawTarget))},
 		Decision:       d.Decision,
 		Provenance:     d.Provenance,
 		Mode:           d.Mode,

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/provost-dev/provost/internal/jsonerr"
 )
 
 // Bounds on untrusted receipts.
@@ -58,7 +60,8 @@ func ParseReceipt(data []byte) (Receipt, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return Receipt{}, problem(ErrMalformedReceipt, -1, "%v", err)
+		// A receipt is untrusted: the error never repeats a value or a long name.
+		return Receipt{}, problem(ErrMalformedReceipt, -1, "%v", jsonerr.Describe(err, data))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Receipt{}, problem(ErrMalformedReceipt, -1, "data after the receipt object")

@@ -105,8 +105,8 @@ func (v *Verifier) verifyOne(att string, i int, req string, prevSig []byte, now 
 	switch {
 	case !strings.EqualFold(h.Typ, Type):
 		return fail(reason.HopMalformed, "typ is not "+Type, nil)
-	case h.Alg != AlgES256 && h.Alg != AlgEdDSA:
-		return fail(reason.HopMalformed, "alg is not ES256 or EdDSA", nil)
+	case h.Alg != AlgES256 && !jws.SameAlg(h.Alg, AlgEdDSA): // EdDSA or RFC 9864's Ed25519
+		return fail(reason.HopMalformed, "alg is not ES256, EdDSA or Ed25519", nil)
 	case h.KeyMaterial() != "":
 		return fail(reason.HopMalformed, "header carries key material", nil)
 	}

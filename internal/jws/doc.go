@@ -11,7 +11,10 @@
 //
 // Verify then checks the signature with a key and an allow-list of
 // algorithms that the caller takes from its configuration, never from the
-// token. Symmetric algorithms (HS256, HS384, HS512) are always refused. It
+// token. Symmetric algorithms (HS256, HS384, HS512) are always refused.
+// Ed25519 signatures go by two names, "EdDSA" and RFC 9864's fully-specified
+// "Ed25519"; either in an allow-list (or a JWK's alg) admits the other
+// (SameAlg, AlgAllowed), and both need an Ed25519 key. It
 // checks that the key fits the algorithm (curve, RSA size, a JWK's own alg
 // and use) and that ECDSA signatures are raw r||s with r and s in range,
 // then calls crypto/ecdsa, crypto/rsa (PSS with the salt length fixed to the

@@ -4,6 +4,7 @@ import (
 	stdjson "encoding/json"
 	"strings"
 
+	"github.com/provost-dev/provost/internal/jsonerr"
 	"github.com/provost-dev/provost/internal/reason"
 )
 
@@ -71,7 +72,7 @@ func headerString(member string, value []byte) (string, error) {
 		if c == '\\' {
 			var s string
 			if err := stdjson.Unmarshal(value, &s); err != nil {
-				return "", reason.Wrap(reason.JWSMalformedJSON, "JWS header "+member+" is not a string", err)
+				return "", reason.Wrap(reason.JWSMalformedJSON, "JWS header "+member+" is not a string", jsonerr.Describe(err, nil))
 			}
 			return s, nil
 		}

@@ -68,7 +68,7 @@ func hashFor(alg string, in []byte) (crypto.Hash, []byte) {
 // rawSign signs input with key for alg and returns the JWS signature bytes.
 func rawSign(t testing.TB, alg string, key crypto.Signer, input []byte) []byte {
 	t.Helper()
-	if alg == "EdDSA" {
+	if alg == "EdDSA" || alg == "Ed25519" {
 		return ed25519.Sign(key.(ed25519.PrivateKey), input)
 	}
 	h, digest := hashFor(alg, input)

@@ -6,6 +6,7 @@ import (
 
 	josejson "github.com/go-jose/go-jose/v4/json"
 
+	"github.com/provost-dev/provost/internal/jsonerr"
 	"github.com/provost-dev/provost/internal/reason"
 )
 
@@ -26,13 +27,14 @@ const mapThreshold = 32
 // go-jose's json.Number for numbers; encoding/json.RawMessage works.
 //
 // Duplicate names give a *reason.Error with code JWSDuplicateMember; every
-// other failure gives JWSMalformedJSON.
+// other failure gives JWSMalformedJSON. No error repeats the object: the
+// decoder's is described by jsonerr, which drops values and long names.
 func DecodeObject(data []byte, v any) error {
 	if err := validateObject(data, nil); err != nil {
 		return err
 	}
 	if err := josejson.Unmarshal(data, v); err != nil {
-		return reason.Wrap(reason.JWSMalformedJSON, "JSON object does not fit the expected shape", err)
+		return reason.Wrap(reason.JWSMalformedJSON, "JSON object does not fit the expected shape", jsonerr.Describe(err, data))
 	}
 	return nil
 }
@@ -272,7 +274,7 @@ func (s *scanner) name() ([]byte, error) {
 	}
 	var out string
 	if err := stdjson.Unmarshal(s.data[start:end], &out); err != nil {
-		return nil, reason.Wrap(reason.JWSMalformedJSON, "invalid JSON string", err)
+		return nil, reason.Wrap(reason.JWSMalformedJSON, "invalid JSON string", jsonerr.Describe(err, nil))
 	}
 	return []byte(out), nil
 }

@@ -169,7 +169,7 @@ func TestVerifyAccepts(t *testing.T) {
 		{"ES256", k.p256}, {"ES384", k.p384}, {"ES512", k.p521},
 		{"RS256", k.rsa}, {"RS384", k.rsa}, {"RS512", k.rsa},
 		{"PS256", k.rsa}, {"PS384", k.rsa}, {"PS512", k.rsa},
-		{"EdDSA", k.ed},
+		{"EdDSA", k.ed}, {"Ed25519", k.ed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.alg, func(t *testing.T) {
@@ -191,6 +191,39 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 }
 
+// TestVerifyEd25519Names checks RFC 9864: "EdDSA" and "Ed25519" name the same
+// algorithm in the allow-list and in a JWK's alg, whichever the header says.
+func TestVerifyEd25519Names(t *testing.T) {
+	k := keys()
+	for _, hdr := range []string{"EdDSA", "Ed25519"} {
+		tok := mustParse(t, signed(t, hdr, k.ed, `{"alg":"`+hdr+`"}`, payload))
+		for _, allowed := range []string{"EdDSA", "Ed25519"} {
+			t.Run(hdr+"/allowed "+allowed, func(t *testing.T) {
+				wantCode(t, Verify(tok, []string{allowed}, k.ed.Public()), reason.OK)
+				for _, jwkAlg := range []string{"", "EdDSA", "Ed25519"} {
+					jwk := &jose.JSONWebKey{Key: k.ed.Public(), Algorithm: jwkAlg, Use: "sig"}
+					wantCode(t, Verify(tok, []string{allowed}, jwk), reason.OK)
+				}
+			})
+		}
+	}
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"EdDSA", "Ed25519", true}, {"Ed25519", "EdDSA", true}, {"Ed25519", "Ed25519", true},
+		{"ES256", "ES256", true}, {"ES256", "ES384", false}, {"EdDSA", "Ed448", false},
+		{"Ed25519", "ed25519", false}, {"eddsa", "Ed25519", false}, {"", "", true},
+	} {
+		if got := SameAlg(c.a, c.b); got != c.same {
+			t.Errorf("SameAlg(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
+	if !AlgAllowed([]string{"ES256", "EdDSA"}, "Ed25519") || AlgAllowed([]string{"ES256", "Ed25519"}, "Ed448") || AlgAllowed(nil, "EdDSA") {
+		t.Error("AlgAllowed does not follow SameAlg")
+	}
+}
+
 func TestVerifyRejects(t *testing.T) {
 	k := keys()
 	n := elliptic.P256().Params().N
@@ -209,6 +242,10 @@ func TestVerifyRejects(t *testing.T) {
 	rs := signed(t, "RS256", k.rsa, `{"alg":"RS256"}`, payload)
 	rsWeak := signed(t, "RS256", k.rsa1024, `{"alg":"RS256"}`, payload)
 	ed := signed(t, "EdDSA", k.ed, `{"alg":"EdDSA"}`, payload)
+	ed25519Tok := signed(t, "Ed25519", k.ed, `{"alg":"Ed25519"}`, payload)
+	edLower := signed(t, "Ed25519", k.ed, `{"alg":"ed25519"}`, payload)
+	edUpper := signed(t, "Ed25519", k.ed, `{"alg":"ED25519"}`, payload)
+	ed448 := signed(t, "Ed25519", k.ed, `{"alg":"Ed448"}`, payload)
 	es384 := signed(t, "ES384", k.p384, `{"alg":"ES384"}`, payload)
 	unknown := signed(t, "ES256", k.p256, `{"alg":"ES256K"}`, payload)
 	psIn := enc([]byte(`{"alg":"PS256"}`)) + "." + enc(payload)
@@ -260,6 +297,15 @@ func TestVerifyRejects(t *testing.T) {
 		{"PS256 key for RS256 sig", strings.Replace(rs, enc([]byte(`{"alg":"RS256"}`)), enc([]byte(`{"alg":"PS256"}`)), 1), []string{"PS256"}, &k.rsa.PublicKey, reason.JWSBadSignature},
 		{"PSS salt length 20", psIn + "." + enc(psShortSalt), []string{"PS256"}, &k.rsa.PublicKey, reason.JWSBadSignature},
 		{"wrong EdDSA sig", withSig(ed, make([]byte, 64)), []string{"EdDSA"}, k.ed.Public(), reason.JWSBadSignature},
+		{"wrong Ed25519 sig", withSig(ed25519Tok, make([]byte, 64)), []string{"Ed25519"}, k.ed.Public(), reason.JWSBadSignature},
+		{"Ed25519 alg not allowed", ed25519Tok, []string{"ES256"}, k.ed.Public(), reason.JWSAlgNotAllowed},
+		{"EdDSA alg not allowed", ed, []string{"ES256"}, k.ed.Public(), reason.JWSAlgNotAllowed},
+		{"ed25519 (case differs) allowed by caller", edLower, []string{"ed25519", "Ed25519", "EdDSA"}, k.ed.Public(), reason.JWSAlgNotAllowed},
+		{"ED25519 (case differs)", edUpper, []string{"Ed25519", "EdDSA"}, k.ed.Public(), reason.JWSAlgNotAllowed},
+		{"Ed448 allowed by caller", ed448, []string{"Ed448", "EdDSA", "Ed25519"}, k.ed.Public(), reason.JWSAlgNotAllowed},
+		{"EC key with Ed25519", ed25519Tok, []string{"Ed25519"}, &k.p256.PublicKey, reason.JWSKeyAlgMismatch},
+		{"JWK alg Ed448 with Ed25519", ed25519Tok, []string{"Ed25519"}, &jose.JSONWebKey{Key: k.ed.Public(), Algorithm: "Ed448"}, reason.JWSKeyAlgMismatch},
+		{"JWK alg ES256 with EdDSA", ed, []string{"EdDSA"}, &jose.JSONWebKey{Key: k.ed.Public(), Algorithm: "ES256"}, reason.JWSKeyAlgMismatch},
 		{"short EdDSA sig", withSig(ed, make([]byte, 63)), []string{"EdDSA"}, k.ed.Public(), reason.JWSBadSignature},
 	}
 	for _, tc := range tests {

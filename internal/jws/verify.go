@@ -44,11 +44,35 @@ const (
 // algorithm describes a JWS alg value.
 type algorithm struct {
 	fam   family
-	hash  crypto.Hash    // the digest signed (not used by EdDSA)
+	hash  crypto.Hash    // the digest signed (not used by Ed25519)
 	curve elliptic.Curve // famEC only
 	order string         // famEC only: curve order N, len is the coordinate size
 	pss   bool           // PS*: the salt length equals the hash size
 }
+
+// The two names of an Ed25519 signature. RFC 9864 deprecates the polymorphic
+// "EdDSA" (Ed25519 or Ed448) for the fully-specified "Ed25519". Provost
+// verifies no EdDSA curve but Ed25519, so both names mean the same algorithm:
+// an allow-list or a JWK alg naming one admits the other, and either name
+// needs an Ed25519 key (an Ed448 key is refused under both).
+const (
+	AlgEdDSA   = "EdDSA"
+	AlgEd25519 = "Ed25519"
+)
+
+// SameAlg reports whether the JWS alg values a and b name the same
+// algorithm: they are equal (case-sensitively, as RFC 7515 requires), or one
+// is "EdDSA" and the other "Ed25519".
+func SameAlg(a, b string) bool {
+	return a == b || (isEd25519Name(a) && isEd25519Name(b))
+}
+
+// AlgAllowed reports whether the allow-list allowed admits alg, by SameAlg.
+func AlgAllowed(allowed []string, alg string) bool {
+	return slices.ContainsFunc(allowed, func(a string) bool { return SameAlg(a, alg) })
+}
+
+func isEd25519Name(alg string) bool { return alg == AlgEdDSA || alg == AlgEd25519 }
 
 func lookupAlg(alg string) algorithm {
 	switch alg {
@@ -70,7 +94,7 @@ func lookupAlg(alg string) algorithm {
 		return algorithm{fam: famRSA, hash: crypto.SHA384, pss: true}
 	case "PS512":
 		return algorithm{fam: famRSA, hash: crypto.SHA512, pss: true}
-	case "EdDSA":
+	case AlgEdDSA, AlgEd25519:
 		return algorithm{fam: famEd25519}
 	case "HS256", "HS384", "HS512":
 		return algorithm{fam: famSymmetric}
@@ -84,8 +108,10 @@ func lookupAlg(alg string) algorithm {
 // *jose.JSONWebKey holding one. tok must come from Parse.
 //
 // Supported: ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512
-// and EdDSA (Ed25519). HS256/HS384/HS512 are always rejected, even when
-// listed in allowed. Every error is a *reason.Error.
+// and Ed25519 under either of its names, EdDSA and Ed25519 (RFC 9864; see
+// SameAlg: allowed and a JWK's alg may use either name). HS256/HS384/HS512
+// are always rejected, even when listed in allowed. Every error is a
+// *reason.Error.
 func Verify(tok *Token, allowed []string, key any) error {
 	if tok == nil {
 		return reason.New(reason.TokenMissing, "no token")
@@ -98,7 +124,7 @@ func Verify(tok *Token, allowed []string, key any) error {
 	switch {
 	case a.fam == famSymmetric:
 		return reason.New(reason.JWSSymmetricAlg, "symmetric JWS algorithms are never accepted")
-	case !slices.Contains(allowed, alg):
+	case !AlgAllowed(allowed, alg):
 		return reason.New(reason.JWSAlgNotAllowed, "JWS alg is not allowed")
 	case a.fam == famUnsupported:
 		return reason.New(reason.JWSAlgNotAllowed, "JWS alg is not supported")
@@ -171,7 +197,7 @@ func publicKey(alg string, key any) (any, error) {
 	if jwk == nil || jwk.Key == nil {
 		return nil, reason.New(reason.JWSKeyNotFound, "no verification key")
 	}
-	if jwk.Algorithm != "" && jwk.Algorithm != alg {
+	if jwk.Algorithm != "" && !SameAlg(jwk.Algorithm, alg) {
 		return nil, reason.New(reason.JWSKeyAlgMismatch, "JWK alg differs from the JWS alg")
 	}
 	if jwk.Use != "" && jwk.Use != "sig" {

@@ -15,15 +15,17 @@ const (
 	DefaultMaxBytes = 16 << 10
 )
 
-// DefaultAlgorithms is used when an Attestor lists none.
-var DefaultAlgorithms = []string{"ES256", "EdDSA"}
+// DefaultAlgorithms is used when an Attestor lists none. "EdDSA" and
+// "Ed25519" (RFC 9864) are one algorithm, an Ed25519 signature: an
+// Algorithms list naming either admits attestations under both names.
+var DefaultAlgorithms = []string{"ES256", "EdDSA", "Ed25519"}
 
 // Attestor is a trusted source of posture attestations.
 type Attestor struct {
 	Name       string              // short name used in Posture.Class
 	Issuer     string              // the "iss" its tokens carry
 	Keys       *jose.JSONWebKeySet // public keys, selected by "kid"
-	Algorithms []string            // allowed "alg" values; default DefaultAlgorithms
+	Algorithms []string            // allowed "alg" values; default DefaultAlgorithms; EdDSA and Ed25519 admit each other
 	MaxAge     time.Duration       // how old "iat" may be; default 5m
 }
 

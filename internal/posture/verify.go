@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +38,7 @@ func (v *Verifier) Verify(token string) (Posture, error) {
 		return Posture{}, err
 	}
 	algs := att.algorithms()
-	if !slices.Contains(algs, tok.Header.Alg) {
+	if !jws.AlgAllowed(algs, tok.Header.Alg) {
 		return Posture{}, reason.New(reason.PostureBadSignature, "alg "+quote(tok.Header.Alg)+" is not allowed for attestor "+quote(att.Name))
 	}
 	if err := jws.Verify(tok, algs, key); err != nil {

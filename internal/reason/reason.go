@@ -20,6 +20,7 @@ const (
 	// Shape and encoding of a JWS.
 	TokenTooLarge         Code = "token_too_large"
 	TokenMissing          Code = "token_missing"
+	AuthorizationRepeated Code = "authorization_repeated"
 	JWSJSONSerialization  Code = "jws_json_serialization"
 	JWSSegmentCount       Code = "jws_segment_count"
 	JWSBase64             Code = "jws_invalid_base64"
@@ -57,6 +58,7 @@ const (
 	DPoPProofMissing     Code = "dpop_proof_missing"
 	DPoPBearerScheme     Code = "dpop_bound_token_as_bearer"
 	DPoPMalformed        Code = "dpop_proof_malformed"
+	DPoPRepeated         Code = "dpop_proof_repeated"
 	DPoPType             Code = "dpop_wrong_typ"
 	DPoPAlgNotAllowed    Code = "dpop_alg_not_allowed"
 	DPoPKeyMissing       Code = "dpop_jwk_missing"
@@ -214,6 +216,17 @@ const (
 	PostureAbsent        Code = "posture_absent"
 	CIAbsent             Code = "ci_claims_absent"
 	TokenAgeUnknown      Code = "token_age_unknown"
+)
+
+// The request line itself (internal/target): a method or target that could be
+// read two ways is refused before any rule sees it.
+const (
+	RequestMethodInvalid Code = "request_method_invalid"
+	RequestTargetInvalid Code = "request_target_invalid"
+	// ForwardAuthHeaderMismatch: a forward-auth call from a trusted proxy
+	// named the original request with another header pair than the one
+	// configured (serve.forward_auth.headers), or lacked it.
+	ForwardAuthHeaderMismatch Code = "forward_auth_header_mismatch"
 )
 
 // extauthz: what Envoy reported could not be judged, so it is denied.

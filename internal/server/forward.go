@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
+	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/reason"
 )
 
 // Headers a proxy sets to name the original request: Traefik sends the
@@ -21,21 +24,27 @@ const (
 	HeaderOriginalURI     = "X-Original-URI"
 )
 
+// headerPairs are the method and target headers of each serve.forward_auth.headers
+// setting that names a pair.
+var headerPairs = map[string][2]string{
+	config.ForwardAuthNginx:   {HeaderOriginalMethod, HeaderOriginalURI},
+	config.ForwardAuthTraefik: {HeaderForwardedMethod, HeaderForwardedURI},
+}
+
 // forwardAuth answers /v1/forward-auth: it judges the request the proxy
 // describes and answers with package answer's status and headers.
 func (s *Server) forwardAuth(w *reply, r *http.Request) {
 	req := provost.FromHTTP(r)
-	req.Method, req.Target = originalRequest(r)
 	// The TLS client certificate of this call names the proxy, not its
 	// client: the client's certificate comes in XFCC or Client-Cert from
 	// a trusted proxy.
 	req.ClientCerts = nil
-	if !validMethod(req.Method) {
-		s.invalid(w, methodHeader(r), "must be an upper-case HTTP method token")
-		return
-	}
-	if !strings.HasPrefix(req.Target, "/") {
-		s.invalid(w, uriHeader(r), "must be the original request target: a path starting with / (and any query)")
+	var herr *headerError
+	req.Method, req.Target, herr = s.originalRequest(r, s.eng.TrustsProxy(req.Peer))
+	if herr != nil {
+		w.Header().Set(answer.HeaderReasons, string(reason.ForwardAuthHeaderMismatch))
+		s.problem(w, problem{Type: typeInvalidField, Title: "Bad Request", Status: http.StatusBadRequest,
+			Field: herr.header, Detail: herr.Error()})
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.WriteTimeout.D())
@@ -45,22 +54,61 @@ func (s *Server) forwardAuth(w *reply, r *http.Request) {
 	answer.Headers(h, d)
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(answer.Status(d))
+	status := answer.Status(d)
+	if status == http.StatusBadRequest {
+		// A refused method or target (request_*_invalid) is a denial: nginx
+		// and Traefik know only 2xx, 401 and 403 from an auth service.
+		status = http.StatusForbidden
+	}
+	w.WriteHeader(status)
 	io.WriteString(w, string(d.Decision.Decision)+"\n")
 }
 
+// headerError names the forward-auth header that could not be used.
+type headerError struct {
+	header, msg string
+}
+
+func (e *headerError) Error() string { return e.header + ": " + e.msg }
+
 // originalRequest returns the method and target of the request the proxy
-// asks about.
-func originalRequest(r *http.Request) (method, target string) {
-	method = firstHeader(r, HeaderForwardedMethod, HeaderOriginalMethod)
-	if method == "" {
-		method = r.Method
+// asks about. They are read from the configured header pair only when the
+// caller is a trusted proxy; from anyone else every pair is ignored and
+// the call is judged as itself. From a trusted proxy, a call that carries
+// another pair, lacks the configured one, or repeats a line is refused:
+// a proxy set up as documented never sends one.
+func (s *Server) originalRequest(r *http.Request, trusted bool) (method, target string, err *headerError) {
+	method, target = r.Method, ownTarget(r)
+	if !trusted {
+		return method, target, nil
 	}
-	target = firstHeader(r, HeaderForwardedURI, HeaderOriginalURI)
-	if target == "" {
-		target = ownTarget(r)
+	mode := s.cfg.ForwardAuth.Headers
+	for name, pair := range headerPairs {
+		if name == mode {
+			continue
+		}
+		for _, h := range pair {
+			if len(r.Header.Values(h)) > 0 {
+				return "", "", &headerError{h, fmt.Sprintf("this Provost reads the original request from the %s headers (serve.forward_auth.headers); a call carrying %s is refused, since a client may have typed it", mode, h)}
+			}
+		}
 	}
-	return method, target
+	pair, ok := headerPairs[mode]
+	if !ok {
+		return method, target, nil // envoy: the call is the original request
+	}
+	vals := [2]string{}
+	for i, h := range pair {
+		switch v := r.Header.Values(h); len(v) {
+		case 0:
+			return "", "", &headerError{h, fmt.Sprintf("is missing: the %s set-up (serve.forward_auth.headers) names the original request with %s and %s", mode, pair[0], pair[1])}
+		case 1:
+			vals[i] = v[0]
+		default:
+			return "", "", &headerError{h, "was sent more than once"}
+		}
+	}
+	return vals[0], vals[1], nil
 }
 
 // ownTarget is this request's own target with the forward-auth prefix
@@ -79,45 +127,4 @@ func ownTarget(r *http.Request) string {
 		t = "/" + t
 	}
 	return t
-}
-
-func firstHeader(r *http.Request, names ...string) string {
-	for _, n := range names {
-		if v := r.Header.Get(n); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// methodHeader and uriHeader name where a bad value came from.
-func methodHeader(r *http.Request) string {
-	for _, n := range []string{HeaderForwardedMethod, HeaderOriginalMethod} {
-		if r.Header.Get(n) != "" {
-			return n
-		}
-	}
-	return "(method)"
-}
-
-func uriHeader(r *http.Request) string {
-	for _, n := range []string{HeaderForwardedURI, HeaderOriginalURI} {
-		if r.Header.Get(n) != "" {
-			return n
-		}
-	}
-	return "(target)"
-}
-
-// validMethod accepts what checkreq accepts: an upper-case method token.
-func validMethod(m string) bool {
-	if m == "" || len(m) > 32 {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		if m[i] < 'A' || m[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/reason"
 )
 
 func httptestGet(s *Server, path string) *httptest.ResponseRecorder {
@@ -54,7 +56,10 @@ func (f fwd) do(t testing.TB, c *http.Client, base string) (*http.Response, stri
 // method and path below its path_prefix.
 func TestForwardAuth(t *testing.T) {
 	w := newWorld(t)
-	r := w.start(config.Serve{})
+	urls := map[string]string{}
+	for _, mode := range []string{config.ForwardAuthNginx, config.ForwardAuthTraefik, config.ForwardAuthEnvoy} {
+		urls[mode] = w.start(config.Serve{ForwardAuth: config.ForwardAuth{Headers: mode}}).url
+	}
 	dpopKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	type want struct {
 		status    int
@@ -66,42 +71,43 @@ func TestForwardAuth(t *testing.T) {
 		answer.HeaderClient: "10.40.7.7", answer.HeaderIssuer: wIssuer}}
 	cases := []struct {
 		name string
+		mode string // serve.forward_auth.headers; "" is the default, nginx
 		req  func() fwd
 		want want
 	}{
-		{"nginx allow", func() fwd {
+		{"nginx allow", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports?q=1",
 				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
 		}, allowReports},
-		{"traefik allow", func() fwd {
+		{"traefik allow", config.ForwardAuthTraefik, func() fwd {
 			return fwd{headers: map[string]string{"X-Forwarded-Method": "POST", "X-Forwarded-Uri": "/v1/reports",
 				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
 		}, allowReports},
-		{"rejected credential", func() fwd {
+		{"rejected credential", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
 				"Authorization": "Bearer " + w.token("svc:reports", map[string]any{"exp": 1}), "X-Forwarded-For": "10.40.7.7"}}
 		}, want{401, "deny", `Bearer error="invalid_token"`, nil}},
-		{"no credential", func() fwd {
+		{"no credential", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports", "X-Forwarded-For": "10.40.7.7"}}
 		}, want{401, "deny", `Bearer realm="provost"`, nil}},
-		{"provenance deny", func() fwd {
+		{"provenance deny", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
 				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "203.0.113.9"}}
 		}, want{403, "deny", "", nil}},
-		{"step up", func() fwd {
+		{"step up", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/sync",
 				"Authorization": "Bearer " + w.token("vendor:sync", nil), "X-Forwarded-For": "203.0.113.9"}}
 		}, want{401, "step_up", `Bearer error="invalid_token", error_description="re-authenticate`, nil}},
-		{"XFCC from the trusted proxy", func() fwd {
+		{"XFCC from the trusted proxy", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/tools",
 				"Authorization": "Bearer " + w.token("agent:bot", nil), "X-Forwarded-For": "10.30.1.5", "X-Forwarded-Client-Cert": w.xfcc(agentID)}}
 		}, want{200, "allow", "", map[string]string{answer.HeaderWorkload: agentID, answer.HeaderBinding: "agent"}}},
-		{"Envoy: original method and path below the prefix", func() fwd {
+		{"Envoy: original method and path below the prefix", config.ForwardAuthEnvoy, func() fwd {
 			tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, dpopKey)}})
 			return fwd{path: PathForwardAuth + "/v1/export?since=1", method: "PATCH", headers: map[string]string{
 				"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(dpopKey, "PATCH", "/v1/export?since=1", tok, w.eng.DPoPNonce())}}
 		}, want{200, "allow", "", map[string]string{answer.HeaderSubject: "svc:export"}}},
-		{"Envoy: a proof for another path fails", func() fwd {
+		{"Envoy: a proof for another path fails", config.ForwardAuthEnvoy, func() fwd {
 			tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, dpopKey)}})
 			return fwd{path: PathForwardAuth + "/v1/export", method: "PATCH", headers: map[string]string{
 				"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(dpopKey, "PATCH", "/v1/other", tok, w.eng.DPoPNonce())}}
@@ -109,7 +115,7 @@ func TestForwardAuth(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body := c.req().do(t, http.DefaultClient, r.url)
+			resp, body := c.req().do(t, http.DefaultClient, urls[cmp.Or(c.mode, config.ForwardAuthNginx)])
 			if resp.StatusCode != c.want.status || resp.Header.Get(answer.HeaderDecision) != c.want.decision {
 				t.Fatalf("status %d decision %q (%s), want %d %s; reasons %s", resp.StatusCode, resp.Header.Get(answer.HeaderDecision),
 					body, c.want.status, c.want.decision, resp.Header.Get(answer.HeaderReasons))
@@ -196,17 +202,26 @@ func TestForwardAuthUntrustedClient(t *testing.T) {
 	}
 }
 
+// What the trusted proxy reports is refused when it names the original
+// request with another header pair than the configured one, lacks it, or
+// describes a method or target that is not canonical.
 func TestForwardAuthMalformed(t *testing.T) {
 	w := newWorld(t)
 	r := w.start(config.Serve{})
 	cases := []struct {
 		name    string
 		headers map[string]string
-		field   string
+		status  int
+		field   string      // of the 400 problem
+		reason  reason.Code // X-Provost-Reasons
 	}{
-		{"lower-case method", map[string]string{"X-Forwarded-Method": "get", "X-Forwarded-Uri": "/x"}, "X-Forwarded-Method"},
-		{"absolute URI", map[string]string{"X-Original-Method": "GET", "X-Original-URI": "https://evil/x"}, "X-Original-URI"},
-		{"empty-looking URI", map[string]string{"X-Forwarded-Uri": "x"}, "X-Forwarded-Uri"},
+		{"Traefik's pair at an nginx set-up", map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/x"}, 400, "X-Forwarded-Method", reason.ForwardAuthHeaderMismatch},
+		{"both pairs", map[string]string{"X-Original-Method": "DELETE", "X-Original-URI": "/v1/admin", "X-Forwarded-Uri": "/v1/reports"}, 400, "X-Forwarded-Uri", reason.ForwardAuthHeaderMismatch},
+		{"no URI", map[string]string{"X-Original-Method": "GET"}, 400, "X-Original-URI", reason.ForwardAuthHeaderMismatch},
+		{"no method", map[string]string{"X-Original-URI": "/x"}, 400, "X-Original-Method", reason.ForwardAuthHeaderMismatch},
+		{"lower-case method", map[string]string{"X-Original-Method": "get", "X-Original-URI": "/x"}, 403, "", reason.RequestMethodInvalid},
+		{"absolute URI", map[string]string{"X-Original-Method": "GET", "X-Original-URI": "https://evil/x"}, 403, "", reason.RequestTargetInvalid},
+		{"dot-segments", map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports/../admin"}, 403, "", reason.RequestTargetInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -219,34 +234,59 @@ func TestForwardAuthMalformed(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			p := readProblem(t, resp)
-			if resp.StatusCode != 400 || p.Field != c.field {
-				t.Fatalf("%d %+v, want 400 naming %s", resp.StatusCode, p, c.field)
+			if got := resp.Header.Get(answer.HeaderReasons); resp.StatusCode != c.status || got != string(c.reason) {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, got, c.status, c.reason)
+			}
+			if c.status == 400 {
+				if p := readProblem(t, resp); p.Field != c.field {
+					t.Fatalf("%+v, want a problem naming %s", p, c.field)
+				}
 			}
 		})
 	}
 }
 
+// originalRequest believes a header pair only from a trusted proxy, and
+// only the configured one.
 func TestOriginalRequest(t *testing.T) {
+	spoof := map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/v1/reports", "X-Original-Method": "GET", "X-Original-URI": "/v1/reports"}
 	cases := []struct {
+		mode           string
+		trusted        bool
 		method, target string
 		headers        map[string]string
 		wantM, wantT   string
+		wantErr        string // the header named, "" for none
 	}{
-		{"GET", "/v1/forward-auth", nil, "GET", "/"},
-		{"DELETE", "/v1/forward-auth/a/b?c=d", nil, "DELETE", "/a/b?c=d"},
-		{"GET", "/v1/forward-auth?c=d", nil, "GET", "/?c=d"},
-		{"GET", "/v1/forward-auth/a%2Fb", nil, "GET", "/a%2Fb"},
-		{"GET", "/v1/forward-auth", map[string]string{"X-Forwarded-Method": "PUT", "X-Original-Method": "POST", "X-Forwarded-Uri": "/t", "X-Original-URI": "/u"}, "PUT", "/t"},
-		{"GET", "/v1/forward-auth", map[string]string{"X-Original-Method": "POST", "X-Original-URI": "/u?v"}, "POST", "/u?v"},
+		{"nginx", true, "GET", "/v1/forward-auth", map[string]string{"X-Original-Method": "POST", "X-Original-URI": "/u?v"}, "POST", "/u?v", ""},
+		{"nginx", true, "GET", "/v1/forward-auth", map[string]string{"X-Original-Method": "POST", "X-Original-URI": "/u", "X-Forwarded-Method": "GET"}, "", "", "X-Forwarded-Method"},
+		{"nginx", true, "GET", "/v1/forward-auth", map[string]string{"X-Original-Method": "POST"}, "", "", "X-Original-URI"},
+		{"traefik", true, "GET", "/v1/forward-auth", map[string]string{"X-Forwarded-Method": "PUT", "X-Forwarded-Uri": "/t"}, "PUT", "/t", ""},
+		{"traefik", true, "GET", "/v1/forward-auth", map[string]string{"X-Forwarded-Method": "PUT", "X-Forwarded-Uri": "/t", "X-Original-URI": "/u"}, "", "", "X-Original-URI"},
+		{"envoy", true, "DELETE", "/v1/forward-auth/a/b?c=d", nil, "DELETE", "/a/b?c=d", ""},
+		{"envoy", true, "GET", "/v1/forward-auth?c=d", nil, "GET", "/?c=d", ""},
+		{"envoy", true, "GET", "/v1/forward-auth/a%2Fb", nil, "GET", "/a%2Fb", ""},
+		{"envoy", true, "GET", "/v1/forward-auth", map[string]string{"X-Original-Method": "POST"}, "", "", "X-Original-Method"},
+		// From an untrusted peer every pair is ignored: the call is judged
+		// as itself, whatever it claims.
+		{"nginx", false, "DELETE", "/v1/forward-auth", spoof, "DELETE", "/", ""},
+		{"traefik", false, "DELETE", "/v1/forward-auth/v1/admin", spoof, "DELETE", "/v1/admin", ""},
 	}
 	for _, c := range cases {
+		s := New(nil, config.Serve{ForwardAuth: config.ForwardAuth{Headers: c.mode}}, nil)
 		r := httptest.NewRequest(c.method, c.target, nil)
 		for k, v := range c.headers {
 			r.Header.Set(k, v)
 		}
-		if m, tg := originalRequest(r); m != c.wantM || tg != c.wantT {
-			t.Errorf("%s %s %v: %s %s, want %s %s", c.method, c.target, c.headers, m, tg, c.wantM, c.wantT)
+		m, tg, err := s.originalRequest(r, c.trusted)
+		if err != nil {
+			if err.header != c.wantErr {
+				t.Errorf("%s %v %v: refused naming %s, want %q", c.mode, c.trusted, c.headers, err.header, c.wantErr)
+			}
+			continue
+		}
+		if c.wantErr != "" || m != c.wantM || tg != c.wantT {
+			t.Errorf("%s %v %s %s %v: %s %s, want %s %s (error %q)", c.mode, c.trusted, c.method, c.target, c.headers, m, tg, c.wantM, c.wantT, c.wantErr)
 		}
 	}
 }

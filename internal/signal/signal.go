@@ -40,9 +40,16 @@ var Names = []Name{Workload, Network, ProxyChain, Posture, Issuer, CI, Time, Pos
 
 // Signals is everything observed about one request.
 type Signals struct {
-	Now        time.Time         `json:"now"`
+	Now time.Time `json:"now"`
+	// Method and Target are the request line in its canonical form
+	// (internal/target): Target is Path and the query, with credential
+	// query parameters redacted. Path is the normalised path rules
+	// compare; RawTarget the target as received (credential parameters
+	// redacted), for rules that must see it.
 	Method     string            `json:"method"`
 	Target     string            `json:"target"`
+	Path       string            `json:"path"`
+	RawTarget  string            `json:"raw_target"`
 	Credential credential.Result `json:"-"` // reported beside the signals
 	Workload   WorkloadSignal    `json:"workload"`
 	Network    NetworkSignal     `json:"network"`

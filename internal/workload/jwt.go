@@ -9,6 +9,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/provost-dev/provost/internal/jsonerr"
 	"github.com/provost-dev/provost/internal/reason"
 )
 
@@ -71,9 +72,10 @@ func parseJWTSVID(token string) (*jwt.JSONWebToken, spiffeid.ID, error) {
 	case len(token) > MaxJWTSVIDSize:
 		return nil, spiffeid.ID{}, reason.New(reason.WorkloadJWTInvalid, "JWT-SVID larger than the limit")
 	}
+	// go-jose's messages may quote header and claim values: jsonerr drops them.
 	tok, err := jwt.ParseSigned(token, jwtSVIDAlgs)
 	if err != nil {
-		return nil, spiffeid.ID{}, reason.Wrap(reason.WorkloadJWTInvalid, "JWT-SVID is not a compact JWS with an allowed algorithm", err)
+		return nil, spiffeid.ID{}, reason.Wrap(reason.WorkloadJWTInvalid, "JWT-SVID is not a compact JWS with an allowed algorithm", jsonerr.Describe(err, nil))
 	}
 	if len(tok.Headers) != 1 {
 		return nil, spiffeid.ID{}, reason.New(reason.WorkloadJWTInvalid, "JWT-SVID must have exactly one signature")
@@ -87,7 +89,7 @@ func parseJWTSVID(token string) (*jwt.JSONWebToken, spiffeid.ID, error) {
 	}
 	var unverified jwt.Claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return nil, spiffeid.ID{}, reason.Wrap(reason.WorkloadJWTInvalid, "JWT-SVID claims are malformed", err)
+		return nil, spiffeid.ID{}, reason.Wrap(reason.WorkloadJWTInvalid, "JWT-SVID claims are malformed", jsonerr.Describe(err, nil))
 	}
 	id, err := spiffeid.FromString(unverified.Subject)
 	if err != nil {

@@ -198,16 +198,16 @@ func FromIncoming(ctx context.Context, fullMethod string) *provost.Request {
 	req := &provost.Request{
 		Method:                http.MethodPost,
 		Target:                fullMethod,
-		Authorization:         first(md, "authorization"),
-		DPoP:                  first(md, "dpop"),
+		Authorization:         provost.JoinLines(md["authorization"]),
+		DPoP:                  provost.JoinLines(md["dpop"]),
 		XForwardedFor:         md["x-forwarded-for"],
 		Forwarded:             md["forwarded"],
-		XFCC:                  first(md, keyXFCC),
-		ClientCertHeader:      first(md, keyClientCert),
-		ClientCertChainHeader: first(md, keyClientCertChain),
-		JWTSVID:               first(md, keyWorkloadJWT),
+		XFCC:                  provost.JoinLines(md[keyXFCC]),
+		ClientCertHeader:      provost.JoinLines(md[keyClientCert]),
+		ClientCertChainHeader: provost.JoinLines(md[keyClientCertChain]),
+		JWTSVID:               provost.JoinLines(md[keyWorkloadJWT]),
 		Hops:                  md[keyHop],
-		Posture:               first(md, keyPosture),
+		Posture:               provost.JoinLines(md[keyPosture]),
 	}
 	if p, ok := peer.FromContext(ctx); ok {
 		req.Peer = addrOf(p.Addr)
@@ -216,13 +216,6 @@ func FromIncoming(ctx context.Context, fullMethod string) *provost.Request {
 		}
 	}
 	return req
-}
-
-func first(md metadata.MD, k string) string {
-	if v := md[k]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }
 
 // addrOf is the IP address of a peer; the zero Addr (no network signal)
