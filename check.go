@@ -18,10 +18,10 @@ import (
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/origin"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/signal"
 	"github.com/provost-dev/provost/internal/target"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Request is one request to judge, as a transport observed it. Every

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func xfccFor(_ testing.TB, w *world, id string) string {

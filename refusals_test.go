@@ -17,8 +17,8 @@ import (
 
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/checkreq"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/server"
+	"github.com/provost-dev/provost/reason"
 )
 
 // refusal is a request every transport must refuse, for the same reason,

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // expect asserts the decision, both verdicts, and that every code in codes

@@ -8,10 +8,10 @@ import (
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/hop"
 	"github.com/provost-dev/provost/internal/network"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
 	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/internal/workload"
+	"github.com/provost-dev/provost/reason"
 )
 
 // clientCert is the certificate chain that names the client, found once

@@ -32,9 +32,9 @@ import (
 	"github.com/provost-dev/provost/internal/extauthz"
 	"github.com/provost-dev/provost/internal/load"
 	"github.com/provost-dev/provost/internal/proxy"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/server"
 	"github.com/provost-dev/provost/middleware"
+	"github.com/provost-dev/provost/reason"
 )
 
 // The loopback addresses stand for hosts: the clients of the proxy and the

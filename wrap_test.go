@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Use wraps every decision, whatever calls Check; wrappers nest in order.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // An Option configures the middleware.

@@ -16,8 +16,8 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin/admintest"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/telemetry"
+	"github.com/provost-dev/provost/reason"
 )
 
 type adminCmd func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int

@@ -17,8 +17,8 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin"
 	"github.com/provost-dev/provost/internal/admin/admintest"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/telemetry"
+	"github.com/provost-dev/provost/reason"
 )
 
 // syncBuffer is a log sink the server's goroutines may share.

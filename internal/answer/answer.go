@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/provost-dev/provost"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Identity headers set on allowed requests for the upstream. Transports

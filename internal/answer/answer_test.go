@@ -9,7 +9,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func dec(out decision.Outcome, cred credential.Result) *provost.Decision {

@@ -15,7 +15,7 @@ import (
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/network"
 	"github.com/provost-dev/provost/internal/origin"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Outcome is what one decision was, or would be.

@@ -11,8 +11,8 @@ import (
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/origin"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 const base = `version: 1

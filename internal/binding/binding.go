@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/network"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Version is the only bindings file version this Provost reads.

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 func pass(n signal.Name, obs, exp string) Check {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Evaluate compares sig against the binding and returns the checks, in this

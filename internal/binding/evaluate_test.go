@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/credential"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 const allPass = "possession:pass workload:pass network:pass proxy_chain:pass posture:pass ci:pass time:pass time:pass time:pass rule:pass"

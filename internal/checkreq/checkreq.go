@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/jsonerr"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/target"
+	"github.com/provost-dev/provost/reason"
 )
 
 // MaxBytes bounds one request document.

@@ -10,7 +10,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/provost-dev/provost/internal/issuer"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // rawEd builds a compact JWS from literal header and payload JSON signed with

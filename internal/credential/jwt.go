@@ -11,7 +11,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/provost-dev/provost/internal/jws"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // maxKeysTried bounds how many keys one token may be tried against when it

@@ -7,7 +7,7 @@ import (
 	"encoding/base64"
 
 	"github.com/provost-dev/provost/internal/dpop"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // checkPossession enforces the key binding of the token (RFC 9449, RFC

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Verdict is the credential verdict.

@@ -13,8 +13,8 @@ import (
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/issuer"
 	"github.com/provost-dev/provost/internal/jws"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/revocation"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Defaults for Config fields left zero.

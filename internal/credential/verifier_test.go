@@ -15,8 +15,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/revocation"
+	"github.com/provost-dev/provost/reason"
 )
 
 func TestAcceptsEveryAlgorithm(t *testing.T) {

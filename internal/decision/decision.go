@@ -8,7 +8,7 @@ import (
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/origin"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Outcome is the decision.

@@ -3,7 +3,7 @@ package decision
 import (
 	"slices"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Tag is a reference to a framework control or risk that a finding concerns.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/jws"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // claims are the proof claims this package reads (RFC 9449 section 4.2).

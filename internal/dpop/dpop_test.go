@@ -11,8 +11,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/replay"
+	"github.com/provost-dev/provost/reason"
 )
 
 const (

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // TestEd25519AlgNames checks RFC 9864 proofs: "EdDSA" and "Ed25519" are one

@@ -13,7 +13,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/jsonerr"
 	"github.com/provost-dev/provost/internal/jws"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // parseJWK parses the jwk header of a proof: present, strict JSON, no

@@ -15,8 +15,8 @@ import (
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -10,8 +10,8 @@ import (
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/origin"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 // rawToken stands for the credential a caller presented; it must never

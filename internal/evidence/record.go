@@ -11,8 +11,8 @@ import (
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/origin"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Version is the record format version this package writes and reads.

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 func TestFromDecisionKeepsNoSecret(t *testing.T) {

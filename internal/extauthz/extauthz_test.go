@@ -16,7 +16,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 const loopbackGRPC = "grpc:\n  listen: 127.0.0.1:0\n"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // respond renders d: headers and status from internal/answer, OK only for

@@ -12,7 +12,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Limits bound what Envoy may report about one request.

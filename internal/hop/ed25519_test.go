@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // signEd signs a hop attestation with an Ed25519 key under the literal alg

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // FuzzVerify feeds arbitrary header values and requests to Verify: it must

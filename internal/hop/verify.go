@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/jws"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Defaults for a zero Verifier field.

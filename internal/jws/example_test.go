@@ -9,7 +9,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/provost-dev/provost/internal/jws"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func Example() {

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/provost-dev/provost/internal/jsonerr"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // parseHeader decodes the protected header raw into h and applies the

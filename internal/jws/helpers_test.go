@@ -15,7 +15,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // testKeys are generated once per test binary run; never written after.

@@ -7,7 +7,7 @@ import (
 	josejson "github.com/go-jose/go-jose/v4/json"
 
 	"github.com/provost-dev/provost/internal/jsonerr"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // maxDepth bounds how deeply JSON arrays and objects may nest.

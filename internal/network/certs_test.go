@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // testPKI is a CA and a leaf it signed, generated fresh for each test.

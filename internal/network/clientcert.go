@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Bounds on RFC 9440 header values.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func TestParseClientCert(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func testTrusted(t testing.TB) *CIDRSet {

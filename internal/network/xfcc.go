@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Bounds on x-forwarded-client-cert values.

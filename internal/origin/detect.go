@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Defaults for Config.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func TestDetect(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/reason"
 )
 
 func TestKeyUnambiguous(t *testing.T) {

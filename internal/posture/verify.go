@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/provost-dev/provost/internal/jws"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Verify checks a posture attestation and returns what it states. Errors are

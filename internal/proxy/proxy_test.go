@@ -16,9 +16,9 @@ import (
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/hop"
 	"github.com/provost-dev/provost/internal/network"
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
+	"github.com/provost-dev/provost/reason"
 )
 
 func TestAllowedRequestReachesUpstream(t *testing.T) {

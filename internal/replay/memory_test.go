@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 var ctx = context.Background()

@@ -15,7 +15,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 type judged struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Headers a proxy sets to name the original request: Traefik sends the

@@ -14,7 +14,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func httptestGet(s *Server, path string) *httptest.ResponseRecorder {

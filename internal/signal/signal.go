@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/credential"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Name names a signal in checks, in require_evidence and in evidence.

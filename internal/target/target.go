@@ -36,7 +36,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Bounds.

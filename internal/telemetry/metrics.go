@@ -13,7 +13,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/issuer"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Sources are the gauges and counters read at scrape time. A nil field is

@@ -2,7 +2,7 @@ package trail
 
 import (
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 func evidenceOutcome(s string) decision.Outcome { return decision.Outcome(s) }

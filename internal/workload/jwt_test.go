@@ -16,8 +16,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/provost-dev/provost/internal/reason"
 	"github.com/provost-dev/provost/internal/workload"
+	"github.com/provost-dev/provost/reason"
 )
 
 const aud = "https://api.example"

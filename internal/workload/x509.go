@@ -9,7 +9,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
-	"github.com/provost-dev/provost/internal/reason"
+	"github.com/provost-dev/provost/reason"
 )
 
 // MaxChainLength bounds the certificates accepted in one presented chain,

@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	docFile  = "../../docs/reasons.md"
-	tagsFile = "../decision/tags.go"
+	docFile  = "../docs/reasons.md"
+	tagsFile = "../internal/decision/tags.go"
 	// tagsHeading starts the doc's framework section; the code lists come before it.
 	tagsHeading = "## Framework references"
 )
