@@ -2,6 +2,7 @@ package provost
 
 import (
 	"context"
+	"github.com/provost-dev/provost/verdict"
 	"testing"
 )
 
@@ -23,7 +24,7 @@ bindings:
       posture: {runner_type: hardened}
     require_evidence: [workload, posture]
 `)
-	if err := w.eng.Reload(context.Background()); err != nil {
+	if err := w.reload(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	tok := w.token("svc:bench", nil)
@@ -36,13 +37,13 @@ bindings:
 	// from XFCC, as it would be behind Envoy.
 	r.XFCC = xfccFor(nil, w, "spiffe://acme.test/bench/api")
 	r.ClientCerts = nil
-	if d, err := w.eng.Check(ctx, r); err != nil || d.Decision.Decision != Allow {
-		b.Fatalf("setup: %v %s %v", err, d.Decision.Decision, d.Reasons)
+	if d, err := w.eng.Check(ctx, r); err != nil || d.Outcome != verdict.Allow {
+		b.Fatalf("setup: %v %s %v", err, d.Outcome, d.Reasons)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err := w.eng.Check(ctx, r)
-		if err != nil || d.Decision.Decision != Allow {
+		if err != nil || d.Outcome != verdict.Allow {
 			b.Fatal(err, d.Reasons)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -22,6 +23,7 @@ import (
 	"github.com/provost-dev/provost/internal/signal"
 	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // Request is one request to judge, as a transport observed it. Every
@@ -66,67 +68,42 @@ type Request struct {
 	ID string
 }
 
-// EvidenceRef names a decision's record in the evidence log.
-type EvidenceRef struct {
-	Index    int64  `json:"index"`
-	LeafHash string `json:"leaf_hash"` // base64, RFC 6962 leaf hash of the record
-}
+// Decision is the Engine's answer for one request. Its fields and the
+// types they hold are in package verdict; the reason codes in package
+// reason.
+type Decision = verdict.Decision
 
-// Decision is the Engine's answer for one request.
-type Decision struct {
-	decision.Decision
-	// Signals is everything observed about the request.
-	Signals signal.Signals `json:"signals"`
-	// Origin is where the request came from, as origin history keeps it.
-	Origin origin.Origin `json:"origin"`
-	// RevocationID names the revocation written because of this decision.
-	RevocationID string `json:"revocation_id,omitempty"`
-	// RequestID names the request; Evidence its record in the evidence log.
-	RequestID string       `json:"request_id"`
-	Evidence  *EvidenceRef `json:"evidence,omitempty"`
-}
-
-// Outcomes and verdicts, re-exported for callers that embed the Engine.
-const (
-	Allow  = decision.Allow
-	StepUp = decision.StepUp
-	Deny   = decision.Deny
-
-	Accepted = credential.Accepted
-	Rejected = credential.Rejected
-
-	Verified     = decision.Verified
-	Violated     = decision.Violated
-	Insufficient = decision.Insufficient
-)
-
-// Check judges one request. The error is non-nil only when one of
-// Provost's own parts failed; the Decision is then a denial (fail closed)
-// and is still complete.
+// Check judges one request. It never returns a nil Decision. The error is
+// non-nil only when one of Provost's own parts failed; the Decision is then
+// a denial (fail closed) and is still complete.
 func (e *Engine) Check(ctx context.Context, r *Request) (*Decision, error) {
-	f := e.decide
+	f := CheckFunc(e.decide)
 	if w := e.wrapped.Load(); w != nil {
 		f = *w
 	}
-	d, err := f(ctx, r)
-	if err != nil && (d == nil || d.Decision.Decision != decision.Deny) {
-		// Whatever a wrapper did, a failure is never answered with anything
-		// but a denial: no transport can allow on an error.
-		d = deniedOnError(d)
-	}
-	return d, err
+	return Judge(ctx, f, r)
 }
 
-// deniedOnError turns d (or nothing) into a fail-closed denial.
-func deniedOnError(d *Decision) *Decision {
-	if d == nil {
-		d = &Decision{}
+// Judge calls c and holds it to Checker's promise, in the one place every
+// transport relies on: whatever c returns, an error or a missing decision
+// is answered with one fail-closed denial (internal_error), never with an
+// allow.
+func Judge(ctx context.Context, c Checker, r *Request) (*Decision, error) {
+	d, err := c.Check(ctx, r)
+	if d == nil && err == nil {
+		err = errors.New("provost: the checker returned no decision")
 	}
-	d.Decision.Decision = decision.Deny
-	d.Credential.Verdict = credential.Rejected
-	d.Credential.Reason = reason.InternalError
-	d.Reasons = append(d.Reasons, decision.Reason{Code: reason.InternalError, Message: "Provost failed while deciding, so it denies (fail closed)"})
-	return d
+	if err != nil && (d == nil || d.Outcome != verdict.Deny || d.Credential.Verdict != verdict.Rejected) {
+		// No transport can allow on an error.
+		if d == nil {
+			d = &Decision{RequestID: r.ID}
+		}
+		d.Outcome = verdict.Deny
+		d.Credential.Verdict = verdict.Rejected
+		d.Credential.Reason = reason.InternalError
+		d.Reasons = append(d.Reasons, verdict.Reason{Code: reason.InternalError, Message: "Provost failed while deciding, so it denies (fail closed)"})
+	}
+	return d, err
 }
 
 // decide is the decision itself, under whatever Use wrapped around it.
@@ -142,17 +119,18 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	if err != nil {
 		return e.refuse(ctx, st, r, now, err)
 	}
-	client := st.clientCert(r)
+	obs := r.observed()
+	client := st.signals.ClientCert(&obs)
 	cred, verr := st.verifier.Verify(ctx, credential.Presented{
 		Authorization: r.Authorization, DPoP: r.DPoP, Method: r.Method, Target: r.Target,
-		ClientCert: leaf(client.chain),
+		ClientCert: client.Leaf(),
 	})
 	if verr != nil {
 		e.log.LogAttrs(ctx, slog.LevelError, "credential check failed closed",
 			slog.String("fingerprint", cred.Fingerprint), slog.String("reason", string(cred.Reason)), slog.Any("error", verr))
 		verr = fmt.Errorf("credential check failed closed: %w", verr)
 	}
-	sig := st.signals(r, line, cred, client, now)
+	sig := st.signals.Signals(&obs, line, cred, client, now)
 	in := decision.Input{Credential: cred, Mode: st.bindings.Mode}
 	var hist origin.History
 	if cred.Accepted() {
@@ -163,7 +141,7 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 			}
 			sig.Credential = in.Credential
 		}
-		if hist, err = e.history.Lookup(ctx, cred.Fingerprint); err != nil {
+		if hist, err = e.stores.Origins.Lookup(ctx, cred.Fingerprint); err != nil {
 			return e.failClosed(ctx, st, r, now, in, sig, fmt.Errorf("origin history: %w", err))
 		}
 		sig.Time.LastSeen = hist.LastSeen
@@ -181,7 +159,7 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 				Message: fmt.Sprintf("the workload %s is named by no binding", sig.Workload.ID)})
 		}
 	}
-	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: cur, RequestID: r.ID}
+	d := decided(in, sig, cur, r.ID)
 	if err := e.act(ctx, d, in, now); err != nil {
 		return e.failClosed(ctx, st, r, now, in, sig, err)
 	}
@@ -195,17 +173,17 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 // only once the record is durably written: a decision that cannot be
 // recorded is not answered (it fails closed).
 func (e *Engine) record(ctx context.Context, d *Decision, st *state, now time.Time) error {
-	rec := evidence.FromDecision(d.Decision, d.Signals, d.Origin, evidence.Meta{
+	rec := evidence.FromDecision(*d, d.Signals, d.Origin, evidence.Meta{
 		RequestID: d.RequestID, BindingsDigest: st.bindings.Digest, RevocationID: d.RevocationID, Time: now})
 	data, err := rec.Marshal()
 	if err != nil {
 		return fmt.Errorf("evidence record: %w", err)
 	}
-	ent, err := e.evidence.Append(ctx, data)
+	ref, err := e.stores.Evidence.Append(ctx, data)
 	if err != nil {
 		return fmt.Errorf("evidence log: %w", err)
 	}
-	d.Evidence = &EvidenceRef{Index: ent.Index, LeafHash: base64.StdEncoding.EncodeToString(ent.LeafHash[:])}
+	d.Evidence = &ref
 	return nil
 }
 
@@ -218,7 +196,7 @@ func newRequestID() string {
 
 // bindingRevoked rejects the credential when its binding is revoked.
 func (e *Engine) bindingRevoked(ctx context.Context, name string, cred *credential.Result) error {
-	rev, err := e.revoked.Match(ctx, revocation.Query{Binding: name})
+	rev, err := e.stores.Revocations.Match(ctx, revocation.Query{Binding: name})
 	if err != nil {
 		return fmt.Errorf("revocations: %w", err)
 	}
@@ -235,11 +213,11 @@ func (e *Engine) act(ctx context.Context, d *Decision, in decision.Input, now ti
 	cred := &d.Credential
 	if cred.Accepted() {
 		use := origin.Use{Fingerprint: cred.Fingerprint, Origin: d.Origin, At: now,
-			Allowed: d.Decision.Decision == decision.Allow, Learn: in.Mode == binding.ModeLearn}
+			Allowed: d.Outcome == decision.Allow, Learn: in.Mode == binding.ModeLearn}
 		if in.Binding != nil {
 			use.Binding = in.Binding.Name
 		}
-		if err := e.history.Record(ctx, use); err != nil {
+		if err := e.stores.Origins.Record(ctx, use); err != nil {
 			return fmt.Errorf("origin history: %w", err)
 		}
 	}
@@ -250,7 +228,7 @@ func (e *Engine) act(ctx context.Context, d *Decision, in decision.Input, now ti
 	for _, r := range d.Reasons {
 		codes = append(codes, string(r.Code))
 	}
-	rev, err := e.revoked.Add(ctx, revocation.Revocation{
+	rev, err := e.stores.Revocations.Add(ctx, revocation.Revocation{
 		Kind: revocation.KindFingerprint, Value: cred.Fingerprint,
 		Reason: "revoked by binding " + d.Binding + ": " + strings.Join(codes, ", "),
 	})
@@ -271,7 +249,7 @@ func (e *Engine) failClosed(ctx context.Context, st *state, r *Request, now time
 	in.Credential.Message = "Provost could not reach one of its stores, so it denies (fail closed)"
 	in.Binding, in.Checks, in.Findings = nil, nil, nil
 	sig.Credential = in.Credential
-	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig), RequestID: r.ID}
+	d := decided(in, sig, origin.FromSignals(&sig), r.ID)
 	if rerr := e.record(ctx, d, st, now); rerr != nil {
 		e.log.LogAttrs(ctx, slog.LevelError, "the fail-closed denial could not be recorded either", slog.Any("error", rerr))
 	}
@@ -287,16 +265,24 @@ func (e *Engine) refuse(ctx context.Context, st *state, r *Request, now time.Tim
 	sig := signal.Signals{Now: now, Credential: cred,
 		Method:    target.Printable(r.Method, target.MaxMethodBytes, st.redact),
 		RawTarget: target.Printable(r.Target, target.MaxBytes, st.redact)}
-	d := &Decision{Decision: decision.Decide(in), Signals: sig, Origin: origin.FromSignals(&sig), RequestID: r.ID}
+	d := decided(in, sig, origin.FromSignals(&sig), r.ID)
 	if rerr := e.record(ctx, d, st, now); rerr != nil {
 		return e.failClosed(ctx, st, r, now, in, sig, rerr)
 	}
 	return d, nil
 }
 
-func leaf(chain []*x509.Certificate) *x509.Certificate {
-	if len(chain) == 0 {
-		return nil
-	}
-	return chain[0]
+// decided is Decide's decision with what the engine observed.
+func decided(in decision.Input, sig signal.Signals, o origin.Origin, requestID string) *Decision {
+	d := decision.Decide(in)
+	d.Signals, d.Origin, d.RequestID = sig, o, requestID
+	return &d
+}
+
+// observed is r as the signals stage reads it.
+func (r *Request) observed() signal.Observed {
+	return signal.Observed{Method: r.Method, Target: r.Target, Authorization: r.Authorization, DPoP: r.DPoP,
+		Peer: r.Peer, XForwardedFor: r.XForwardedFor, Forwarded: r.Forwarded, ClientCerts: r.ClientCerts,
+		XFCC: r.XFCC, ClientCertHeader: r.ClientCertHeader, ClientCertChainHeader: r.ClientCertChainHeader,
+		JWTSVID: r.JWTSVID, Hops: r.Hops, Posture: r.Posture}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 func xfccFor(_ testing.TB, w *world, id string) string {
@@ -49,11 +50,11 @@ func TestForwardedCertificatesNeedATrustedProxy(t *testing.T) {
 			if d.Signals.Workload.ID != c.wantID || d.Signals.Workload.Source != c.source {
 				t.Fatalf("workload %+v, want id %q from %q", d.Signals.Workload, c.wantID, c.source)
 			}
-			if c.wantID == "" && d.Decision.Decision == Allow {
+			if c.wantID == "" && d.Outcome == verdict.Allow {
 				t.Fatalf("a forged header must not satisfy the binding: %v", d.Reasons)
 			}
-			if c.wantID != "" && d.Decision.Decision != Allow {
-				t.Fatalf("want allow, got %s %v", d.Decision.Decision, d.Reasons)
+			if c.wantID != "" && d.Outcome != verdict.Allow {
+				t.Fatalf("want allow, got %s %v", d.Outcome, d.Reasons)
 			}
 		})
 		w.advance(10 * time.Minute) // keep each case out of the others' concurrency window
@@ -66,7 +67,7 @@ func TestForgedXFCCFromTrustedProxyFails(t *testing.T) {
 	other := newWorld(t) // another CA: an SVID the bundle does not trust
 	d := w.check(&Request{Method: "GET", Target: "/v1/tools", Authorization: "Bearer " + tok, Peer: addr("10.0.0.1"),
 		XForwardedFor: []string{"10.30.1.5"}, XFCC: xfccFor(t, other, "spiffe://acme.test/agents/support-bot")})
-	expect(t, d, Deny, "accepted", Violated, reason.WorkloadUntrusted)
+	expect(t, d, verdict.Deny, "accepted", verdict.Violated, reason.WorkloadUntrusted)
 }
 
 func TestJWTSVID(t *testing.T) {
@@ -77,8 +78,8 @@ func TestJWTSVID(t *testing.T) {
 	// verified and fails rather than vanishing.
 	svid := w.ca.SignJWTSVID(t, "spiffe://acme.test/agents/support-bot", "provost", w.clock().Add(time.Hour))
 	d := w.check(&Request{Method: "GET", Target: "/v1/tools", Authorization: "Bearer " + tok, Peer: addr("10.30.1.5"), JWTSVID: svid})
-	if d.Signals.Workload.Problem.Code == "" || d.Decision.Decision == Allow {
-		t.Fatalf("unverifiable JWT-SVID: %+v %s", d.Signals.Workload, d.Decision.Decision)
+	if d.Signals.Workload.Problem.Code == "" || d.Outcome == verdict.Allow {
+		t.Fatalf("unverifiable JWT-SVID: %+v %s", d.Signals.Workload, d.Outcome)
 	}
 }
 
@@ -88,29 +89,29 @@ func TestReloadIsAtomic(t *testing.T) {
 	w := newWorld(t)
 	tok := w.token("svc:reports", nil)
 	req := &Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")}
-	expect(t, w.check(req), Allow, "accepted", Verified)
-	before := w.eng.BindingsDigest()
+	expect(t, w.check(req), verdict.Allow, "accepted", verdict.Verified)
+	before := w.eng.Policy().Digest()
 
 	w.write("bindings.yaml", strings.Replace(worldBindings, "networks: [datacenter]\n  - name: canary", "networks: [no-such-set]\n  - name: canary", 1))
-	err := w.eng.Reload(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "keeping the previous configuration") || !strings.Contains(err.Error(), "no-such-set") {
+	err := w.reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no-such-set") {
 		t.Fatalf("reload error: %v", err)
 	}
-	if w.eng.BindingsDigest() != before {
+	if w.eng.Policy().Digest() != before {
 		t.Fatal("a failed reload changed the loaded bindings")
 	}
 	w.advance(time.Minute)
-	expect(t, w.check(req), Allow, "accepted", Verified)
+	expect(t, w.check(req), verdict.Allow, "accepted", verdict.Verified)
 
 	w.write("bindings.yaml", strings.Replace(worldBindings, "networks: [datacenter]\n  - name: canary", "networks: [build-hosts]\n  - name: canary", 1))
-	if err := w.eng.Reload(context.Background()); err != nil {
+	if err := w.reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if w.eng.BindingsDigest() == before {
+	if w.eng.Policy().Digest() == before {
 		t.Fatal("a good reload did not change the digest")
 	}
 	w.advance(time.Minute)
-	expect(t, w.check(req), Deny, "accepted", Violated, reason.NetworkNotApproved)
+	expect(t, w.check(req), verdict.Deny, "accepted", verdict.Violated, reason.NetworkNotApproved)
 }
 
 // Concurrent checks share one engine safely (run with -race).
@@ -132,7 +133,7 @@ func TestConcurrentChecks(t *testing.T) {
 					errs <- err
 					return
 				}
-				if d.Credential.Verdict != Accepted {
+				if d.Credential.Verdict != verdict.Accepted {
 					errs <- fmt.Errorf("rejected: %s", d.Credential.Reason)
 				}
 			}
@@ -146,11 +147,31 @@ func TestConcurrentChecks(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	if _, err := New(context.Background(), Options{}); err == nil {
-		t.Error("no config file: want an error")
-	}
-	if _, err := New(context.Background(), Options{ConfigFile: "testdata/none.yaml"}); err == nil || !strings.Contains(err.Error(), "none.yaml") {
+	ctx := context.Background()
+	if _, err := LoadPolicy(ctx, "testdata/none.yaml"); err == nil || !strings.Contains(err.Error(), "none.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+	w := newWorld(t)
+	pol := w.eng.Policy()
+	full := w.eng.stores
+	secret := w.eng.secret
+	noReplay := full
+	noReplay.Replay = nil
+	for _, c := range []struct {
+		name   string
+		pol    *Policy
+		stores Stores
+		secret []byte
+		want   string
+	}{
+		{"no policy", nil, full, secret, "needs a Policy"},
+		{"a store missing", pol, noReplay, secret, "needs every store"},
+		{"no secret", pol, full, nil, "Options.Secret"},
+		{"short secret", pol, full, []byte("short"), "Options.Secret"},
+	} {
+		if _, err := New(ctx, c.pol, c.stores, Options{Secret: c.secret}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %q", c.name, err, c.want)
+		}
 	}
 }
 
@@ -163,11 +184,11 @@ func TestIssuerDownFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.write("provost.yaml", strings.Replace(string(cfg), "jwks_file: issuer.jwks.json", "jwks_url: http://127.0.0.1:1/jwks", 1))
-	if err := w.eng.Reload(context.Background()); err != nil {
+	if err := w.reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	d, err := w.eng.Check(context.Background(), &Request{Method: "GET", Target: "/x", Authorization: "Bearer " + w.token("svc:reports", nil), Peer: addr("10.40.1.1")})
-	if err == nil || d == nil || d.Decision.Decision != Deny || d.Credential.Reason != reason.IssuerKeysUnavailable {
+	if err == nil || d == nil || d.Outcome != verdict.Deny || d.Credential.Reason != reason.IssuerKeysUnavailable {
 		t.Fatalf("decision %+v, err %v", d, err)
 	}
 }
@@ -207,8 +228,8 @@ func TestXFCCLastElementIsBelieved(t *testing.T) {
 	}
 	forged := w.check(&Request{Method: "GET", Target: "/v1/tools", Authorization: "Bearer " + w.token("agent:support-bot", nil), Peer: addr("10.0.0.1"),
 		XForwardedFor: []string{"10.30.1.5"}, XFCC: real + "," + typed})
-	if forged.Signals.Workload.ID != "spiffe://acme.test/payments/api" || forged.Decision.Decision == Allow {
-		t.Fatalf("the typed first element was believed: %+v %s", forged.Signals.Workload, forged.Decision.Decision)
+	if forged.Signals.Workload.ID != "spiffe://acme.test/payments/api" || forged.Outcome == verdict.Allow {
+		t.Fatalf("the typed first element was believed: %+v %s", forged.Signals.Workload, forged.Outcome)
 	}
 }
 
@@ -216,15 +237,15 @@ func TestXFCCLastElementIsBelieved(t *testing.T) {
 func TestFailClosedIsRecorded(t *testing.T) {
 	w := newWorld(t)
 	tok := w.token("svc:reports", nil)
-	w.eng.history.Close() // origin history becomes unreadable
+	w.origins.Close() // origin history becomes unreadable
 	d, err := w.eng.Check(context.Background(), &Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
-	if err == nil || d.Decision.Decision != Deny || d.Credential.Reason != reason.InternalError {
+	if err == nil || d.Outcome != verdict.Deny || d.Credential.Reason != reason.InternalError {
 		t.Fatalf("decision %+v, err %v", d, err)
 	}
 	if d.Evidence == nil || d.RequestID == "" {
 		t.Fatalf("the fail-closed denial was not recorded: %+v", d.Evidence)
 	}
-	rc, err := w.eng.EvidenceLog().Receipt(context.Background(), d.Evidence.Index)
+	rc, err := w.evidence.Receipt(context.Background(), d.Evidence.Index)
 	if err != nil || !strings.Contains(string(rc.Record), d.RequestID) || !strings.Contains(string(rc.Record), "internal_error") {
 		t.Fatalf("record: %v %s", err, rc.Record)
 	}

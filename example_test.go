@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/stores"
 )
 
 // A Go service embeds the engine and judges each request. Here the request
@@ -21,15 +22,21 @@ func ExampleEngine_Check() {
 	}
 	defer os.RemoveAll(dataDir)
 	observed := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	eng, err := provost.New(context.Background(), provost.Options{
-		ConfigFile: "examples/provost.yaml",
-		DataDir:    dataDir,
-		Now:        func() time.Time { return observed },
-	})
+	clock := func() time.Time { return observed }
+	ctx := context.Background()
+	pol, err := provost.LoadPolicy(ctx, "examples/provost.yaml")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer eng.Close()
+	dir, err := stores.OpenDir(ctx, dataDir, stores.Options{Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dir.Close()
+	eng, err := provost.New(ctx, pol, dir.Stores(), provost.Options{Secret: dir.Secret(), Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	var file struct{ Authorization, Posture string }
 	data, err := os.ReadFile("examples/requests/20-ci-approved-build-host.json")
@@ -50,7 +57,7 @@ func ExampleEngine_Check() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(peer, d.Decision.Decision, d.Credential.Verdict, d.Provenance, d.Actions)
+		fmt.Println(peer, d.Outcome, d.Credential.Verdict, d.Provenance, d.Actions)
 	}
 	// Output:
 	// 10.20.3.4 allow accepted verified []

@@ -21,8 +21,14 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/hop"
+	"github.com/provost-dev/provost/internal/origin"
+	"github.com/provost-dev/provost/internal/replay"
+	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // world is a complete deployment made in a test: an issuer, a SPIFFE CA,
@@ -37,6 +43,10 @@ type world struct {
 	gw       ed25519.PrivateKey
 	attestor *ecdsa.PrivateKey
 	eng      *Engine
+	// The stores, opened as an embedder would, for tests that break them.
+	revocations *revocation.SQLite
+	origins     *origin.SQLite
+	evidence    *evidencelog.Log
 
 	mu  sync.Mutex
 	now time.Time
@@ -144,12 +154,51 @@ trust:
   attestors:
     - {name: hostguard, issuer: `+wAttestor+`, jwks_file: attestor.jwks.json}
 `)
-	w.eng, err = New(context.Background(), Options{ConfigFile: filepath.Join(w.dir, "provost.yaml"), Now: w.clock})
+	ctx := context.Background()
+	data := filepath.Join(w.dir, "data")
+	secret, err := fingerprint.LoadOrCreateSecret(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.eng.Close() })
+	if w.revocations, err = revocation.OpenSQLite(ctx, filepath.Join(data, "revocations.db"), w.clock); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.revocations.Close() })
+	if w.origins, err = origin.OpenSQLite(ctx, filepath.Join(data, "origins.db")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.origins.Close() })
+	if w.evidence, err = evidencelog.Open(ctx, filepath.Join(data, "evidence"), evidencelog.Options{Now: w.clock}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.evidence.Close() })
+	stores := Stores{Revocations: w.revocations, Origins: w.origins, Evidence: appender{w.evidence},
+		Replay: replay.NewMemory(replay.MemoryConfig{Now: w.clock})}
+	pol, err := LoadPolicy(ctx, filepath.Join(w.dir, "provost.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.eng, err = New(ctx, pol, stores, Options{Secret: secret, Now: w.clock}); err != nil {
+		t.Fatal(err)
+	}
 	return w
+}
+
+// reload loads the configuration files again and puts them in force.
+func (w *world) reload(ctx context.Context) error {
+	pol, err := LoadPolicy(ctx, filepath.Join(w.dir, "provost.yaml"))
+	if err != nil {
+		return err
+	}
+	return w.eng.SetPolicy(ctx, pol)
+}
+
+// appender is an evidence log as the engine writes to it.
+type appender struct{ l *evidencelog.Log }
+
+func (a appender) Append(ctx context.Context, record []byte) (verdict.EvidenceRef, error) {
+	ent, err := a.l.Append(ctx, record)
+	return verdict.EvidenceRef{Index: ent.Index, LeafHash: base64.StdEncoding.EncodeToString(ent.LeafHash[:])}, err
 }
 
 func (w *world) clock() time.Time {

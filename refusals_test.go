@@ -76,13 +76,13 @@ func TestTransportsRefuseAlike(t *testing.T) {
 			before := rig.reached.Load()
 			for _, tr := range []struct {
 				name string
-				send func(context.Context, *sent) (verdict, error)
+				send func(context.Context, *sent) (seen, error)
 			}{
 				{"check API", rig.refuseViaCheckAPI},
 				{"forward-auth", rig.rawForwardAuth},
 				{"ext_authz", rig.viaExtAuthzLines},
-				{"proxy", func(ctx context.Context, s *sent) (verdict, error) { return rawHTTP(rig.proxy, s, nil) }},
-				{"middleware", func(ctx context.Context, s *sent) (verdict, error) { return rawHTTP(rig.mw, s, nil) }},
+				{"proxy", func(ctx context.Context, s *sent) (seen, error) { return rawHTTP(rig.proxy, s, nil) }},
+				{"middleware", func(ctx context.Context, s *sent) (seen, error) { return rawHTTP(rig.mw, s, nil) }},
 			} {
 				if tr.name == "forward-auth" && strings.ContainsAny(c.method+c.target, "\r\n\x00") {
 					// No header can carry these bytes: nginx builds
@@ -100,9 +100,9 @@ func TestTransportsRefuseAlike(t *testing.T) {
 				case tr.name == "check API" && (c.code == reason.RequestMethodInvalid || c.code == reason.RequestTargetInvalid):
 					// The document is refused before the engine, naming
 					// the field (docs/api.md).
-					exp = verdict{Status: http.StatusBadRequest, Reasons: "field " + strings.TrimPrefix(strings.TrimSuffix(string(c.code), "_invalid"), "request_")}
+					exp = seen{Status: http.StatusBadRequest, Reasons: "field " + strings.TrimPrefix(strings.TrimSuffix(string(c.code), "_invalid"), "request_")}
 				case c.unsendable && (tr.name == "proxy" || tr.name == "middleware"):
-					exp = verdict{Status: http.StatusBadRequest}
+					exp = seen{Status: http.StatusBadRequest}
 				case tr.name == "forward-auth" && exp.Status == http.StatusBadRequest:
 					exp.Status = http.StatusForbidden // auth_request knows 2xx, 401 and 403
 				}
@@ -119,20 +119,20 @@ func TestTransportsRefuseAlike(t *testing.T) {
 
 // refuseViaCheckAPI is viaCheckAPI that also reads a 400 problem: its
 // verdict is the status and "field NAME".
-func (rig *transportRig) refuseViaCheckAPI(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) refuseViaCheckAPI(ctx context.Context, s *sent) (seen, error) {
 	doc := checkreq.Request{Method: s.method, Target: s.target, Authorization: s.authorization, DPoP: s.dpopProof, Peer: s.from}
 	body, err := json.Marshal(doc)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rig.api+server.PathCheck, bytes.NewReader(body))
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := clientFrom(trustedProxy).Do(req)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusBadRequest {
@@ -140,15 +140,15 @@ func (rig *transportRig) refuseViaCheckAPI(ctx context.Context, s *sent) (verdic
 			Field string `json:"field"`
 		}
 		err := json.NewDecoder(resp.Body).Decode(&p)
-		return verdict{Status: resp.StatusCode, Reasons: "field " + p.Field}, err
+		return seen{Status: resp.StatusCode, Reasons: "field " + p.Field}, err
 	}
 	return rig.viaCheckAPIBody(resp)
 }
 
-func (rig *transportRig) viaCheckAPIBody(resp *http.Response) (verdict, error) {
+func (rig *transportRig) viaCheckAPIBody(resp *http.Response) (seen, error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return verdict{}, fmt.Errorf("answered %s (%v): %s", resp.Status, err, data)
+		return seen{}, fmt.Errorf("answered %s (%v): %s", resp.Status, err, data)
 	}
 	var d struct {
 		Decision   string `json:"decision"`
@@ -161,7 +161,7 @@ func (rig *transportRig) viaCheckAPIBody(resp *http.Response) (verdict, error) {
 		} `json:"reasons"`
 	}
 	if err := json.Unmarshal(data, &d); err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	codes := make([]string, len(d.Reasons))
 	for i, r := range d.Reasons {
@@ -178,26 +178,26 @@ func (rig *transportRig) viaCheckAPIBody(resp *http.Response) (verdict, error) {
 	case d.Credential.Verdict == "rejected" || dec == "step_up":
 		status = http.StatusUnauthorized
 	}
-	return verdict{Decision: dec, Credential: d.Credential.Verdict, Provenance: d.Provenance, Reasons: sortedCodes(codes), Status: status}, nil
+	return seen{Decision: dec, Credential: d.Credential.Verdict, Provenance: d.Provenance, Reasons: sortedCodes(codes), Status: status}, nil
 }
 
 // rawForwardAuth calls forward-auth as nginx does, from the trusted proxy,
 // writing the request by hand so that no client library cleans it.
-func (rig *transportRig) rawForwardAuth(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) rawForwardAuth(ctx context.Context, s *sent) (seen, error) {
 	extra := [][2]string{{server.HeaderOriginalMethod, s.method}, {server.HeaderOriginalURI, s.target}, {"X-Forwarded-For", s.from}}
 	return rawHTTPFrom(trustedProxy, rig.api, "GET", server.PathForwardAuth, s, extra)
 }
 
 // rawHTTP sends the request itself, from the client's address, as bytes.
-func rawHTTP(base string, s *sent, extra [][2]string) (verdict, error) {
+func rawHTTP(base string, s *sent, extra [][2]string) (seen, error) {
 	return rawHTTPFrom(s.from, base, s.method, s.target, s, extra)
 }
 
-func rawHTTPFrom(from, base, method, target string, s *sent, extra [][2]string) (verdict, error) {
+func rawHTTPFrom(from, base, method, target string, s *sent, extra [][2]string) (seen, error) {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	conn, err := d.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	defer conn.Close()
 	var b strings.Builder
@@ -215,16 +215,16 @@ func rawHTTPFrom(from, base, method, target string, s *sent, extra [][2]string) 
 	}
 	b.WriteString("\r\n")
 	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	h := resp.Header
-	v := verdict{Decision: h.Get(answer.HeaderDecision), Credential: h.Get(answer.HeaderCredential),
+	v := seen{Decision: h.Get(answer.HeaderDecision), Credential: h.Get(answer.HeaderCredential),
 		Provenance: h.Get(answer.HeaderProvenance), Status: resp.StatusCode}
 	if r := h.Get(answer.HeaderReasons); r != "" {
 		v.Reasons = sortedCodes(strings.Split(r, ","))
@@ -234,7 +234,7 @@ func rawHTTPFrom(from, base, method, target string, s *sent, extra [][2]string) 
 
 // viaExtAuthzLines is viaExtAuthz with the headers as Envoy's header_map
 // sends them: one entry per line, so a repeated field stays repeated.
-func (rig *transportRig) viaExtAuthzLines(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) viaExtAuthzLines(ctx context.Context, s *sent) (seen, error) {
 	hm := &corev3.HeaderMap{}
 	add := func(k, v string) { hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: k, Value: v}) }
 	add(":method", s.method)
@@ -255,10 +255,10 @@ func (rig *transportRig) viaExtAuthzLines(ctx context.Context, s *sent) (verdict
 		}},
 	}})
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	md := resp.GetDynamicMetadata().GetFields()
-	v := verdict{Decision: md["decision"].GetStringValue(), Credential: md["credential"].GetStringValue(),
+	v := seen{Decision: md["decision"].GetStringValue(), Credential: md["credential"].GetStringValue(),
 		Provenance: md["provenance"].GetStringValue()}
 	if r := md["reasons"].GetStringValue(); r != "" {
 		v.Reasons = sortedCodes(strings.Split(r, ","))

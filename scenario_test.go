@@ -11,6 +11,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // expect asserts the decision, both verdicts, and that every code in codes
@@ -18,9 +19,9 @@ import (
 func expect(t *testing.T, d *Decision, out decision.Outcome, cred string, prov decision.Provenance, codes ...reason.Code) {
 	t.Helper()
 	got := d.Codes()
-	if d.Decision.Decision != out || string(d.Credential.Verdict) != cred || d.Provenance != prov {
+	if d.Outcome != out || string(d.Credential.Verdict) != cred || d.Provenance != prov {
 		t.Fatalf("got %s / credential %s / provenance %s, reasons %v; want %s / %s / %s",
-			d.Decision.Decision, d.Credential.Verdict, d.Provenance, d.Reasons, out, cred, prov)
+			d.Outcome, d.Credential.Verdict, d.Provenance, d.Reasons, out, cred, prov)
 	}
 	for _, c := range codes {
 		if !slices.Contains(got, c) {
@@ -40,10 +41,10 @@ func TestScenario1CIRunnerFromUnapprovedHost(t *testing.T) {
 	w := newWorld(t)
 	tok := w.token("repo:acme/deploy:ref:refs/heads/main", map[string]any{"repository": "acme/deploy", "workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main"})
 	ok := w.check(&Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("10.20.3.4")})
-	expect(t, ok, Allow, "accepted", Verified, reason.ProvenanceVerified)
+	expect(t, ok, verdict.Allow, "accepted", verdict.Verified, reason.ProvenanceVerified)
 
 	bad := w.check(&Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("198.51.100.23")})
-	expect(t, bad, Deny, "accepted", Violated, reason.NetworkNotApproved)
+	expect(t, bad, verdict.Deny, "accepted", verdict.Violated, reason.NetworkNotApproved)
 	if !hasAction(bad, decision.Revoke) || bad.RevocationID == "" {
 		t.Fatalf("binding says revoke: actions %v, revocation %q", bad.Actions, bad.RevocationID)
 	}
@@ -52,7 +53,7 @@ func TestScenario1CIRunnerFromUnapprovedHost(t *testing.T) {
 	}
 	// Revoked: the next request, even from the approved host, is denied.
 	after := w.check(&Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("10.20.3.4")})
-	expect(t, after, Deny, "rejected", Insufficient, reason.Revoked)
+	expect(t, after, verdict.Deny, "rejected", verdict.Insufficient, reason.Revoked)
 }
 
 // Scenario 2: an AI agent's shared service token: allowed from the
@@ -64,11 +65,11 @@ func TestScenario2AgentTokenCopied(t *testing.T) {
 	runtime := w.svid("spiffe://acme.test/agents/support-bot")
 	for range 2 {
 		d := w.check(&Request{Method: "GET", Target: "/v1/tools/search", Authorization: "Bearer " + tok, Peer: addr("10.30.1.5"), ClientCerts: runtime})
-		expect(t, d, Allow, "accepted", Verified)
+		expect(t, d, verdict.Allow, "accepted", verdict.Verified)
 		w.advance(time.Minute)
 	}
 	copied := w.check(&Request{Method: "GET", Target: "/v1/tools/search", Authorization: "Bearer " + tok, Peer: addr("203.0.113.50")})
-	expect(t, copied, Deny, "accepted", Violated, reason.CopiedCredential, reason.WorkloadAbsent, reason.NetworkNotApproved)
+	expect(t, copied, verdict.Deny, "accepted", verdict.Violated, reason.CopiedCredential, reason.WorkloadAbsent, reason.NetworkNotApproved)
 	if !hasAction(copied, decision.Alert) {
 		t.Errorf("a copied credential alerts: %v", copied.Actions)
 	}
@@ -82,20 +83,20 @@ func TestScenario3ProxyChainBypassed(t *testing.T) {
 	tok := w.token("integration:helpdesk", nil)
 	through := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
 		Hops: w.hops("GET", "/v1/tickets", tok, "edge", "gw")})
-	expect(t, through, Allow, "accepted", Verified)
+	expect(t, through, verdict.Allow, "accepted", verdict.Verified)
 	if got := through.Signals.Proxy.Hops; !slices.Equal(got, []string{"edge", "gw"}) {
 		t.Errorf("hops %v", got)
 	}
 	bypass := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2")})
-	expect(t, bypass, Deny, "accepted", Violated, reason.ProxyChainAbsent)
+	expect(t, bypass, verdict.Deny, "accepted", verdict.Violated, reason.ProxyChainAbsent)
 
 	skipped := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
 		Hops: w.hops("GET", "/v1/tickets", tok, "gw")})
-	expect(t, skipped, Deny, "accepted", Violated, reason.ProxyChainMismatch)
+	expect(t, skipped, verdict.Deny, "accepted", verdict.Violated, reason.ProxyChainMismatch)
 
 	copiedHeader := w.check(&Request{Method: "DELETE", Target: "/v1/tickets/9", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
 		Hops: w.hops("GET", "/v1/tickets", tok, "edge", "gw")})
-	expect(t, copiedHeader, Deny, "accepted", Violated, reason.HopRequestMismatch)
+	expect(t, copiedHeader, verdict.Deny, "accepted", verdict.Violated, reason.HopRequestMismatch)
 }
 
 // Scenario 4: after a vendor handoff the token still works but the source
@@ -107,19 +108,19 @@ func TestScenario4VendorHandoff(t *testing.T) {
 		out    decision.Outcome
 		revoke bool
 	}{
-		{"vendor:sync", StepUp, false},
-		{"vendor:sync-strict", Deny, true},
+		{"vendor:sync", verdict.StepUp, false},
+		{"vendor:sync-strict", verdict.Deny, true},
 	} {
 		t.Run(c.sub, func(t *testing.T) {
 			w := newWorld(t)
 			tok := w.token(c.sub, map[string]any{"exp": w.clock().Add(30 * 24 * time.Hour).Unix()})
 			for range 3 {
-				expect(t, w.check(&Request{Method: "GET", Target: "/v1/orders", Authorization: "Bearer " + tok, Peer: addr("192.0.2.10")}), Allow, "accepted", Verified)
+				expect(t, w.check(&Request{Method: "GET", Target: "/v1/orders", Authorization: "Bearer " + tok, Peer: addr("192.0.2.10")}), verdict.Allow, "accepted", verdict.Verified)
 				w.advance(time.Hour)
 			}
 			w.advance(24 * time.Hour) // the handoff: vendor A stops, vendor B starts
 			d := w.check(&Request{Method: "GET", Target: "/v1/orders", Authorization: "Bearer " + tok, Peer: addr("198.51.100.77")})
-			expect(t, d, c.out, "accepted", Verified, reason.SourceDrift)
+			expect(t, d, c.out, "accepted", verdict.Verified, reason.SourceDrift)
 			if hasAction(d, decision.Revoke) != c.revoke {
 				t.Errorf("revoke action %v, want %v", d.Actions, c.revoke)
 			}
@@ -135,12 +136,12 @@ func TestScenario5EvidenceRequired(t *testing.T) {
 	tok := w.token("svc:customer-export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, key)}})
 	possessionOnly := w.check(&Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
 		DPoP: w.dpopProof(key, "GET", "/v1/customers/export", tok, "p-1"), Peer: addr("10.40.0.9")})
-	expect(t, possessionOnly, StepUp, "accepted", Insufficient, reason.EvidenceMissing, reason.EvidenceInsufficient)
+	expect(t, possessionOnly, verdict.StepUp, "accepted", verdict.Insufficient, reason.EvidenceMissing, reason.EvidenceInsufficient)
 
 	full := w.check(&Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
 		DPoP: w.dpopProof(key, "GET", "/v1/customers/export", tok, "p-2"), Peer: addr("10.40.0.9"),
 		ClientCerts: w.svid("spiffe://acme.test/exporter"), Posture: w.posture("host-7", "hardened")})
-	expect(t, full, Allow, "accepted", Verified)
+	expect(t, full, verdict.Allow, "accepted", verdict.Verified)
 	if full.Signals.Posture.HostID != "host-7" || full.Signals.Workload.ID != "spiffe://acme.test/exporter" {
 		t.Errorf("signals %+v %+v", full.Signals.Posture, full.Signals.Workload)
 	}
@@ -152,11 +153,11 @@ func TestScenario6StolenTokenReplayed(t *testing.T) {
 	w := newWorld(t)
 	tok := w.token("svc:payments", map[string]any{"exp": w.clock().Add(24 * time.Hour).Unix()})
 	svc := w.svid("spiffe://acme.test/payments/api")
-	expect(t, w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc}), Allow, "accepted", Verified)
+	expect(t, w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc}), verdict.Allow, "accepted", verdict.Verified)
 	w.advance(2 * time.Hour)
 	attack := w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("203.0.113.66"),
 		XForwardedFor: []string{"10.40.2.2"}}) // typed by the attacker: the peer is no trusted proxy
-	expect(t, attack, Deny, "accepted", Violated, reason.WorkloadAbsent, reason.NetworkNotApproved)
+	expect(t, attack, verdict.Deny, "accepted", verdict.Violated, reason.WorkloadAbsent, reason.NetworkNotApproved)
 	if !hasAction(attack, decision.Revoke) || attack.RevocationID == "" {
 		t.Fatalf("actions %v revocation %q", attack.Actions, attack.RevocationID)
 	}
@@ -164,10 +165,10 @@ func TestScenario6StolenTokenReplayed(t *testing.T) {
 		t.Errorf("the attacker's own X-Forwarded-For must gain nothing: %+v", attack.Signals.Network)
 	}
 	if attack.Credential.Fingerprint == "" || len(attack.Checks) == 0 || len(attack.Tags) == 0 || attack.Credential.Metadata.Subject != "svc:payments" {
-		t.Errorf("evidence incomplete: %+v", attack.Decision)
+		t.Errorf("evidence incomplete: %+v", attack)
 	}
 	again := w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc})
-	expect(t, again, Deny, "rejected", Insufficient, reason.Revoked)
+	expect(t, again, verdict.Deny, "rejected", verdict.Insufficient, reason.Revoked)
 }
 
 // Scenario 7: a leaked long-lived token, old but valid, dormant then
@@ -175,10 +176,10 @@ func TestScenario6StolenTokenReplayed(t *testing.T) {
 func TestScenario7DormantRevival(t *testing.T) {
 	w := newWorld(t)
 	tok := w.token("svc:reports", map[string]any{"exp": w.clock().Add(365 * 24 * time.Hour).Unix()})
-	expect(t, w.check(&Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")}), Allow, "accepted", Verified)
+	expect(t, w.check(&Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")}), verdict.Allow, "accepted", verdict.Verified)
 	w.advance(45 * 24 * time.Hour)
 	d := w.check(&Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")})
-	expect(t, d, StepUp, "accepted", Verified, reason.DormantRevival)
+	expect(t, d, verdict.StepUp, "accepted", verdict.Verified, reason.DormantRevival)
 	if !hasAction(d, decision.Alert) {
 		t.Errorf("dormant revival alerts: %v", d.Actions)
 	}
@@ -198,9 +199,9 @@ func TestScenario8DPoPReplayAndForeignKey(t *testing.T) {
 			ClientCerts: w.svid("spiffe://acme.test/exporter"), Posture: w.posture("host-7", "hardened")}
 	}
 	proof := w.dpopProof(key, "GET", "/v1/customers/export", tok, "once")
-	expect(t, w.check(req(proof)), Allow, "accepted", Verified)
-	expect(t, w.check(req(proof)), Deny, "rejected", Violated, reason.DPoPReplayed)
-	expect(t, w.check(req(w.dpopProof(other, "GET", "/v1/customers/export", tok, "x"))), Deny, "rejected", Violated, reason.DPoPKeyMismatch)
+	expect(t, w.check(req(proof)), verdict.Allow, "accepted", verdict.Verified)
+	expect(t, w.check(req(proof)), verdict.Deny, "rejected", verdict.Violated, reason.DPoPReplayed)
+	expect(t, w.check(req(w.dpopProof(other, "GET", "/v1/customers/export", tok, "x"))), verdict.Deny, "rejected", verdict.Violated, reason.DPoPKeyMismatch)
 }
 
 // Scenario 9: a valid token with no binding at all (shadow automation):
@@ -209,17 +210,17 @@ func TestScenario9ShadowAutomation(t *testing.T) {
 	w := newWorld(t)
 	tok := w.token("svc:unknown-cron", nil)
 	d := w.check(&Request{Method: "GET", Target: "/v1/things", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
-	expect(t, d, Deny, "accepted", Insufficient, reason.ShadowAutomation)
+	expect(t, d, verdict.Deny, "accepted", verdict.Insufficient, reason.ShadowAutomation)
 	if !hasAction(d, decision.Alert) {
 		t.Errorf("shadow automation is reported: %v", d.Actions)
 	}
 
 	w.write("bindings.yaml", "version: 1\nmode: monitor\n")
-	if err := w.eng.Reload(t.Context()); err != nil {
+	if err := w.reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	m := w.check(&Request{Method: "GET", Target: "/v1/things", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
-	expect(t, m, Allow, "accepted", Insufficient, reason.ShadowAutomation, reason.MonitorWouldDeny)
+	expect(t, m, verdict.Allow, "accepted", verdict.Insufficient, reason.ShadowAutomation, reason.MonitorWouldDeny)
 }
 
 // A honeytoken alerts with full provenance on any use.
@@ -227,7 +228,7 @@ func TestHoneytoken(t *testing.T) {
 	w := newWorld(t)
 	tok := w.token("svc:legacy-admin", nil)
 	d := w.check(&Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + tok, Peer: addr("203.0.113.9")})
-	expect(t, d, Deny, "accepted", Verified, reason.Honeytoken)
+	expect(t, d, verdict.Deny, "accepted", verdict.Verified, reason.Honeytoken)
 	if !hasAction(d, decision.Alert) || d.Signals.Network.Client != addr("203.0.113.9") {
 		t.Errorf("honeytoken: %v %+v", d.Actions, d.Signals.Network)
 	}
@@ -237,9 +238,9 @@ func TestHoneytoken(t *testing.T) {
 func TestHoneytokenDeniedInMonitorMode(t *testing.T) {
 	w := newWorld(t)
 	w.write("bindings.yaml", strings.Replace(worldBindings, "mode: enforce\n", "mode: monitor\n", 1))
-	if err := w.eng.Reload(t.Context()); err != nil {
+	if err := w.reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	d := w.check(&Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + w.token("svc:legacy-admin", nil), Peer: addr("203.0.113.9")})
-	expect(t, d, Deny, "accepted", Verified, reason.Honeytoken)
+	expect(t, d, verdict.Deny, "accepted", verdict.Verified, reason.Honeytoken)
 }

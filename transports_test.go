@@ -25,6 +25,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/checkreq"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/decision"
@@ -35,6 +36,7 @@ import (
 	"github.com/provost-dev/provost/internal/server"
 	"github.com/provost-dev/provost/middleware"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // The loopback addresses stand for hosts: the clients of the proxy and the
@@ -84,41 +86,41 @@ type transportCase struct {
 
 var transportCases = []transportCase{
 	{name: "approved network", method: "POST", target: "/v1/deploy?env=prod", sub: "ci:deploy", from: buildHost,
-		want: provost.Allow, code: reason.ProvenanceVerified, status: http.StatusOK},
+		want: verdict.Allow, code: reason.ProvenanceVerified, status: http.StatusOK},
 	{name: "unapproved network", method: "POST", target: "/v1/deploy", sub: "ci:deploy", from: elsewhere,
-		want: provost.Deny, code: reason.NetworkNotApproved, status: http.StatusForbidden},
+		want: verdict.Deny, code: reason.NetworkNotApproved, status: http.StatusForbidden},
 	{name: "forged X-Forwarded-For", method: "POST", target: "/v1/deploy", sub: "ci:deploy", from: elsewhere, typedXFF: buildHost,
-		want: provost.Deny, code: reason.NetworkNotApproved, status: http.StatusForbidden},
+		want: verdict.Deny, code: reason.NetworkNotApproved, status: http.StatusForbidden},
 	{name: "evidence missing", method: "GET", target: "/v1/export", sub: "svc:export", from: buildHost,
-		want: provost.StepUp, code: reason.EvidenceMissing, status: http.StatusUnauthorized},
+		want: verdict.StepUp, code: reason.EvidenceMissing, status: http.StatusUnauthorized},
 	{name: "evidence present", method: "GET", target: "/v1/export", sub: "svc:export", posture: true, from: buildHost,
-		want: provost.Allow, code: reason.ProvenanceVerified, status: http.StatusOK},
+		want: verdict.Allow, code: reason.ProvenanceVerified, status: http.StatusOK},
 	{name: "DPoP proof", method: "PUT", target: "/v1/tools/run", sub: "agent:tools", dpop: true, from: elsewhere,
-		want: provost.Allow, code: reason.ProvenanceVerified, status: http.StatusOK},
+		want: verdict.Allow, code: reason.ProvenanceVerified, status: http.StatusOK},
 	{name: "expired token", method: "POST", target: "/v1/deploy", sub: "ci:deploy", ttl: -time.Hour, from: buildHost,
-		want: provost.Deny, code: reason.Expired, status: http.StatusUnauthorized},
+		want: verdict.Deny, code: reason.Expired, status: http.StatusUnauthorized},
 	{name: "no credential", method: "GET", target: "/v1/deploy", from: buildHost,
-		want: provost.Deny, code: reason.TokenMissing, status: http.StatusUnauthorized},
+		want: verdict.Deny, code: reason.TokenMissing, status: http.StatusUnauthorized},
 	{name: "garbage token", method: "GET", target: "/v1/deploy", auth: "Bearer aaa.bbb.ccc", from: buildHost,
-		want: provost.Deny, code: reason.JWSBase64, status: http.StatusUnauthorized},
+		want: verdict.Deny, code: reason.JWSBase64, status: http.StatusUnauthorized},
 	{name: "shadow automation", method: "GET", target: "/v1/things", sub: "svc:nightly-cron", from: buildHost,
-		want: provost.Deny, code: reason.ShadowAutomation, status: http.StatusForbidden},
+		want: verdict.Deny, code: reason.ShadowAutomation, status: http.StatusForbidden},
 }
 
-// verdict is what a transport answered, reduced to what every transport
+// seen is what a transport answered, reduced to what every transport
 // carries: the decision, both verdicts, the reason codes (sorted, joined)
 // and the HTTP status it answers (or has Envoy answer).
-type verdict struct {
+type seen struct {
 	Decision, Credential, Provenance, Reasons string
 	Status                                    int
 }
 
-func verdictOf(d *provost.Decision) verdict {
+func verdictOf(d *provost.Decision) seen {
 	codes := make([]string, 0, len(d.Reasons))
 	for _, r := range d.Reasons {
 		codes = append(codes, string(r.Code))
 	}
-	return verdict{Decision: string(d.Decision.Decision), Credential: string(d.Credential.Verdict),
+	return seen{Decision: string(d.Outcome), Credential: string(d.Credential.Verdict),
 		Provenance: string(d.Provenance), Reasons: sortedCodes(codes), Status: answer.Status(d)}
 }
 
@@ -190,7 +192,7 @@ func (c transportCase) mint(t *testing.T, w *demo.World) *sent {
 // transport sends one request through one transport and reads its answer.
 type transport struct {
 	name string
-	send func(ctx context.Context, s *sent) (verdict, error)
+	send func(ctx context.Context, s *sent) (seen, error)
 }
 
 // transportRig is the engine behind all five transports, on loopback, and
@@ -253,14 +255,15 @@ func startTransports(t *testing.T) *transportRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := newEngine(t, w, "")
-	rig := &transportRig{world: w, ref: newEngine(t, w, t.TempDir())}
+	a := newApp(t, w, "")
+	eng := a.Engine
+	rig := &transportRig{world: w, ref: newApp(t, w, t.TempDir()).Engine}
 
 	// The check API and forward-auth.
 	apiLn := listen(t)
 	rig.api = "http://" + apiLn.Addr().String()
 	done := make(chan error, 1)
-	go func() { done <- server.New(eng, config.Serve{}, nil).Serve(t.Context(), apiLn) }()
+	go func() { done <- server.New(server.ForApp(a), config.Serve{}, nil).Serve(t.Context(), apiLn) }()
 	t.Cleanup(func() {
 		if err := <-done; err != nil {
 			t.Errorf("server: %v", err)
@@ -313,16 +316,16 @@ func startTransports(t *testing.T) *transportRig {
 	return rig
 }
 
-// newEngine builds an engine from w's configuration; dataDir "" keeps the
+// newApp builds Provost from w's configuration; dataDir "" keeps the
 // configured one.
-func newEngine(t *testing.T, w *demo.World, dataDir string) *provost.Engine {
+func newApp(t *testing.T, w *demo.World, dataDir string) *app.App {
 	t.Helper()
-	eng, err := provost.New(t.Context(), provost.Options{ConfigFile: w.ConfigFile(), DataDir: dataDir})
+	a, err := app.Open(t.Context(), app.Options{ConfigFile: w.ConfigFile(), DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { eng.Close() })
-	return eng
+	t.Cleanup(func() { a.Close() })
+	return a
 }
 
 func listen(t *testing.T) net.Listener {
@@ -354,7 +357,7 @@ func clientFrom(from string) *http.Client {
 // viaCheckAPI describes the request to POST /v1/check. The API answers
 // 200 with the decision in the body; the status compared is the one that
 // decision renders to.
-func (rig *transportRig) viaCheckAPI(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) viaCheckAPI(ctx context.Context, s *sent) (seen, error) {
 	doc := checkreq.Request{Method: s.method, Target: s.target, Authorization: s.authorization, DPoP: s.dpopProof,
 		Peer: s.from, Posture: s.posture}
 	if s.typedXFF != "" {
@@ -362,25 +365,25 @@ func (rig *transportRig) viaCheckAPI(ctx context.Context, s *sent) (verdict, err
 	}
 	body, err := json.Marshal(doc)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rig.api+server.PathCheck, bytes.NewReader(body))
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := clientFrom(trustedProxy).Do(req)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return verdict{}, fmt.Errorf("answered %s (%v): %s", resp.Status, err, data)
+		return seen{}, fmt.Errorf("answered %s (%v): %s", resp.Status, err, data)
 	}
 	var d provost.Decision
 	if err := json.Unmarshal(data, &d); err != nil {
-		return verdict{}, fmt.Errorf("decoding the answer: %w", err)
+		return seen{}, fmt.Errorf("decoding the answer: %w", err)
 	}
 	return verdictOf(&d), nil
 }
@@ -389,10 +392,10 @@ func (rig *transportRig) viaCheckAPI(ctx context.Context, s *sent) (verdict, err
 // the trusted proxy, with the client's headers, the original method and
 // URI, and X-Forwarded-For as `$proxy_add_x_forwarded_for` makes it (what
 // the client typed, then the client's real address).
-func (rig *transportRig) viaForwardAuth(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) viaForwardAuth(ctx context.Context, s *sent) (seen, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rig.api+server.PathForwardAuth, nil)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	clientHeaders(req.Header, s)
 	req.Header.Set(server.HeaderOriginalMethod, s.method)
@@ -403,20 +406,20 @@ func (rig *transportRig) viaForwardAuth(ctx context.Context, s *sent) (verdict, 
 
 // viaProxy sends the request itself through the reverse proxy, from the
 // client's address.
-func (rig *transportRig) viaProxy(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) viaProxy(ctx context.Context, s *sent) (seen, error) {
 	return rig.direct(ctx, rig.proxy, s)
 }
 
 // viaMiddleware sends the request itself to the service behind the
 // middleware, from the client's address.
-func (rig *transportRig) viaMiddleware(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) viaMiddleware(ctx context.Context, s *sent) (seen, error) {
 	return rig.direct(ctx, rig.mw, s)
 }
 
-func (rig *transportRig) direct(ctx context.Context, base string, s *sent) (verdict, error) {
+func (rig *transportRig) direct(ctx context.Context, base string, s *sent) (seen, error) {
 	req, err := http.NewRequestWithContext(ctx, s.method, base+s.target, nil)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	clientHeaders(req.Header, s)
 	if s.typedXFF != "" {
@@ -444,17 +447,17 @@ func appendXFF(xff, addr string) string {
 
 // sendHTTP sends req and reads the verdict from the X-Provost-* headers of
 // the answer.
-func sendHTTP(c *http.Client, req *http.Request) (verdict, error) {
+func sendHTTP(c *http.Client, req *http.Request) (seen, error) {
 	resp, err := c.Do(req)
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	defer resp.Body.Close()
 	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	h := resp.Header
-	v := verdict{Decision: h.Get(answer.HeaderDecision), Credential: h.Get(answer.HeaderCredential),
+	v := seen{Decision: h.Get(answer.HeaderDecision), Credential: h.Get(answer.HeaderCredential),
 		Provenance: h.Get(answer.HeaderProvenance), Status: resp.StatusCode}
 	if r := h.Get(answer.HeaderReasons); r != "" {
 		v.Reasons = sortedCodes(strings.Split(r, ","))
@@ -470,7 +473,7 @@ func sendHTTP(c *http.Client, req *http.Request) (verdict, error) {
 // and the status from the HTTP answer Envoy is told to give; the gRPC
 // status must be OK exactly when that answer is the 200 of an
 // OkHttpResponse.
-func (rig *transportRig) viaExtAuthz(ctx context.Context, s *sent) (verdict, error) {
+func (rig *transportRig) viaExtAuthz(ctx context.Context, s *sent) (seen, error) {
 	host := strings.TrimPrefix(apiOrigin, "https://")
 	headers := map[string]string{":method": s.method, ":path": s.target, ":authority": host, ":scheme": "https",
 		"x-forwarded-for": appendXFF(s.typedXFF, s.from), "x-request-id": rand.Text()}
@@ -488,10 +491,10 @@ func (rig *transportRig) viaExtAuthz(ctx context.Context, s *sent) (verdict, err
 		}},
 	}})
 	if err != nil {
-		return verdict{}, err
+		return seen{}, err
 	}
 	md := resp.GetDynamicMetadata().GetFields()
-	v := verdict{Decision: md["decision"].GetStringValue(), Credential: md["credential"].GetStringValue(),
+	v := seen{Decision: md["decision"].GetStringValue(), Credential: md["credential"].GetStringValue(),
 		Provenance: md["provenance"].GetStringValue()}
 	if r := md["reasons"].GetStringValue(); r != "" {
 		v.Reasons = sortedCodes(strings.Split(r, ","))

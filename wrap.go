@@ -1,12 +1,17 @@
 package provost
 
-import (
-	"context"
-	"sort"
-	"time"
-)
+import "context"
 
-// CheckFunc is the decision function of an Engine: what Check calls.
+// Checker judges one request: what every transport and the middleware
+// depend on. An *Engine is one. Check returns a non-nil Decision; its error
+// is non-nil only when the checker itself failed, and the Decision is then
+// a denial. Transports call it through Judge, which enforces that.
+type Checker interface {
+	Check(ctx context.Context, r *Request) (*Decision, error)
+}
+
+// CheckFunc is a Checker as a function: the decision function of an
+// Engine, as Use wraps it.
 type CheckFunc func(ctx context.Context, r *Request) (*Decision, error)
 
 // Check makes a CheckFunc usable where a Check method is expected.
@@ -25,31 +30,3 @@ func (e *Engine) Use(w func(next CheckFunc) CheckFunc) {
 	f := w(next)
 	e.wrapped.Store(&f)
 }
-
-// JWKSStat is one issuer's remote key source counters.
-type JWKSStat struct {
-	Issuer             string
-	Fetches            uint64
-	Failures           uint64
-	LastSuccess        time.Time
-	KeysDropped        uint64
-	PrivateKeysDropped uint64
-}
-
-// JWKSStats returns the counters of every issuer whose keys come from a
-// JWKS URL or OIDC discovery, sorted by issuer. They restart on reload.
-func (e *Engine) JWKSStats() []JWKSStat {
-	st := e.state.Load()
-	out := make([]JWKSStat, 0, len(st.remotes))
-	for iss, r := range st.remotes {
-		s := r.Stats()
-		out = append(out, JWKSStat{Issuer: iss, Fetches: s.Fetches, Failures: s.Failures, LastSuccess: s.LastSuccess,
-			KeysDropped: s.KeysDropped, PrivateKeysDropped: s.PrivateKeysDropped})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Issuer < out[j].Issuer })
-	return out
-}
-
-// OriginCacheStats counts origin-history lookups answered from the
-// in-process cache (hits) and from the store (misses) since start.
-func (e *Engine) OriginCacheStats() (hits, misses uint64) { return e.history.CacheStats() }

@@ -9,6 +9,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/middleware"
 	"github.com/provost-dev/provost/middleware/internal/mwtest"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // BenchmarkMiddleware measures the allow path: the middleware over a real
@@ -40,8 +41,8 @@ func BenchmarkMiddleware(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			d, err := w.Eng.Check(context.Background(), provost.FromHTTP(r))
-			if err != nil || d.Decision.Decision != provost.Allow {
-				b.Fatalf("%v %v", d.Decision.Decision, err)
+			if err != nil || d.Outcome != verdict.Allow {
+				b.Fatalf("%v %v", d.Outcome, err)
 			}
 		}
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/middleware"
+	"github.com/provost-dev/provost/stores"
 )
 
 // A deploy API guarded by Provost. The CI runner's token is approved only
@@ -25,15 +26,21 @@ func ExampleNew() {
 	}
 	defer os.RemoveAll(dataDir)
 	observed := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	eng, err := provost.New(context.Background(), provost.Options{
-		ConfigFile: "../examples/provost.yaml",
-		DataDir:    dataDir,
-		Now:        func() time.Time { return observed },
-	})
+	clock := func() time.Time { return observed }
+	ctx := context.Background()
+	pol, err := provost.LoadPolicy(ctx, "../examples/provost.yaml")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer eng.Close()
+	dir, err := stores.OpenDir(ctx, dataDir, stores.Options{Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dir.Close()
+	eng, err := provost.New(ctx, pol, dir.Stores(), provost.Options{Secret: dir.Secret(), Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	deploy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := middleware.DecisionFrom(r.Context())

@@ -10,6 +10,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // An Option configures the middleware.
@@ -65,9 +66,9 @@ func DecisionFrom(ctx context.Context) (d *provost.Decision, ok bool) {
 
 // New returns middleware that judges every request with eng before it
 // reaches the next handler. It panics when eng is nil.
-func New(eng *provost.Engine, opts ...Option) func(http.Handler) http.Handler {
+func New(eng provost.Checker, opts ...Option) func(http.Handler) http.Handler {
 	if eng == nil {
-		panic("middleware: New called with a nil *provost.Engine")
+		panic("middleware: New called with a nil provost.Checker")
 	}
 	o := options{log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
@@ -79,7 +80,7 @@ func New(eng *provost.Engine, opts ...Option) func(http.Handler) http.Handler {
 }
 
 type handler struct {
-	eng  *provost.Engine
+	eng  provost.Checker
 	next http.Handler
 	o    options
 }
@@ -90,15 +91,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.o.target != nil {
 		req.Target = h.o.target(r)
 	}
-	d, err := h.eng.Check(ctx, req)
+	d, err := provost.Judge(ctx, h.eng, req)
 	if err != nil {
 		h.o.log.LogAttrs(ctx, slog.LevelError, "provost check failed closed",
-			slog.String("fingerprint", fingerprint(d)), slog.Any("error", err))
+			slog.String("fingerprint", d.Credential.Fingerprint), slog.Any("error", err))
 	}
-	if d != nil && h.o.onDecision != nil {
+	if h.o.onDecision != nil {
 		h.o.onDecision(r, d)
 	}
-	if d == nil || err != nil || d.Decision.Decision != provost.Allow {
+	if err != nil || d.Outcome != verdict.Allow {
 		h.refuse(w, r, d)
 		return
 	}
@@ -116,18 +117,14 @@ func (h *handler) refuse(w http.ResponseWriter, r *http.Request, d *provost.Deci
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	status := http.StatusInternalServerError
-	b := body{Decision: string(provost.Deny), Reasons: []reason.Code{reason.InternalError}}
-	if d != nil && d.Decision.Decision != provost.Allow {
-		// The engine's decision (a denial also when it failed closed).
-		answer.Headers(hdr, d)
-		status = answer.Status(d)
-		b = body{Decision: string(d.Decision.Decision), Reasons: d.Codes()}
-	}
+	// The checker's decision: a denial also when it failed closed (Judge).
+	answer.Headers(hdr, d)
+	status := answer.Status(d)
+	b := body{Decision: string(d.Outcome), Reasons: d.Codes()}
 	if h.o.log.Enabled(r.Context(), slog.LevelDebug) {
 		h.o.log.LogAttrs(r.Context(), slog.LevelDebug, "provost refused a request",
 			slog.String("decision", b.Decision), slog.Int("status", status),
-			slog.String("fingerprint", fingerprint(d)), slog.Any("reasons", b.Reasons))
+			slog.String("fingerprint", d.Credential.Fingerprint), slog.Any("reasons", b.Reasons))
 	}
 	out, err := json.Marshal(b)
 	if err != nil { // cannot happen: codes are plain strings
@@ -141,13 +138,6 @@ func (h *handler) refuse(w http.ResponseWriter, r *http.Request, d *provost.Deci
 type body struct {
 	Decision string        `json:"decision"`
 	Reasons  []reason.Code `json:"reasons"`
-}
-
-func fingerprint(d *provost.Decision) string {
-	if d == nil {
-		return ""
-	}
-	return d.Credential.Fingerprint
 }
 
 const identityPrefix = "x-provost-"

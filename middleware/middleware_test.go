@@ -18,6 +18,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/middleware"
 	"github.com/provost-dev/provost/middleware/internal/mwtest"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // seen is what the protected handler saw of one request.
@@ -197,7 +198,7 @@ func checkReached(t *testing.T, got []seen, r reply) {
 		t.Fatalf("handler calls %d, body %q", len(got), r.body)
 	}
 	g := got[0]
-	if !g.ok || g.decision == nil || g.decision.Decision.Decision != provost.Allow {
+	if !g.ok || g.decision == nil || g.decision.Outcome != verdict.Allow {
 		t.Fatalf("the handler's context has no allow decision: ok=%v %+v", g.ok, g.decision)
 	}
 	if c := g.decision.Signals.Network.Client.String(); c != "127.0.0.1" {
@@ -318,15 +319,15 @@ func TestSameDecisionAsEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := decs[i]
-		if got.Decision.Decision != want.Decision.Decision || got.Credential.Verdict != want.Credential.Verdict ||
+		if got.Outcome != want.Outcome || got.Credential.Verdict != want.Credential.Verdict ||
 			got.Provenance != want.Provenance || !slices.Equal(got.Codes(), want.Codes()) {
 			t.Errorf("request %d: middleware %s/%s/%s %v, engine %s/%s/%s %v", i,
-				got.Decision.Decision, got.Credential.Verdict, got.Provenance, got.Codes(),
-				want.Decision.Decision, want.Credential.Verdict, want.Provenance, want.Codes())
+				got.Outcome, got.Credential.Verdict, got.Provenance, got.Codes(),
+				want.Outcome, want.Credential.Verdict, want.Provenance, want.Codes())
 		}
-		allowed := got.Decision.Decision == provost.Allow
-		if (r.status == 200) != allowed || (!allowed && r.header.Get("X-Provost-Decision") != string(got.Decision.Decision)) {
-			t.Errorf("request %d: status %d for %s", i, r.status, got.Decision.Decision)
+		allowed := got.Outcome == verdict.Allow
+		if (r.status == 200) != allowed || (!allowed && r.header.Get("X-Provost-Decision") != string(got.Outcome)) {
+			t.Errorf("request %d: status %d for %s", i, r.status, got.Outcome)
 		}
 	}
 	s.take()
@@ -344,7 +345,7 @@ func TestFailClosed(t *testing.T) {
 		t.Fatalf("before the failure: %d", r.status)
 	}
 	s.take()
-	s.Eng.Close() // the stores are gone: every check fails
+	s.App.Close() // the stores are gone: every check fails
 	r := s.do(t, "GET", "/", map[string]string{"Authorization": "Bearer " + tok})
 	if r.status == 200 || len(s.take()) != 0 {
 		t.Fatalf("failed engine: status %d, handler called", r.status)

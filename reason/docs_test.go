@@ -202,6 +202,9 @@ func sourceTags(t *testing.T, codes map[string]string) (map[string][]string, []t
 }
 
 func stringLit(e ast.Expr) string {
+	if kv, ok := e.(*ast.KeyValueExpr); ok {
+		e = kv.Value // Tag{Framework: ..., ID: "...", Name: "..."}
+	}
 	lit, ok := e.(*ast.BasicLit)
 	if !ok || lit.Kind != token.STRING {
 		return ""

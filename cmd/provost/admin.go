@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/admin"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // Environment variables of the admin commands.
@@ -24,7 +25,8 @@ const (
 	envAdminToken = "PROVOST_ADMIN_TOKEN"
 )
 
-// maxAdminStdin bounds a credential or token read from standard input.
+// maxAdminStdin bounds a credential or token read from standard input or
+// a --token-file.
 const maxAdminStdin = 64 << 10
 
 // adminFlags are the flags every command that calls the admin API takes.
@@ -50,7 +52,7 @@ func (a *adminFlags) client() (*admin.APIClient, error) {
 	}
 	tok := os.Getenv(envAdminToken)
 	if a.tokenFile != "" {
-		b, err := readBoundedFile(a.tokenFile)
+		b, err := smallfile.Read(a.tokenFile, maxAdminStdin)
 		if err != nil {
 			return nil, fmt.Errorf("--token-file: %w", err)
 		}
@@ -60,19 +62,6 @@ func (a *adminFlags) client() (*admin.APIClient, error) {
 		}
 	}
 	return admin.NewClient(admin.ClientOptions{URL: a.url, Token: tok, CertFile: a.cert, KeyFile: a.key, CAFile: a.ca, Timeout: a.timeout})
-}
-
-func readBoundedFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxAdminStdin+1))
-	if err == nil && len(b) > maxAdminStdin {
-		err = fmt.Errorf("%s: larger than %d bytes", path, maxAdminStdin)
-	}
-	return b, err
 }
 
 // readSecretLine reads the first line of r, bounded; it is never printed.

@@ -14,10 +14,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin/admintest"
 	"github.com/provost-dev/provost/internal/telemetry"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 type adminCmd func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
@@ -79,13 +79,13 @@ var revIDRE = regexp.MustCompile(`rev_[0-9a-f]{32}`)
 func TestRevokeCLI(t *testing.T) {
 	w := admintest.New(t, admintest.Options{})
 	logs := &lockedBuffer{}
-	url := w.Serve(telemetry.NewMetrics(telemetry.EngineSources(w.Engine)), telemetry.NewLogger(logs, slog.LevelDebug))
+	url := w.Serve(telemetry.NewMetrics(telemetry.AppSources(w.App)), telemetry.NewLogger(logs, slog.LevelDebug))
 	t.Setenv(envAdminToken, w.Token)
 	t.Setenv(envAdminURL, "")
 	conn := []string{"--admin", url, "--ca", w.ServerCAFile}
 	tok := w.AccessToken(admintest.Subject, map[string]any{"jti": "cli-1"})
-	if d := w.Decide(tok); d.Decision.Decision != provost.Allow {
-		t.Fatalf("before: %s", d.Decision.Decision)
+	if d := w.Decide(tok); d.Outcome != verdict.Allow {
+		t.Fatalf("before: %s", d.Outcome)
 	}
 
 	code, out, errout := runAdminCmd(t, cmdRevoke, tok+"\n", append(conn, "--credential-stdin", "--reason", "pasted in chat")...)
@@ -93,7 +93,7 @@ func TestRevokeCLI(t *testing.T) {
 		t.Fatalf("revoke: exit %d: %s", code, errout)
 	}
 	id := revIDRE.FindString(out)
-	if id == "" || !strings.Contains(out, w.Engine.Fingerprint(tok)) {
+	if id == "" || !strings.Contains(out, w.App.Fingerprint(tok)) {
 		t.Fatalf("revoke output %q", out)
 	}
 	if d := w.Decide(tok); d.Credential.Reason != reason.Revoked {
@@ -106,8 +106,8 @@ func TestRevokeCLI(t *testing.T) {
 	if code, out, errout = runAdminCmd(t, cmdRevocations, "", append(conn, "--delete", id)...); code != exitOK {
 		t.Fatalf("delete: exit %d %q %s", code, out, errout)
 	}
-	if d := w.Decide(tok); d.Decision.Decision != provost.Allow {
-		t.Fatalf("after delete: %s %s", d.Decision.Decision, d.Credential.Reason)
+	if d := w.Decide(tok); d.Outcome != verdict.Allow {
+		t.Fatalf("after delete: %s %s", d.Outcome, d.Credential.Reason)
 	}
 	if code, _, errout = runAdminCmd(t, cmdRevocations, "", append(conn, "--delete", id)...); code != exitFail || !strings.Contains(errout, "404") {
 		t.Errorf("second delete: exit %d %s", code, errout)

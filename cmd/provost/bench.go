@@ -16,7 +16,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 
-	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/extauthz"
@@ -88,7 +88,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 type bench struct {
-	eng      *provost.Engine
+	app      *app.App
 	dir      string
 	checkURL string
 	body     []byte
@@ -112,11 +112,11 @@ func newBench(ctx context.Context) (*bench, error) {
 		b.stop()
 		return nil, err
 	}
-	if b.eng, err = provost.New(ctx, provost.Options{ConfigFile: w.ConfigFile()}); err != nil {
+	if b.app, err = app.Open(ctx, app.Options{ConfigFile: w.ConfigFile()}); err != nil {
 		b.stop()
 		return nil, err
 	}
-	b.stops = append(b.stops, func() { b.eng.Close() })
+	b.stops = append(b.stops, func() { b.app.Close() })
 	tok, err := w.Token("svc:bench", time.Hour, nil)
 	if err != nil {
 		b.stop()
@@ -137,9 +137,9 @@ func newBench(ctx context.Context) (*bench, error) {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	b.stops = append(b.stops, cancel)
-	go server.New(b.eng, config.Serve{}, nil).Serve(sctx, ln)
+	go server.New(server.ForApp(b.app), config.Serve{}, nil).Serve(sctx, ln)
 	b.checkURL = "http://" + ln.Addr().String() + "/v1/check"
-	addr, stop, err := load.ServeGRPC(extauthz.New(b.eng, nil).Register)
+	addr, stop, err := load.ServeGRPC(extauthz.New(b.app.Engine, nil).Register)
 	if err != nil {
 		b.stop()
 		return nil, err

@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/checkreq"
 )
 
@@ -41,25 +41,29 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return at
 	}
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Now: clock})
+	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Now: clock})
 	if err != nil {
 		fmt.Fprintln(stderr, "provost check:", err)
 		return exitUsage
 	}
-	defer eng.Close()
+	defer a.Close()
 	code := exitOK
 	for _, path := range fs.Args() {
-		req, err := readRequest(path)
+		doc, err := checkreq.ReadFile(path)
+		var req *provost.Request
+		if err == nil {
+			req, err = doc.ToRequest()
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "provost check: %s: %v\n", path, err)
 			code = exitUsage
 			continue
 		}
 		at = time.Time{}
-		if req.At != nil {
-			at = *req.At
+		if doc.At != nil {
+			at = *doc.At
 		}
-		d, err := eng.Check(ctx, toRequest(req))
+		d, err := a.Engine.Check(ctx, req)
 		if err != nil {
 			fmt.Fprintf(stderr, "provost check: %s: failed closed: %v\n", path, err)
 		}
@@ -70,29 +74,6 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return code
-}
-
-// toRequest turns a decoded request file into the engine's request value;
-// Decode has already checked the certificate and peer fields.
-func toRequest(req *checkreq.Request) *provost.Request {
-	certs, _ := req.Certificates()
-	peer, _ := req.PeerAddr()
-	return &provost.Request{
-		Method: req.Method, Target: req.Target, Authorization: req.Authorization, DPoP: req.DPoP,
-		Peer: peer, XForwardedFor: req.XForwardedFor, Forwarded: req.Forwarded,
-		ClientCerts: certs, XFCC: req.XFCC, ClientCertHeader: req.ClientCertHeader,
-		ClientCertChainHeader: req.ClientCertChainHeader, JWTSVID: req.JWTSVID,
-		Hops: req.Hops, Posture: req.Posture,
-	}
-}
-
-func readRequest(path string) (*checkreq.Request, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return checkreq.Decode(f)
 }
 
 func writeJSON(w io.Writer, path string, d *provost.Decision) {
@@ -108,7 +89,7 @@ func writeText(w io.Writer, path string, d *provost.Decision) {
 	c := &d.Credential
 	m := &c.Metadata
 	fmt.Fprintf(w, "%s\n", path)
-	fmt.Fprintf(w, "  decision    %s\n", d.Decision.Decision)
+	fmt.Fprintf(w, "  decision    %s\n", d.Outcome)
 	fmt.Fprintf(w, "  credential  %s (%s): %s\n", c.Verdict, c.Reason, c.Message)
 	prov := string(d.Provenance)
 	if d.Binding != "" {

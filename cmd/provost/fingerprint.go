@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 )
 
 // cmdFingerprint prints the fingerprint of a credential read from stdin, so
@@ -36,12 +36,12 @@ func cmdFingerprint(ctx context.Context, args []string, stdin io.Reader, stdout,
 		fmt.Fprintln(stderr, "provost fingerprint: no credential on standard input")
 		return exitUsage
 	}
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: *cfgFile, DataDir: *dataDir})
+	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir})
 	if err != nil {
 		fmt.Fprintln(stderr, "provost fingerprint:", err)
 		return exitUsage
 	}
-	defer eng.Close()
-	fmt.Fprintln(stdout, eng.Fingerprint(raw))
+	defer a.Close()
+	fmt.Fprintln(stdout, a.Fingerprint(raw))
 	return exitOK
 }

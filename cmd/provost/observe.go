@@ -5,21 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/telemetry"
 )
 
 // observe counts and traces every decision of eng, and starts the admin
 // API (which serves /metrics) when the configuration enables it. The
 // admin server stops when ctx ends.
-func observe(ctx context.Context, eng *provost.Engine, logger *slog.Logger) (*telemetry.Metrics, error) {
-	m := telemetry.NewMetrics(telemetry.EngineSources(eng))
-	eng.Use(telemetry.Wrap(m, nil))
-	if !eng.Config().Admin.Enabled() {
+func observe(ctx context.Context, a *app.App, logger *slog.Logger) (*telemetry.Metrics, error) {
+	m := telemetry.NewMetrics(telemetry.AppSources(a))
+	a.Engine.Use(telemetry.Wrap(m, nil))
+	if !a.Config.Admin.Enabled() {
 		return m, nil
 	}
-	srv, err := admin.New(admin.Options{Engine: eng, Metrics: m, Logger: logger, Version: version})
+	srv, err := admin.New(admin.Options{App: a, Metrics: m, Logger: logger, Version: version})
 	if err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/demo"
 )
 
@@ -19,18 +20,18 @@ func TestObserveCountsDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: w.ConfigFile()})
+	a, err := app.Open(ctx, app.Options{ConfigFile: w.ConfigFile()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
-	m, err := observe(ctx, eng, slog.New(slog.DiscardHandler))
+	defer a.Close()
+	m, err := observe(ctx, a, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok, _ := w.Token("svc:reports", time.Hour, nil)
 	for _, peer := range []string{"10.40.1.1", "203.0.113.9"} {
-		if _, err := eng.Check(ctx, &provost.Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: netip.MustParseAddr(peer)}); err != nil {
+		if _, err := a.Engine.Check(ctx, &provost.Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: netip.MustParseAddr(peer)}); err != nil {
 			t.Fatal(err)
 		}
 	}

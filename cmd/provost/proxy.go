@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/proxy"
 )
@@ -62,13 +62,13 @@ func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Logger: logger})
+	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "provost proxy:", err)
 		return exitUsage
 	}
-	defer eng.Close()
-	if _, err := observe(ctx, eng, logger); err != nil {
+	defer a.Close()
+	if _, err := observe(ctx, a, logger); err != nil {
 		fmt.Fprintln(stderr, "provost proxy:", err)
 		return exitUsage
 	}
@@ -79,11 +79,11 @@ func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		defer os.Remove(*pidFile)
 	}
-	return runProxy(ctx, eng, settings, logger, stderr)
+	return runProxy(ctx, a, settings, logger, stderr)
 }
 
-func runProxy(ctx context.Context, eng *provost.Engine, settings config.Proxy, logger *slog.Logger, stderr io.Writer) int {
-	p, err := proxy.New(eng, settings, logger)
+func runProxy(ctx context.Context, a *app.App, settings config.Proxy, logger *slog.Logger, stderr io.Writer) int {
+	p, err := proxy.New(a.Engine, settings, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "provost proxy:", err)
 		return exitUsage
@@ -109,11 +109,11 @@ func runProxy(ctx context.Context, eng *provost.Engine, settings config.Proxy, l
 	logger.LogAttrs(ctx, slog.LevelInfo, "proxy listening",
 		slog.String("addr", ln.Addr().String()), slog.String("upstream", settings.Upstream),
 		slog.Bool("tls", srv.TLS()), slog.String("client_auth", settings.TLS.ClientAuth),
-		slog.String("hop", settings.Hop.Name), slog.String("bindings_digest", eng.BindingsDigest()))
+		slog.String("hop", settings.Hop.Name), slog.String("bindings_digest", a.Policy().Digest()))
 	for {
 		select {
 		case <-hup:
-			proxyReload(ctx, eng, srv, logger)
+			proxyReload(ctx, a, srv, logger)
 		case err := <-served:
 			logger.LogAttrs(ctx, slog.LevelError, "proxy stopped", slog.Any("error", err))
 			return exitFail
@@ -125,8 +125,8 @@ func runProxy(ctx context.Context, eng *provost.Engine, settings config.Proxy, l
 
 // proxyReload swaps in the new configuration and certificate; each keeps
 // the old one when the new one fails to load.
-func proxyReload(ctx context.Context, eng *provost.Engine, srv *proxy.Server, logger *slog.Logger) {
-	if err := eng.Reload(ctx); err != nil {
+func proxyReload(ctx context.Context, a *app.App, srv *proxy.Server, logger *slog.Logger) {
+	if err := a.Reload(ctx); err != nil {
 		logger.LogAttrs(ctx, slog.LevelError, "reload failed", slog.Any("error", err))
 	}
 	if err := srv.ReloadCertificate(); err != nil {

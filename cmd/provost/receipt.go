@@ -15,6 +15,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 const receiptUsage = `usage: provost receipt verify --key KEY FILE
@@ -106,7 +107,7 @@ func describeRecord(rec []byte) string {
 // verifierKeyArg reads --key: the key itself, or a file holding it.
 func verifierKeyArg(arg string) (string, error) {
 	if st, err := os.Stat(arg); err == nil && st.Mode().IsRegular() {
-		b, err := readLimited(arg, maxKeyArg)
+		b, err := smallfile.Read(arg, maxKeyArg)
 		if err != nil {
 			return "", err
 		}
@@ -126,20 +127,7 @@ func readReceipt(file string, stdin io.Reader) ([]byte, error) {
 		}
 		return b, err
 	}
-	return readLimited(file, evidencelog.MaxReceiptSize)
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(b)) > limit {
-		err = fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return b, err
+	return smallfile.Read(file, evidencelog.MaxReceiptSize)
 }
 
 func receiptGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/server"
@@ -20,20 +21,20 @@ import (
 
 // servedEngine is an engine on the embedded default configuration (every
 // credential rejected) that decided n requests, served on loopback.
-func servedEngine(t *testing.T, n int) (eng *provost.Engine, url string) {
+func servedEngine(t *testing.T, n int) (*app.App, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "provost.yaml")
 	if err := os.WriteFile(cfg, []byte("version: 1\ndata_dir: data\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := provost.New(t.Context(), provost.Options{ConfigFile: cfg})
+	a, err := app.Open(t.Context(), app.Options{ConfigFile: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { eng.Close() })
+	t.Cleanup(func() { a.Close() })
 	for i := range n {
-		d, err := eng.Check(t.Context(), &provost.Request{Method: "GET", Target: "/v1/things/" + strconv.Itoa(i),
+		d, err := a.Engine.Check(t.Context(), &provost.Request{Method: "GET", Target: "/v1/things/" + strconv.Itoa(i),
 			Peer: netip.MustParseAddr("10.0.0.1"), ID: "req-" + strconv.Itoa(i)})
 		if err != nil || d.Evidence == nil || d.Evidence.Index != int64(i) {
 			t.Fatalf("decision %d: %+v %v", i, d, err)
@@ -45,9 +46,9 @@ func servedEngine(t *testing.T, n int) (eng *provost.Engine, url string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { server.New(eng, config.Serve{}, nil).Serve(ctx, ln); close(done) }()
+	go func() { server.New(server.ForApp(a), config.Serve{}, nil).Serve(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return eng, "http://" + ln.Addr().String()
+	return a, "http://" + ln.Addr().String()
 }
 
 func runReceipt(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -60,8 +61,8 @@ func runReceipt(t *testing.T, stdin string, args ...string) (int, string, string
 // A receipt fetched from a server verifies offline with the log's key
 // alone; every kind of tampering fails naming what is wrong.
 func TestReceiptGetAndVerify(t *testing.T) {
-	eng, url := servedEngine(t, 5)
-	key := eng.EvidenceLog().VerifierKey()
+	a, url := servedEngine(t, 5)
+	key := a.Evidence.VerifierKey()
 	code, got, stderr := runReceipt(t, "", "get", "--server", url, "--index", "2")
 	if code != exitOK {
 		t.Fatalf("get: exit %d: %s", code, stderr)
@@ -91,7 +92,7 @@ func TestReceiptGetAndVerify(t *testing.T) {
 	if err := json.Unmarshal([]byte(got), &rc); err != nil {
 		t.Fatal(err)
 	}
-	other, err := evidencelog.Open(t.Context(), t.TempDir(), evidencelog.Options{Name: eng.EvidenceLog().Name()})
+	other, err := evidencelog.Open(t.Context(), t.TempDir(), evidencelog.Options{Name: a.Evidence.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}

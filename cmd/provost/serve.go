@@ -15,9 +15,9 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/extauthz"
 
-	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/server"
 )
@@ -85,18 +85,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *listen != "" {
 		sc.Listen = *listen
 	}
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: path, DataDir: dir, Logger: logger})
+	a, err := app.Open(ctx, app.Options{ConfigFile: path, DataDir: dir, Logger: logger})
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
 	}
-	defer eng.Close()
-	if _, err := observe(ctx, eng, logger); err != nil {
+	defer a.Close()
+	if _, err := observe(ctx, a, logger); err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
 	}
 	if cfg.GRPC.Listen != "" {
-		gl, err := extauthz.Listen(ctx, eng, cfg, logger)
+		gl, err := extauthz.Listen(ctx, a.Engine, cfg, logger)
 		if err != nil {
 			logger.Error("cannot start ext_authz", "error", err)
 			return exitFail
@@ -108,11 +108,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}()
 	}
-	return serve(ctx, eng, sc, path, logger)
+	return serve(ctx, a, sc, path, logger)
 }
 
 // serve listens, answers until ctx is done, and reloads on SIGHUP.
-func serve(ctx context.Context, eng *provost.Engine, sc config.Serve, path string, logger *slog.Logger) int {
+func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger *slog.Logger) int {
 	ln, err := net.Listen("tcp", sc.Listen)
 	if err != nil {
 		logger.Error("cannot listen", "addr", sc.Listen, "error", err)
@@ -120,7 +120,7 @@ func serve(ctx context.Context, eng *provost.Engine, sc config.Serve, path strin
 	}
 	tlsOn := sc.TLS.Cert != ""
 	logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn, "client_auth", sc.TLS.ClientAuth,
-		"config", path, "bindings_digest", eng.BindingsDigest())
+		"config", path, "bindings_digest", a.Policy().Digest())
 	if !tlsOn && !loopback(ln.Addr()) {
 		logger.Warn("listening beyond loopback without TLS: credentials cross the network in clear; set serve.tls", "addr", ln.Addr().String())
 	}
@@ -131,13 +131,13 @@ func serve(ctx context.Context, eng *provost.Engine, sc config.Serve, path strin
 		for {
 			select {
 			case <-hup:
-				reload(ctx, eng, logger)
+				reload(ctx, a, logger)
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
-	if err := server.New(eng, sc, logger).Serve(ctx, ln); err != nil {
+	if err := server.New(server.ForApp(a), sc, logger).Serve(ctx, ln); err != nil {
 		logger.Error("server stopped", "error", err)
 		return exitFail
 	}
@@ -148,12 +148,12 @@ func serve(ctx context.Context, eng *provost.Engine, sc config.Serve, path strin
 // reload is what SIGHUP does: reload the configuration and bindings
 // atomically; on failure the old configuration keeps serving. Settings of
 // the listener (serve:) take effect on restart only.
-func reload(ctx context.Context, eng *provost.Engine, logger *slog.Logger) error {
-	if err := eng.Reload(ctx); err != nil {
+func reload(ctx context.Context, a *app.App, logger *slog.Logger) error {
+	if err := a.Reload(ctx); err != nil {
 		logger.Error("reload failed; the previous configuration keeps serving", "error", err)
 		return err
 	}
-	logger.Info("reload succeeded", "bindings_digest", eng.BindingsDigest())
+	logger.Info("reload succeeded", "bindings_digest", a.Policy().Digest())
 	return nil
 }
 

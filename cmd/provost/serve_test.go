@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 )
 
 // serveCLI runs `provost serve args...` until the test ends and returns
@@ -159,27 +159,27 @@ func TestServeReload(t *testing.T) {
 	}
 	write("bindings.yaml", "version: 1\nbindings:\n  - name: a\n    match: {subject: a}\n")
 	write("provost.yaml", "version: 1\ndata_dir: data\nbindings: bindings.yaml\n")
-	eng, err := provost.New(t.Context(), provost.Options{ConfigFile: cfg})
+	a, err := app.Open(t.Context(), app.Options{ConfigFile: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	defer a.Close()
 	var logs strings.Builder
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	before := eng.BindingsDigest()
+	before := a.Policy().Digest()
 
 	write("bindings.yaml", "version: 1\nbindings:\n  - name: a\n    match: {nope: a}\n")
-	if err := reload(t.Context(), eng, logger); err == nil || eng.BindingsDigest() != before {
-		t.Fatalf("bad reload: %v, digest changed %v", err, eng.BindingsDigest() != before)
+	if err := reload(t.Context(), a, logger); err == nil || a.Policy().Digest() != before {
+		t.Fatalf("bad reload: %v, digest changed %v", err, a.Policy().Digest() != before)
 	}
 	if !strings.Contains(logs.String(), `"msg":"reload failed; the previous configuration keeps serving"`) {
 		t.Fatalf("log: %s", logs.String())
 	}
 	write("bindings.yaml", "version: 1\nbindings:\n  - name: b\n    match: {subject: b}\n")
-	if err := reload(t.Context(), eng, logger); err != nil || eng.BindingsDigest() == before {
+	if err := reload(t.Context(), a, logger); err != nil || a.Policy().Digest() == before {
 		t.Fatalf("good reload: %v", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"reload succeeded","bindings_digest":"`+eng.BindingsDigest()+`"`) {
+	if !strings.Contains(logs.String(), `"msg":"reload succeeded","bindings_digest":"`+a.Policy().Digest()+`"`) {
 		t.Fatalf("log: %s", logs.String())
 	}
 }

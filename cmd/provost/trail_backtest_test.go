@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/backtest"
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/demo"
+	"github.com/provost-dev/provost/verdict"
 )
 
 const backtestBindings = `version: 1
@@ -35,12 +37,12 @@ var backtestRequests = []struct {
 	sub, peer string
 	want      decision.Outcome
 }{
-	{"svc:deploy", "10.1.1.1", provost.Allow},   // 0
-	{"svc:deploy", "10.1.200.5", provost.Allow}, // 1: outside the stricter /24
-	{"svc:deploy", "10.9.0.1", provost.Deny},    // 2: outside ops
-	{"svc:other", "10.1.1.2", provost.Deny},     // 3: no binding
-	{"", "10.1.1.3", provost.Deny},              // 4: rejected credential
-	{"svc:deploy", "10.1.1.77", provost.Allow},  // 5
+	{"svc:deploy", "10.1.1.1", verdict.Allow},   // 0
+	{"svc:deploy", "10.1.200.5", verdict.Allow}, // 1: outside the stricter /24
+	{"svc:deploy", "10.9.0.1", verdict.Deny},    // 2: outside ops
+	{"svc:other", "10.1.1.2", verdict.Deny},     // 3: no binding
+	{"", "10.1.1.3", verdict.Deny},              // 4: rejected credential
+	{"svc:deploy", "10.1.1.77", verdict.Allow},  // 5
 }
 
 // backtestLog drives a real engine through backtestRequests and returns
@@ -52,7 +54,7 @@ func backtestLog(t *testing.T) string {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: w.ConfigFile()})
+	a, err := app.Open(ctx, app.Options{ConfigFile: w.ConfigFile()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,15 +65,15 @@ func backtestLog(t *testing.T) string {
 				t.Fatal(err)
 			}
 		}
-		d, err := eng.Check(ctx, &provost.Request{Method: "GET", Target: "/x", Authorization: "Bearer " + tok, Peer: netip.MustParseAddr(r.peer)})
+		d, err := a.Engine.Check(ctx, &provost.Request{Method: "GET", Target: "/x", Authorization: "Bearer " + tok, Peer: netip.MustParseAddr(r.peer)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Decision.Decision != r.want || d.Evidence == nil || d.Evidence.Index != int64(i) {
-			t.Fatalf("request %d: %s, evidence %+v; want %s at index %d", i, d.Decision.Decision, d.Evidence, r.want, i)
+		if d.Outcome != r.want || d.Evidence == nil || d.Evidence.Index != int64(i) {
+			t.Fatalf("request %d: %s, evidence %+v; want %s at index %d", i, d.Outcome, d.Evidence, r.want, i)
 		}
 	}
-	if err := eng.Close(); err != nil {
+	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return w.ConfigFile()
@@ -86,9 +88,9 @@ func TestTrailBacktest(t *testing.T) {
 		after    decision.Outcome
 	}{
 		{"same bindings", backtestBindings, nil, ""},
-		{"stricter network", strings.Replace(backtestBindings, "10.1.0.0/16", "10.1.1.0/24", 1), []int64{1}, provost.Deny},
+		{"stricter network", strings.Replace(backtestBindings, "10.1.0.0/16", "10.1.1.0/24", 1), []int64{1}, verdict.Deny},
 		{"looser network and a new binding", strings.Replace(backtestBindings, "10.1.0.0/16", "10.0.0.0/8", 1) +
-			"  - name: other\n    match: {subject: \"svc:other\"}\n    require: {networks: [ops]}\n", []int64{2, 3}, provost.Allow},
+			"  - name: other\n    match: {subject: \"svc:other\"}\n    require: {networks: [ops]}\n", []int64{2, 3}, verdict.Allow},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/evidencelog"
@@ -52,11 +53,11 @@ func newTrailWorld(t *testing.T) *trailWorld {
 	tw := &trailWorld{cfg: w.ConfigFile(), data: t.TempDir()}
 	ctx := context.Background()
 	clock := &trailClock{t: time.Now().UTC().Truncate(time.Second)}
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: tw.cfg, DataDir: tw.data, Now: clock.now})
+	a, err := app.Open(ctx, app.Options{ConfigFile: tw.cfg, DataDir: tw.data, Now: clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	defer a.Close()
 	if tw.ci, err = w.Token("repo:acme/deploy:ref:refs/heads/main", time.Hour, map[string]any{"repository": "acme/deploy"}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,18 +83,18 @@ func newTrailWorld(t *testing.T) *trailWorld {
 		{"GET", "/v1/things", tw.shadow, "10.40.1.1", nil, "deny"},
 	}
 	for i, s := range steps {
-		d, err := eng.Check(ctx, &provost.Request{Method: s.method, Target: s.path, Authorization: "Bearer " + s.tok,
+		d, err := a.Engine.Check(ctx, &provost.Request{Method: s.method, Target: s.path, Authorization: "Bearer " + s.tok,
 			Peer: netip.MustParseAddr(s.peer), ClientCerts: s.certs})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(d.Decision.Decision) != s.want || d.Evidence == nil || d.Evidence.Index != int64(i) {
-			t.Fatalf("step %d: %s %v, evidence %+v; want %s", i, d.Decision.Decision, d.Decision.Reasons, d.Evidence, s.want)
+		if string(d.Outcome) != s.want || d.Evidence == nil || d.Evidence.Index != int64(i) {
+			t.Fatalf("step %d: %s %v, evidence %+v; want %s", i, d.Outcome, d.Reasons, d.Evidence, s.want)
 		}
 		clock.add(time.Minute)
 	}
-	tw.ciFP, tw.agentFP, tw.shFP = eng.Fingerprint(tw.ci), eng.Fingerprint(tw.agent), eng.Fingerprint(tw.shadow)
-	if err := eng.Close(); err != nil {
+	tw.ciFP, tw.agentFP, tw.shFP = a.Fingerprint(tw.ci), a.Fingerprint(tw.agent), a.Fingerprint(tw.shadow)
+	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return tw

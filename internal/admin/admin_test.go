@@ -14,11 +14,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin"
 	"github.com/provost-dev/provost/internal/admin/admintest"
 	"github.com/provost-dev/provost/internal/telemetry"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // syncBuffer is a log sink the server's goroutines may share.
@@ -49,7 +49,7 @@ type env struct {
 func newEnv(t *testing.T, o admintest.Options) *env {
 	w := admintest.New(t, o)
 	e := &env{w: w, logs: &syncBuffer{}}
-	e.m = telemetry.NewMetrics(telemetry.EngineSources(w.Engine))
+	e.m = telemetry.NewMetrics(telemetry.AppSources(w.App))
 	e.url = w.Serve(e.m, telemetry.NewLogger(e.logs, slog.LevelDebug))
 	return e
 }
@@ -143,7 +143,7 @@ func TestUnauthenticated(t *testing.T) {
 			})
 		}
 	}
-	if list, _ := e.w.Engine.Revocations().List(context.Background()); len(list) != 0 {
+	if list, _ := e.w.App.Revocations.List(context.Background()); len(list) != 0 {
 		t.Errorf("unauthenticated calls created revocations: %+v", list)
 	}
 	if strings.Contains(e.logs.String(), e.w.Token) {
@@ -174,7 +174,7 @@ func TestAuthenticated(t *testing.T) {
 			if err := json.Unmarshal(body, &st); err != nil {
 				t.Fatal(err)
 			}
-			if st.BindingsDigest != e.w.Engine.BindingsDigest() || st.Version != "test" || len(st.Issuers) != 1 || st.Mode != "enforce" {
+			if st.BindingsDigest != e.w.App.Policy().Digest() || st.Version != "test" || len(st.Issuers) != 1 || st.Mode != "enforce" {
 				t.Errorf("status %+v", st)
 			}
 			if resp.Header.Get(telemetry.HeaderRequestID) == "" {
@@ -214,8 +214,8 @@ func TestRevocationEnforced(t *testing.T) {
 	e := newEnv(t, admintest.Options{})
 	c := e.w.HTTPClient()
 	tok := e.w.AccessToken(admintest.Subject, map[string]any{"jti": "tok-1"})
-	if d := e.w.Decide(tok); d.Decision.Decision != provost.Allow {
-		t.Fatalf("before revocation: %s %+v", d.Decision.Decision, d.Reasons)
+	if d := e.w.Decide(tok); d.Outcome != verdict.Allow {
+		t.Fatalf("before revocation: %s %+v", d.Outcome, d.Reasons)
 	}
 	body, _ := json.Marshal(admin.CreateRequest{Credential: tok, Reason: "leaked in a ticket"})
 	resp, out := e.call(t, c, "token", "POST", "/v1/revocations", string(body))
@@ -226,15 +226,15 @@ func TestRevocationEnforced(t *testing.T) {
 	if err := json.Unmarshal(out, &rev); err != nil {
 		t.Fatal(err)
 	}
-	if rev.Kind != "fingerprint" || rev.Value != e.w.Engine.Fingerprint(tok) || rev.Reason != "leaked in a ticket" {
+	if rev.Kind != "fingerprint" || rev.Value != e.w.App.Fingerprint(tok) || rev.Reason != "leaked in a ticket" {
 		t.Errorf("revocation %+v", rev)
 	}
 	if resp.Header.Get("Location") != "/v1/revocations/"+rev.ID {
 		t.Errorf("Location %q", resp.Header.Get("Location"))
 	}
 	d := e.w.Decide(tok)
-	if d.Decision.Decision != provost.Deny || d.Credential.Reason != reason.Revoked || d.Credential.RevocationID != rev.ID {
-		t.Fatalf("after revocation: %s %s %s", d.Decision.Decision, d.Credential.Reason, d.Credential.RevocationID)
+	if d.Outcome != verdict.Deny || d.Credential.Reason != reason.Revoked || d.Credential.RevocationID != rev.ID {
+		t.Fatalf("after revocation: %s %s %s", d.Outcome, d.Credential.Reason, d.Credential.RevocationID)
 	}
 	resp, out = e.call(t, c, "token", "GET", "/v1/revocations", "")
 	var list admin.RevocationList
@@ -244,8 +244,8 @@ func TestRevocationEnforced(t *testing.T) {
 	if resp, out = e.call(t, c, "token", "DELETE", "/v1/revocations/"+rev.ID, ""); resp.StatusCode != 204 {
 		t.Fatalf("delete: %d %s", resp.StatusCode, out)
 	}
-	if d := e.w.Decide(tok); d.Decision.Decision != provost.Allow {
-		t.Fatalf("after delete: %s %+v", d.Decision.Decision, d.Reasons)
+	if d := e.w.Decide(tok); d.Outcome != verdict.Allow {
+		t.Fatalf("after delete: %s %+v", d.Outcome, d.Reasons)
 	}
 	resp, out = e.call(t, c, "token", "DELETE", "/v1/revocations/"+rev.ID, "")
 	if resp.StatusCode != 404 || problem(t, resp, out).Code != admin.CodeNotFound {
@@ -325,7 +325,7 @@ func TestCreateBad(t *testing.T) {
 	if resp, out := e.call(t, c, "token", "PUT", "/v1/status", ""); resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
 		t.Errorf("PUT /v1/status: %d %s", resp.StatusCode, out)
 	}
-	if list, _ := e.w.Engine.Revocations().List(context.Background()); len(list) != 0 {
+	if list, _ := e.w.App.Revocations.List(context.Background()); len(list) != 0 {
 		t.Errorf("bad requests created revocations: %+v", list)
 	}
 	if strings.Contains(e.logs.String(), tok) {
@@ -337,17 +337,17 @@ func TestReload(t *testing.T) {
 	e := newEnv(t, admintest.Options{})
 	c := e.w.HTTPClient()
 	tok := e.w.AccessToken(admintest.Subject, nil)
-	before := e.w.Engine.BindingsDigest()
+	before := e.w.App.Policy().Digest()
 	e.w.Write("bindings.yaml", strings.Replace(admintest.Bindings, "10.40.0.0/16", "10.41.0.0/16", 1))
 	resp, out := e.call(t, c, "token", "POST", "/v1/reload", "")
 	var rr admin.ReloadResult
-	if err := json.Unmarshal(out, &rr); err != nil || resp.StatusCode != 200 || rr.BindingsDigest == before || rr.BindingsDigest != e.w.Engine.BindingsDigest() {
+	if err := json.Unmarshal(out, &rr); err != nil || resp.StatusCode != 200 || rr.BindingsDigest == before || rr.BindingsDigest != e.w.App.Policy().Digest() {
 		t.Fatalf("reload: %d %s (%v)", resp.StatusCode, out, err)
 	}
-	if d := e.w.Decide(tok); d.Decision.Decision != provost.Deny {
-		t.Fatalf("the reloaded bindings are not in force: %s", d.Decision.Decision)
+	if d := e.w.Decide(tok); d.Outcome != verdict.Deny {
+		t.Fatalf("the reloaded bindings are not in force: %s", d.Outcome)
 	}
-	good := e.w.Engine.BindingsDigest()
+	good := e.w.App.Policy().Digest()
 	e.w.Write("bindings.yaml", "version: 1\nbindings: [{name: x, match: {}}]\nnot_a_field: 1\n")
 	resp, out = e.call(t, c, "token", "POST", "/v1/reload", "")
 	if resp.StatusCode != 422 {
@@ -356,11 +356,11 @@ func TestReload(t *testing.T) {
 	if p := problem(t, resp, out); p.Code != admin.CodeReloadFailed || !strings.Contains(p.Detail, "keeping the previous configuration") {
 		t.Errorf("problem %+v", p)
 	}
-	if e.w.Engine.BindingsDigest() != good {
+	if e.w.App.Policy().Digest() != good {
 		t.Error("a failed reload changed the bindings")
 	}
-	if d := e.w.Decide(tok); d.Decision.Decision != provost.Deny || d.Binding != "reports" {
-		t.Fatalf("after a failed reload: %s %q", d.Decision.Decision, d.Binding)
+	if d := e.w.Decide(tok); d.Outcome != verdict.Deny || d.Binding != "reports" {
+		t.Fatalf("after a failed reload: %s %q", d.Outcome, d.Binding)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // maxResponseBytes bounds an admin API answer read by Client.
@@ -55,7 +55,7 @@ func NewClient(o ClientOptions) (*APIClient, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
-		if tc.RootCAs, err = pemfile.CertPool(o.CAFile); err != nil {
+		if tc.RootCAs, err = smallfile.CertPool(o.CAFile); err != nil {
 			return nil, fmt.Errorf("admin: --ca: %w", err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 func fuzzServer(f *testing.F) (*admintest.World, http.Handler) {
 	w := admintest.New(f, admintest.Options{PerSecond: 1e6, Burst: 1e6})
-	srv, err := admin.New(admin.Options{Engine: w.Engine})
+	srv, err := admin.New(admin.Options{App: w.App})
 	if err != nil {
 		f.Fatal(err)
 	}

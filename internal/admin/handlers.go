@@ -17,7 +17,7 @@ import (
 
 func (s *Server) listRevocations(w http.ResponseWriter, r *http.Request) {
 	note(r)
-	list, err := s.eng.Revocations().List(r.Context())
+	list, err := s.app.Revocations.List(r.Context())
 	if err != nil {
 		s.internal(w, r, "listing revocations", err)
 		return
@@ -46,7 +46,7 @@ func (s *Server) createRevocation(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, why)
 		return
 	}
-	stored, err := s.eng.Revocations().Add(r.Context(), rev)
+	stored, err := s.app.Revocations.Add(r.Context(), rev)
 	if errors.Is(err, revocation.ErrInvalid) {
 		// Validate's messages never repeat the value.
 		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, err.Error())
@@ -75,7 +75,7 @@ func (s *Server) toRevocation(req *CreateRequest) (revocation.Revocation, string
 		case rev.Kind != "" && rev.Kind != revocation.KindFingerprint:
 			return rev, "credential applies only to kind fingerprint"
 		}
-		rev.Kind, rev.Value = revocation.KindFingerprint, s.eng.Fingerprint(req.Credential)
+		rev.Kind, rev.Value = revocation.KindFingerprint, s.app.Fingerprint(req.Credential)
 	}
 	var why string
 	if rev.IssuedBefore, why = parseTime("issued_before", req.IssuedBefore); why != "" {
@@ -149,7 +149,7 @@ func (s *Server) deleteRevocation(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, CodeNotFound, "no such revocation")
 		return
 	}
-	err := s.eng.Revocations().Remove(r.Context(), id)
+	err := s.app.Revocations.Remove(r.Context(), id)
 	if errors.Is(err, revocation.ErrNotFound) {
 		writeProblem(w, r, http.StatusNotFound, CodeNotFound, "no revocation "+id)
 		return
@@ -166,19 +166,19 @@ func (s *Server) deleteRevocation(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	note(r)
 	c, _ := ClientFrom(r.Context())
-	if err := s.eng.Reload(r.Context()); err != nil {
+	if err := s.app.Reload(r.Context()); err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "reload failed", slog.String("client", c.Name), slog.Any("error", err))
 		writeProblem(w, r, http.StatusUnprocessableEntity, CodeReloadFailed, err.Error())
 		return
 	}
-	digest := s.eng.BindingsDigest()
+	digest := s.app.Policy().Digest()
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "configuration reloaded by admin", slog.String("client", c.Name), slog.String("bindings_digest", digest))
 	writeJSON(w, http.StatusOK, ReloadResult{Status: "reloaded", BindingsDigest: digest})
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	note(r)
-	n, err := s.eng.RevocationCount(r.Context())
+	n, err := s.app.RevocationCount(r.Context())
 	if err != nil {
 		s.internal(w, r, "counting revocations", err)
 		return
@@ -186,7 +186,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	writeJSON(w, http.StatusOK, Status{
 		Version: s.version, StartedAt: s.started.UTC(), UptimeSeconds: int64(now.Sub(s.started).Seconds()),
-		Status: s.eng.Status(), Revocations: n, ReplayEntries: s.eng.ReplayEntries(),
+		Summary: s.app.Policy().Summary(), DataDir: s.app.Layout.Dir, Revocations: n, ReplayEntries: s.app.Replay.Len(),
 	})
 }
 

@@ -11,10 +11,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin/admintest"
 	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/telemetry"
+	"github.com/provost-dev/provost/verdict"
 )
 
 func TestMetricsAfterChecks(t *testing.T) {
@@ -30,7 +30,7 @@ func TestMetricsAfterChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.w.Engine.Revocations().Add(ctx, revocationFor(e, good)); err != nil {
+	if _, err := e.w.App.Revocations.Add(ctx, revocationFor(e, good)); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := e.call(t, e.w.HTTPClient(), "token", "GET", "/metrics", "")
@@ -81,15 +81,15 @@ func TestMetricsAfterChecks(t *testing.T) {
 			t.Errorf("span attribute %s holds the credential", kv.Key)
 		}
 	}
-	if spans[0].Name() != telemetry.SpanCheck || attrs["provost.decision"] != string(provost.Allow) ||
-		attrs["provost.binding"] != "reports" || attrs["provost.credential.fingerprint"] != e.w.Engine.Fingerprint(good) ||
-		attrs["provost.provenance"] != string(provost.Verified) {
+	if spans[0].Name() != telemetry.SpanCheck || attrs["provost.decision"] != string(verdict.Allow) ||
+		attrs["provost.binding"] != "reports" || attrs["provost.credential.fingerprint"] != e.w.App.Fingerprint(good) ||
+		attrs["provost.provenance"] != string(verdict.Verified) {
 		t.Errorf("span %s attributes %v", spans[0].Name(), attrs)
 	}
 }
 
 func revocationFor(e *env, tok string) revocation.Revocation {
-	return revocation.Revocation{Kind: "fingerprint", Value: e.w.Engine.Fingerprint(tok)}
+	return revocation.Revocation{Kind: "fingerprint", Value: e.w.App.Fingerprint(tok)}
 }
 
 // sum adds the values of the family's series whose labels include want.

@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/smallfile"
 	"github.com/provost-dev/provost/internal/telemetry"
 )
 
@@ -30,10 +30,11 @@ const (
 
 // Options configure a Server.
 type Options struct {
-	// Engine is the engine administered (required).
-	Engine *provost.Engine
+	// App is the running Provost administered (required): its engine,
+	// policy and stores.
+	App *app.App
 	// Config holds the admin section and resolves its relative paths;
-	// nil means Engine.Config().
+	// nil means the configuration App was opened with.
 	Config *config.Config
 	// Metrics are served on GET /metrics; nil answers 404 there.
 	Metrics *telemetry.Metrics
@@ -48,7 +49,7 @@ type Options struct {
 
 // Server is the admin API.
 type Server struct {
-	eng     *provost.Engine
+	app     *app.App
 	adm     config.Admin
 	tls     *tls.Config
 	auth    *authenticator
@@ -64,14 +65,14 @@ type Server struct {
 // New checks the admin configuration, loads its certificates and returns
 // the Server. It fails when the admin API is off or unauthenticated.
 func New(o Options) (*Server, error) {
-	if o.Engine == nil {
-		return nil, errors.New("admin: Options.Engine is required")
+	if o.App == nil {
+		return nil, errors.New("admin: Options.App is required")
 	}
 	cfg := o.Config
 	if cfg == nil {
-		cfg = o.Engine.Config()
+		cfg = o.App.Config
 	}
-	s := &Server{eng: o.Engine, adm: cfg.Admin, metrics: o.Metrics, log: o.Logger, now: o.Now, version: o.Version}
+	s := &Server{app: o.App, adm: cfg.Admin, metrics: o.Metrics, log: o.Logger, now: o.Now, version: o.Version}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -109,7 +110,7 @@ func serverTLS(cfg *config.Config) (*tls.Config, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	if a.ClientCA != "" {
-		pool, err := pemfile.CertPool(cfg.Resolve(a.ClientCA))
+		pool, err := smallfile.CertPool(cfg.Resolve(a.ClientCA))
 		if err != nil {
 			return nil, fmt.Errorf("admin: admin.client_ca: %w", err)
 		}

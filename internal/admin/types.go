@@ -48,9 +48,10 @@ type Status struct {
 	Version       string    `json:"version,omitempty"`
 	StartedAt     time.Time `json:"started_at"`
 	UptimeSeconds int64     `json:"uptime_seconds"`
-	provost.Status
-	Revocations   int `json:"revocations"`
-	ReplayEntries int `json:"replay_entries"`
+	provost.Summary
+	DataDir       string `json:"data_dir"`
+	Revocations   int    `json:"revocations"`
+	ReplayEntries int    `json:"replay_entries"`
 }
 
 func fromRevocation(r revocation.Revocation) Revocation {

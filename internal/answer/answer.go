@@ -21,6 +21,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // Identity headers set on allowed requests for the upstream. Transports
@@ -48,11 +49,11 @@ var IdentityHeaders = []string{HeaderDecision, HeaderCredential, HeaderProvenanc
 // Status is the HTTP status for d.
 func Status(d *provost.Decision) int {
 	switch {
-	case d.Decision.Decision == provost.Allow:
+	case d.Outcome == verdict.Allow:
 		return http.StatusOK
 	case malformedRequest(d.Credential.Reason):
 		return http.StatusBadRequest
-	case d.Credential.Verdict == provost.Rejected, d.Decision.Decision == provost.StepUp:
+	case d.Credential.Verdict == verdict.Rejected, d.Outcome == verdict.StepUp:
 		return http.StatusUnauthorized
 	}
 	return http.StatusForbidden
@@ -68,7 +69,7 @@ func malformedRequest(c reason.Code) bool {
 // nonce of a 401, the identity headers of an allow, and the decision's
 // reason codes in every case.
 func Headers(h http.Header, d *provost.Decision) {
-	h.Set(HeaderDecision, string(d.Decision.Decision))
+	h.Set(HeaderDecision, string(d.Outcome))
 	h.Set(HeaderCredential, string(d.Credential.Verdict))
 	h.Set(HeaderProvenance, string(d.Provenance))
 	h.Set(HeaderReasons, codes(d))
@@ -107,7 +108,7 @@ func Challenge(d *provost.Decision) string {
 		return scheme + ` realm="provost"`
 	case strings.HasPrefix(string(c), "dpop_"):
 		return `DPoP error="invalid_dpop_proof", error_description="` + quoteSafe(d.Credential.Message) + `"`
-	case d.Credential.Verdict == provost.Rejected:
+	case d.Credential.Verdict == verdict.Rejected:
 		return scheme + ` error="invalid_token", error_description="` + quoteSafe(d.Credential.Message) + `"`
 	}
 	return scheme + ` error="invalid_token", error_description="re-authenticate from the approved context"`

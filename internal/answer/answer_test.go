@@ -10,11 +10,12 @@ import (
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 func dec(out decision.Outcome, cred credential.Result) *provost.Decision {
 	d := &provost.Decision{}
-	d.Decision.Decision = out
+	d.Outcome = out
 	d.Credential = cred
 	d.Reasons = []decision.Reason{{Code: cred.Reason, Message: cred.Message}}
 	return d
@@ -32,14 +33,14 @@ func TestAnswers(t *testing.T) {
 		challenge string
 		nonce     string
 	}{
-		{"allow", dec(provost.Allow, accepted), 200, "", ""},
-		{"provenance deny", dec(provost.Deny, accepted), 403, "", ""},
-		{"step up", dec(provost.StepUp, accepted), 401, `Bearer error="invalid_token", error_description="re-authenticate from the approved context"`, ""},
-		{"step up, DPoP-bound", dec(provost.StepUp, dpopBound), 401, `DPoP error="invalid_token"`, ""},
-		{"no credential", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.TokenMissing}), 401, `Bearer realm="provost"`, ""},
-		{"expired", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.Expired, Message: `the token "expired"`}), 401, `Bearer error="invalid_token", error_description="the token 'expired'"`, ""},
-		{"nonce", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.DPoPNonceRequired, DPoPNonce: "n-1"}), 401, `DPoP error="use_dpop_nonce"`, "n-1"},
-		{"bad proof", dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.DPoPReplayed, Message: "replayed"}), 401, `DPoP error="invalid_dpop_proof"`, ""},
+		{"allow", dec(verdict.Allow, accepted), 200, "", ""},
+		{"provenance deny", dec(verdict.Deny, accepted), 403, "", ""},
+		{"step up", dec(verdict.StepUp, accepted), 401, `Bearer error="invalid_token", error_description="re-authenticate from the approved context"`, ""},
+		{"step up, DPoP-bound", dec(verdict.StepUp, dpopBound), 401, `DPoP error="invalid_token"`, ""},
+		{"no credential", dec(verdict.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.TokenMissing}), 401, `Bearer realm="provost"`, ""},
+		{"expired", dec(verdict.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.Expired, Message: `the token "expired"`}), 401, `Bearer error="invalid_token", error_description="the token 'expired'"`, ""},
+		{"nonce", dec(verdict.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.DPoPNonceRequired, DPoPNonce: "n-1"}), 401, `DPoP error="use_dpop_nonce"`, "n-1"},
+		{"bad proof", dec(verdict.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.DPoPReplayed, Message: "replayed"}), 401, `DPoP error="invalid_dpop_proof"`, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -54,7 +55,7 @@ func TestAnswers(t *testing.T) {
 			if h.Get("DPoP-Nonce") != c.nonce {
 				t.Errorf("nonce %q", h.Get("DPoP-Nonce"))
 			}
-			if h.Get(HeaderDecision) != string(c.d.Decision.Decision) || h.Get(HeaderReasons) == "" {
+			if h.Get(HeaderDecision) != string(c.d.Outcome) || h.Get(HeaderReasons) == "" {
 				t.Errorf("decision headers %v", h)
 			}
 			if (c.status == 200) != (h.Get(HeaderSubject) == "svc") {
@@ -65,7 +66,7 @@ func TestAnswers(t *testing.T) {
 }
 
 func TestIdentityAndStrip(t *testing.T) {
-	d := dec(provost.Allow, credential.Result{Verdict: credential.Accepted, Reason: reason.OK, Fingerprint: "fp1:x", Metadata: credential.Metadata{Subject: "s", Issuer: "i"}})
+	d := dec(verdict.Allow, credential.Result{Verdict: credential.Accepted, Reason: reason.OK, Fingerprint: "fp1:x", Metadata: credential.Metadata{Subject: "s", Issuer: "i"}})
 	d.Binding = "b"
 	d.Signals.Workload.ID = "spiffe://td/w"
 	d.Signals.Network.Client = netip.MustParseAddr("10.1.2.3")
@@ -86,13 +87,13 @@ func TestIdentityAndStrip(t *testing.T) {
 
 // Every answer names the decision's evidence record.
 func TestEvidenceHeader(t *testing.T) {
-	d := dec(provost.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.Expired})
+	d := dec(verdict.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.Expired})
 	h := http.Header{}
 	Headers(h, d)
 	if h.Get(HeaderEvidence) != "" {
 		t.Fatalf("evidence header without a record: %q", h.Get(HeaderEvidence))
 	}
-	d.Evidence = &provost.EvidenceRef{Index: 42, LeafHash: "q83vEjRWeJA="}
+	d.Evidence = &verdict.EvidenceRef{Index: 42, LeafHash: "q83vEjRWeJA="}
 	Headers(h, d)
 	if got := h.Get(HeaderEvidence); got != "42 q83vEjRWeJA=" {
 		t.Fatalf("evidence header %q", got)

@@ -142,7 +142,7 @@ func (r *Replayer) Replay(index int64, rec *evidence.Record) (Change, bool) {
 			Message: fmt.Sprintf("the workload %s is named by no binding", id)})
 	}
 	d := decision.Decide(in)
-	after := Outcome{Decision: d.Decision, Provenance: d.Provenance, Binding: d.Binding, Reasons: d.Codes()}
+	after := Outcome{Decision: d.Outcome, Provenance: d.Provenance, Binding: d.Binding, Reasons: d.Codes()}
 	if !before.differs(after) {
 		return Change{}, false
 	}

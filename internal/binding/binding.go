@@ -5,7 +5,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/network"
 	"github.com/provost-dev/provost/internal/signal"
-	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // Version is the only bindings file version this Provost reads.
@@ -17,14 +17,14 @@ const MaxFileBytes = 1 << 20
 // RuleCostLimit bounds the CEL cost of one evaluation of a binding's rule.
 const RuleCostLimit = 10000
 
-// Mode says what a binding's decisions do.
-type Mode string
+// Mode is defined in the public package verdict.
+type Mode = verdict.Mode
 
 // The modes.
 const (
-	ModeEnforce Mode = "enforce" // decisions are applied
-	ModeMonitor Mode = "monitor" // decisions are recorded; requests are allowed
-	ModeLearn   Mode = "learn"   // like monitor, and origins are kept to propose a binding
+	ModeEnforce = verdict.ModeEnforce
+	ModeMonitor = verdict.ModeMonitor
+	ModeLearn   = verdict.ModeLearn
 )
 
 // Action is what a violation of a binding leads to.
@@ -38,26 +38,19 @@ const (
 	ActionAlert  Action = "alert"
 )
 
-// Status is the outcome of one check.
-type Status string
+// Status and Check are defined in the public package verdict, so that
+// embedders can name what a Decision carries.
+type (
+	Status = verdict.CheckStatus
+	Check  = verdict.Check
+)
 
 // The check outcomes.
 const (
-	StatusPass   Status = "pass"
-	StatusFail   Status = "fail"
-	StatusAbsent Status = "absent" // the signal was not presented
+	StatusPass   = verdict.StatusPass
+	StatusFail   = verdict.StatusFail
+	StatusAbsent = verdict.StatusAbsent
 )
-
-// Check is one signal compared against a binding.
-type Check struct {
-	Signal   signal.Name `json:"signal"`
-	Status   Status      `json:"status"`
-	Observed string      `json:"observed,omitempty"` // never a secret
-	Expected string      `json:"expected,omitempty"`
-	Reason   reason.Code `json:"reason,omitempty"`  // set for fail and absent
-	Message  string      `json:"message,omitempty"` // plain words
-	Evidence bool        `json:"evidence,omitempty"`
-}
 
 // Detector defaults.
 const (

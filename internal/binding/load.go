@@ -7,25 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/smallfile"
 	"go.yaml.in/yaml/v3"
 )
 
 // Load reads and compiles the bindings file at path.
 func Load(path string) (*Set, error) {
-	f, err := os.Open(path)
+	data, err := smallfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("bindings: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("bindings: %s: %w", path, err)
 	}
 	return Parse(path, data)
 }

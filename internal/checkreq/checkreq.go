@@ -1,7 +1,14 @@
 // Package checkreq is the JSON form of one request to judge: what
 // `provost check` reads from a file and what the HTTP check API reads from a
 // body. Decoding is strict (unknown fields rejected, sizes bounded) and every
-// error names the field.
+// error names the field. Request.ToRequest turns a document into the
+// engine's provost.Request, the one conversion every reader of the format
+// uses.
+//
+//	doc, err := checkreq.ReadFile("request.json") // or checkreq.Decode(body)
+//	if err != nil { ... } // a *FieldError naming the field
+//	req, err := doc.ToRequest()
+//	d, err := eng.Check(ctx, req)
 package checkreq
 
 import (

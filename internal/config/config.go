@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/provost-dev/provost/internal/smallfile"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -167,17 +166,9 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Load reads and checks the configuration file at path.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	data, err := smallfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("config: %s: %w", path, err)
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("config: %s: larger than %d bytes", path, MaxFileBytes)
 	}
 	return Parse(path, data)
 }

@@ -241,6 +241,22 @@ func single(p Presented) error {
 	return nil
 }
 
+// Token returns the credential of an Authorization header value ("Bearer X"
+// or "DPoP X" gives X), read exactly as the verifier reads it. Hop
+// attestations digest exactly this, so a proxy that signs hops and the
+// engine that verifies them agree byte for byte. Never log what it returns.
+func Token(h string) string {
+	_, tok, _ := cutAuthorization(h)
+	return tok
+}
+
+// cutAuthorization is the one reading of an Authorization value: the scheme,
+// one or more spaces, the credential.
+func cutAuthorization(h string) (scheme, token string, ok bool) {
+	scheme, token, ok = strings.Cut(h, " ")
+	return scheme, strings.TrimLeft(token, " "), ok
+}
+
 // splitAuthorization returns the scheme ("bearer" or "dpop") and the token.
 func splitAuthorization(h string, maxBytes int) (string, string, error) {
 	if h == "" {
@@ -249,8 +265,7 @@ func splitAuthorization(h string, maxBytes int) (string, string, error) {
 	if len(h) > maxBytes+len("Bearer ") {
 		return "", "", reason.New(reason.TokenTooLarge, fmt.Sprintf("the credential is larger than %d bytes", maxBytes))
 	}
-	scheme, token, ok := strings.Cut(h, " ")
-	token = strings.TrimLeft(token, " ")
+	scheme, token, ok := cutAuthorization(h)
 	if !ok || token == "" {
 		return "", "", reason.New(reason.TokenMissing, "the Authorization header has no credential after the scheme")
 	}

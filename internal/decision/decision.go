@@ -9,19 +9,33 @@ import (
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/origin"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
-// Outcome is the decision.
-type Outcome string
+// The decision's types are defined in the public package verdict, so that
+// embedders can name what a Decision carries.
+type (
+	Outcome    = verdict.Outcome
+	Provenance = verdict.Provenance
+	Action     = verdict.Action
+	Reason     = verdict.Reason
+	Decision   = verdict.Decision
+)
 
-// Outcomes, least strict first.
+// Outcomes, verdicts and actions.
 const (
-	Allow  Outcome = "allow"
-	StepUp Outcome = "step_up"
-	Deny   Outcome = "deny"
+	Allow        = verdict.Allow
+	StepUp       = verdict.StepUp
+	Deny         = verdict.Deny
+	Verified     = verdict.Verified
+	Violated     = verdict.Violated
+	Insufficient = verdict.Insufficient
+	Revoke       = verdict.Revoke
+	Alert        = verdict.Alert
 )
 
-func (o Outcome) rank() int {
+// rank orders outcomes, least strict first.
+func rank(o Outcome) int {
 	switch o {
 	case Allow:
 		return 0
@@ -29,31 +43,6 @@ func (o Outcome) rank() int {
 		return 1
 	}
 	return 2
-}
-
-// Provenance is the provenance verdict.
-type Provenance string
-
-// Provenance verdicts.
-const (
-	Verified     Provenance = "verified"
-	Violated     Provenance = "violated"
-	Insufficient Provenance = "insufficient"
-)
-
-// Action is something done because of the decision.
-type Action string
-
-// Actions.
-const (
-	Revoke Action = "revoke"
-	Alert  Action = "alert"
-)
-
-// Reason is one stable code with its plain-word sentence.
-type Reason struct {
-	Code    reason.Code `json:"code"`
-	Message string      `json:"message"`
 }
 
 // Input is everything Decide needs.
@@ -67,39 +56,19 @@ type Input struct {
 	Findings []origin.Finding
 }
 
-// Decision is the answer for one request.
-type Decision struct {
-	Decision   Outcome           `json:"decision"`
-	Credential credential.Result `json:"credential"`
-	Provenance Provenance        `json:"provenance"`
-	Binding    string            `json:"binding,omitempty"`
-	Mode       binding.Mode      `json:"mode"`
-	Checks     []binding.Check   `json:"checks"`
-	Findings   []origin.Finding  `json:"findings"`
-	Reasons    []Reason          `json:"reasons"`
-	Actions    []Action          `json:"actions"`
-	Tags       []Tag             `json:"tags"`
-}
-
-// Codes returns the decision's reason codes, in order.
-func (d *Decision) Codes() []reason.Code {
-	out := make([]reason.Code, len(d.Reasons))
-	for i, r := range d.Reasons {
-		out[i] = r.Code
-	}
-	return out
-}
+// draft is a Decision being built by Decide.
+type draft struct{ *Decision }
 
 // Decide applies the rules in the package documentation.
 func Decide(in Input) Decision {
-	d := Decision{
+	d := draft{&Decision{
 		Credential: in.Credential,
 		Mode:       in.Mode,
 		Checks:     nonNil(in.Checks),
 		Findings:   nonNil(in.Findings),
 		Reasons:    []Reason{},
 		Actions:    []Action{},
-	}
+	}}
 	if in.Binding != nil {
 		d.Binding = in.Binding.Name
 	}
@@ -123,22 +92,24 @@ func Decide(in Input) Decision {
 	for _, f := range in.Findings {
 		out = stricter(out, d.finding(in, f))
 	}
-	if in.Binding != nil && in.Binding.Honeytoken && in.Credential.Accepted() {
+	// A honeytoken alerts on every use, even when its binding was revoked
+	// (the credential is then rejected, but it was still presented).
+	if in.Binding != nil && in.Binding.Honeytoken {
 		d.add(reason.Honeytoken, "this credential is a honeytoken: no legitimate caller holds it")
 		d.act(Alert)
 		out = Deny
 	}
-	d.Decision = d.applyMode(in, out)
+	d.Outcome = d.applyMode(in, out)
 	if len(d.Reasons) == 0 {
 		d.add(reason.ProvenanceVerified, "the credential was accepted and the request came from its approved context")
 	}
 	d.Tags = tagsFor(d.Codes())
-	return d
+	return *d.Decision
 }
 
 // judgeBinding sets the provenance verdict from the checks and returns the
 // outcome the binding asks for.
-func (d *Decision) judgeBinding(in Input) Outcome {
+func (d draft) judgeBinding(in Input) Outcome {
 	violated, insufficient := false, false
 	for _, c := range in.Checks {
 		evidence := c.Evidence || slices.Contains(in.Binding.RequireEvidence, c.Signal)
@@ -164,7 +135,7 @@ func (d *Decision) judgeBinding(in Input) Outcome {
 	return Allow
 }
 
-func (d *Decision) onViolation(a binding.Action) Outcome {
+func (d draft) onViolation(a binding.Action) Outcome {
 	switch a {
 	case binding.ActionStepUp:
 		return StepUp
@@ -181,15 +152,15 @@ func (d *Decision) onViolation(a binding.Action) Outcome {
 }
 
 // finding records one detector finding and returns the outcome it asks for.
-func (d *Decision) finding(in Input, f origin.Finding) Outcome {
+func (d draft) finding(in Input, f origin.Finding) Outcome {
 	d.add(f.Code, f.Message)
 	d.act(Alert)
 	revoke := in.Binding != nil && in.Binding.OnViolation == binding.ActionRevoke
 	switch f.Code {
 	case reason.CopiedCredential:
-		if d.Provenance == Verified {
-			d.Provenance = Violated
-		}
+		// A copy used elsewhere is a violation of where the credential
+		// may be used, whatever the binding's checks found.
+		d.Provenance = Violated
 		if revoke {
 			d.act(Revoke)
 		}
@@ -211,7 +182,7 @@ func (d *Decision) finding(in Input, f origin.Finding) Outcome {
 }
 
 // applyMode turns the outcome into the decision the mode allows.
-func (d *Decision) applyMode(in Input, out Outcome) Outcome {
+func (d draft) applyMode(in Input, out Outcome) Outcome {
 	if in.Mode == binding.ModeEnforce || in.Mode == "" || !in.Credential.Accepted() {
 		return out
 	}
@@ -230,7 +201,7 @@ func (d *Decision) applyMode(in Input, out Outcome) Outcome {
 	return Allow
 }
 
-func (d *Decision) add(code reason.Code, msg string) {
+func (d draft) add(code reason.Code, msg string) {
 	for _, r := range d.Reasons {
 		if r.Code == code && r.Message == msg {
 			return
@@ -239,14 +210,14 @@ func (d *Decision) add(code reason.Code, msg string) {
 	d.Reasons = append(d.Reasons, Reason{Code: code, Message: msg})
 }
 
-func (d *Decision) act(a Action) {
+func (d draft) act(a Action) {
 	if !slices.Contains(d.Actions, a) {
 		d.Actions = append(d.Actions, a)
 	}
 }
 
 func stricter(a, b Outcome) Outcome {
-	if b.rank() > a.rank() {
+	if rank(b) > rank(a) {
 		return b
 	}
 	return a

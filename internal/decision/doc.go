@@ -19,11 +19,12 @@
 //     binding's on_violation says (deny; step_up; revoke = deny and revoke;
 //     alert = allow and alert).
 //  5. Detector findings can only make the outcome stricter: a copied
-//     credential is a violation; source drift steps up (or revokes when the
+//     credential is a violation (provenance violated) and is denied, revoked
+//     too when the binding says revoke; source drift steps up (or revokes when the
 //     binding says revoke); dormant revival steps up and alerts; concurrent
 //     origins and an unnamed workload alert. A honeytoken is denied and
 //     alerts on every use.
 //  6. Monitor mode allows whatever the outcome would have been and records
 //     it (reason code monitor_would_*); learn mode allows and records. A
-//     honeytoken is denied in every mode.
+//     honeytoken, and a rejected credential, are denied in every mode.
 package decision

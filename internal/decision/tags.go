@@ -4,14 +4,11 @@ import (
 	"slices"
 
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
-// Tag is a reference to a framework control or risk that a finding concerns.
-type Tag struct {
-	Framework string `json:"framework"`
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-}
+// Tag is defined in the public package verdict.
+type Tag = verdict.Tag
 
 // Frameworks.
 const (
@@ -21,23 +18,23 @@ const (
 )
 
 var (
-	nhi1  = Tag{OWASPNHI, "NHI1:2025", "Improper Offboarding"}
-	nhi2  = Tag{OWASPNHI, "NHI2:2025", "Secret Leakage"}
-	nhi3  = Tag{OWASPNHI, "NHI3:2025", "Vulnerable Third-Party NHI"}
-	nhi4  = Tag{OWASPNHI, "NHI4:2025", "Insecure Authentication"}
-	nhi7  = Tag{OWASPNHI, "NHI7:2025", "Long-Lived Secrets"}
-	nhi8  = Tag{OWASPNHI, "NHI8:2025", "Environment Isolation"}
-	nhi9  = Tag{OWASPNHI, "NHI9:2025", "NHI Reuse"}
-	aa01  = Tag{NISTCSF, "PR.AA-01", "Identities and credentials for authorized users, services, and hardware are managed"}
-	aa03  = Tag{NISTCSF, "PR.AA-03", "Users, services, and hardware are authenticated"}
-	aa05  = Tag{NISTCSF, "PR.AA-05", "Access permissions, entitlements, and authorizations are defined in a policy, managed, enforced, and reviewed"}
-	am02  = Tag{NISTCSF, "ID.AM-02", "Inventories of software, services, and systems managed by the organization are maintained"}
-	cm01  = Tag{NISTCSF, "DE.CM-01", "Networks and network services are monitored to find potentially adverse events"}
-	ae02  = Tag{NISTCSF, "DE.AE-02", "Potentially adverse events are analyzed to better understand associated activities"}
-	t4    = Tag{SP800207, "tenet-4", "Access is determined by dynamic policy, including the observable state of client identity and the requesting asset"}
-	t5    = Tag{SP800207, "tenet-5", "The enterprise monitors and measures the integrity and security posture of all owned and associated assets"}
-	t6    = Tag{SP800207, "tenet-6", "All resource authentication and authorization are dynamic and strictly enforced before access is allowed"}
-	t7    = Tag{SP800207, "tenet-7", "The enterprise collects as much information as possible about the current state of assets and communications"}
+	nhi1  = Tag{Framework: OWASPNHI, ID: "NHI1:2025", Name: "Improper Offboarding"}
+	nhi2  = Tag{Framework: OWASPNHI, ID: "NHI2:2025", Name: "Secret Leakage"}
+	nhi3  = Tag{Framework: OWASPNHI, ID: "NHI3:2025", Name: "Vulnerable Third-Party NHI"}
+	nhi4  = Tag{Framework: OWASPNHI, ID: "NHI4:2025", Name: "Insecure Authentication"}
+	nhi7  = Tag{Framework: OWASPNHI, ID: "NHI7:2025", Name: "Long-Lived Secrets"}
+	nhi8  = Tag{Framework: OWASPNHI, ID: "NHI8:2025", Name: "Environment Isolation"}
+	nhi9  = Tag{Framework: OWASPNHI, ID: "NHI9:2025", Name: "NHI Reuse"}
+	aa01  = Tag{Framework: NISTCSF, ID: "PR.AA-01", Name: "Identities and credentials for authorized users, services, and hardware are managed"}
+	aa03  = Tag{Framework: NISTCSF, ID: "PR.AA-03", Name: "Users, services, and hardware are authenticated"}
+	aa05  = Tag{Framework: NISTCSF, ID: "PR.AA-05", Name: "Access permissions, entitlements, and authorizations are defined in a policy, managed, enforced, and reviewed"}
+	am02  = Tag{Framework: NISTCSF, ID: "ID.AM-02", Name: "Inventories of software, services, and systems managed by the organization are maintained"}
+	cm01  = Tag{Framework: NISTCSF, ID: "DE.CM-01", Name: "Networks and network services are monitored to find potentially adverse events"}
+	ae02  = Tag{Framework: NISTCSF, ID: "DE.AE-02", Name: "Potentially adverse events are analyzed to better understand associated activities"}
+	t4    = Tag{Framework: SP800207, ID: "tenet-4", Name: "Access is determined by dynamic policy, including the observable state of client identity and the requesting asset"}
+	t5    = Tag{Framework: SP800207, ID: "tenet-5", Name: "The enterprise monitors and measures the integrity and security posture of all owned and associated assets"}
+	t6    = Tag{Framework: SP800207, ID: "tenet-6", Name: "All resource authentication and authorization are dynamic and strictly enforced before access is allowed"}
+	t7    = Tag{Framework: SP800207, ID: "tenet-7", Name: "The enterprise collects as much information as possible about the current state of assets and communications"}
 	byTag = map[reason.Code][]Tag{
 		reason.CopiedCredential:     {nhi2, nhi9, aa03, ae02, t4},
 		reason.ConcurrentOrigins:    {nhi9, ae02, t7},

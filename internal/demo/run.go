@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/proxy"
@@ -51,7 +51,7 @@ func (c *clock) advance(d time.Duration) {
 // the proxy, all on loopback.
 type env struct {
 	world    *World
-	eng      *provost.Engine
+	app      *app.App
 	clock    *clock
 	apiURL   string // check API and forward-auth
 	proxyURL string
@@ -129,20 +129,20 @@ func start(ctx context.Context, dir string, logger *slog.Logger) (*env, func(), 
 		return nil, nil, err
 	}
 	e.world.Now = c.Now
-	eng, err := provost.New(ctx, provost.Options{ConfigFile: e.world.ConfigFile(), Now: c.Now, Logger: logger})
+	a, err := app.Open(ctx, app.Options{ConfigFile: e.world.ConfigFile(), Now: c.Now, Logger: logger})
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
-	e.eng = eng
-	srv := server.New(eng, config.Serve{}, logger)
+	e.app = a
+	srv := server.New(server.ForApp(a), config.Serve{}, logger)
 	go srv.Serve(ctx, apiLn)
 	upstream := &http.Server{Handler: http.HandlerFunc(echoProvost), ReadHeaderTimeout: 5 * time.Second}
 	go upstream.Serve(upLn)
-	prx, err := proxy.New(eng, config.Proxy{Upstream: "http://" + upLn.Addr().String()}, logger)
+	prx, err := proxy.New(a.Engine, config.Proxy{Upstream: "http://" + upLn.Addr().String()}, logger)
 	if err != nil {
 		closeAll()
-		eng.Close()
+		a.Close()
 		return nil, nil, err
 	}
 	front := &http.Server{Handler: prx, ReadHeaderTimeout: 5 * time.Second}
@@ -154,7 +154,7 @@ func start(ctx context.Context, dir string, logger *slog.Logger) (*env, func(), 
 		upstream.Shutdown(sctx)
 		prx.Close()
 		closeAll()
-		eng.Close()
+		a.Close()
 	}
 	return e, stop, nil
 }
@@ -175,7 +175,7 @@ func echoProvost(w http.ResponseWriter, r *http.Request) {
 // fetches the receipt of the last decision and the log's key over the API
 // and verifies the receipt with that key alone, as a third party would.
 func (e *env) verifyEvidence(ctx context.Context, w io.Writer) error {
-	l := e.eng.EvidenceLog()
+	l := e.app.Evidence
 	if err := l.Verify(ctx, nil); err != nil {
 		return err
 	}

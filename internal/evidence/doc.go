@@ -9,7 +9,7 @@
 // binding and the bindings file digest, the origin and the revocation the
 // decision wrote. The engine builds it with FromDecision:
 //
-//	rec := evidence.FromDecision(d.Decision, d.Signals, d.Origin, evidence.Meta{
+//	rec := evidence.FromDecision(*d, d.Signals, d.Origin, evidence.Meta{
 //		RequestID: id, BindingsDigest: set.Digest, RevocationID: d.RevocationID, Time: now,
 //	})
 //	b, err := rec.Marshal() // canonical bytes: what the evidence log hashes

@@ -239,7 +239,7 @@ func FromDecision(d decision.Decision, sig signal.Signals, o origin.Origin, meta
 		Time:           At(at),
 		RequestID:      meta.RequestID,
 		Request:        Request{Method: truncate(sig.Method, MaxMethodBytes), Path: targetPath(cmp.Or(sig.Target, sig.RawTarget))},
-		Decision:       d.Decision,
+		Decision:       d.Outcome,
 		Provenance:     d.Provenance,
 		Mode:           d.Mode,
 		Binding:        d.Binding,

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/provost-dev/provost/internal/smallfile"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -155,18 +156,14 @@ func writeCheckpointFile(dir string, signed []byte) error {
 // readCheckpointFile returns dir's checkpoint file, nil when there is none.
 func readCheckpointFile(dir string) ([]byte, error) {
 	path := filepath.Join(dir, checkpointFile)
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	b, err := smallfile.Read(path, MaxCheckpointSize)
+	var tooLarge *smallfile.TooLargeError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("evidencelog: %w", err)
-	}
-	if fi.Size() > MaxCheckpointSize {
+	case errors.As(err, &tooLarge):
 		return nil, problem(ErrMalformedCheckpoint, -1, "%s is larger than %d bytes", path, MaxCheckpointSize)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("evidencelog: %w", err)
 	}
 	return b, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 const loopbackGRPC = "grpc:\n  listen: 127.0.0.1:0\n"
@@ -47,22 +48,22 @@ func TestSameDecisionAsEngine(t *testing.T) {
 		workload   string
 	}{
 		{name: "allow: approved workload from the datacenter", req: envoyReq{src: "10.40.1.5", chain: payments},
-			headers: bearer("svc:payments", 0), want: provost.Allow, status: 200, rpc: codes.OK, workload: "spiffe://acme.test/payments/api"},
+			headers: bearer("svc:payments", 0), want: verdict.Allow, status: 200, rpc: codes.OK, workload: "spiffe://acme.test/payments/api"},
 		{name: "allow, headers as header_map (encode_raw_headers)", req: envoyReq{src: "10.40.1.5", chain: payments, raw: true},
-			headers: bearer("svc:payments", 0), want: provost.Allow, status: 200, rpc: codes.OK, workload: "spiffe://acme.test/payments/api"},
+			headers: bearer("svc:payments", 0), want: verdict.Allow, status: 200, rpc: codes.OK, workload: "spiffe://acme.test/payments/api"},
 		{name: "provenance deny: workload not approved", req: envoyReq{src: "10.40.1.5", chain: other},
-			headers: bearer("svc:payments", 0), want: provost.Deny, status: 403, rpc: codes.PermissionDenied, wantReason: reason.WorkloadNotApproved, workload: "spiffe://acme.test/batch/export"},
+			headers: bearer("svc:payments", 0), want: verdict.Deny, status: 403, rpc: codes.PermissionDenied, wantReason: reason.WorkloadNotApproved, workload: "spiffe://acme.test/batch/export"},
 		{name: "provenance deny: outside the datacenter", req: envoyReq{src: "198.51.100.7", chain: payments},
-			headers: bearer("svc:payments", 0), want: provost.Deny, status: 403, rpc: codes.PermissionDenied, wantReason: reason.NetworkNotApproved, workload: "spiffe://acme.test/payments/api"},
+			headers: bearer("svc:payments", 0), want: verdict.Deny, status: 403, rpc: codes.PermissionDenied, wantReason: reason.NetworkNotApproved, workload: "spiffe://acme.test/payments/api"},
 		{name: "rejected: expired token", req: envoyReq{src: "10.40.1.5", chain: payments},
-			headers: bearer("svc:payments", 3*time.Hour), want: provost.Deny, status: 401, rpc: codes.Unauthenticated, wantReason: reason.Expired, workload: "spiffe://acme.test/payments/api"},
+			headers: bearer("svc:payments", 3*time.Hour), want: verdict.Deny, status: 401, rpc: codes.Unauthenticated, wantReason: reason.Expired, workload: "spiffe://acme.test/payments/api"},
 		{name: "rejected: no credential", req: envoyReq{src: "10.40.1.5"},
-			headers: func() map[string]string { return nil }, want: provost.Deny, status: 401, rpc: codes.Unauthenticated, wantReason: reason.TokenMissing},
+			headers: func() map[string]string { return nil }, want: verdict.Deny, status: 401, rpc: codes.Unauthenticated, wantReason: reason.TokenMissing},
 		{name: "step_up: vendor outside the partner network", req: envoyReq{src: "203.0.113.9"},
-			headers: bearer("vendor:sync", 0), want: provost.StepUp, status: 401, rpc: codes.Unauthenticated, wantReason: reason.NetworkNotApproved},
+			headers: bearer("vendor:sync", 0), want: verdict.StepUp, status: 401, rpc: codes.Unauthenticated, wantReason: reason.NetworkNotApproved},
 		{name: "trusted proxy: its XFF and XFCC are believed", req: envoyReq{src: proxyAddr},
 			headers: bearer("svc:payments", 0), extra: map[string]string{"x-forwarded-for": "10.40.1.5", "x-forwarded-client-cert": xfcc(payments, "spiffe://acme.test/payments/api")},
-			want: provost.Allow, status: 200, rpc: codes.OK, workload: "spiffe://acme.test/payments/api"},
+			want: verdict.Allow, status: 200, rpc: codes.OK, workload: "spiffe://acme.test/payments/api"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -76,8 +77,8 @@ func TestSameDecisionAsEngine(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Check RPC: %v", err)
 			}
-			if want.Decision.Decision != c.want {
-				t.Fatalf("engine decided %s (%v), the test expects %s", want.Decision.Decision, want.Codes(), c.want)
+			if want.Outcome != c.want {
+				t.Fatalf("engine decided %s (%v), the test expects %s", want.Outcome, want.Codes(), c.want)
 			}
 			sameDecision(t, resp, want)
 			if got := codes.Code(resp.GetStatus().GetCode()); got != c.rpc {
@@ -122,7 +123,7 @@ func sameDecision(t *testing.T, resp *authv3.CheckResponse, d *provost.Decision)
 		reasons = append(reasons, string(r.Code))
 	}
 	for k, want := range map[string]string{
-		"decision": string(d.Decision.Decision), "reasons": strings.Join(reasons, ","),
+		"decision": string(d.Outcome), "reasons": strings.Join(reasons, ","),
 		"credential": string(d.Credential.Verdict), "provenance": string(d.Provenance),
 		"workload": d.Signals.Workload.ID, "binding": d.Binding,
 	} {
@@ -133,8 +134,8 @@ func sameDecision(t *testing.T, resp *authv3.CheckResponse, d *provost.Decision)
 	if got, want := httpStatus(resp), answer.Status(d); got != want {
 		t.Errorf("http status = %d, answer.Status = %d", got, want)
 	}
-	if (resp.GetStatus().GetCode() == int32(codes.OK)) != (d.Decision.Decision == provost.Allow) {
-		t.Errorf("rpc status %d for decision %s", resp.GetStatus().GetCode(), d.Decision.Decision)
+	if (resp.GetStatus().GetCode() == int32(codes.OK)) != (d.Outcome == verdict.Allow) {
+		t.Errorf("rpc status %d for decision %s", resp.GetStatus().GetCode(), d.Outcome)
 	}
 	h := http.Header{}
 	answer.Headers(h, d)
@@ -343,7 +344,7 @@ func TestFailClosed(t *testing.T) {
 		if resp, _ := s.Check(context.Background(), req.check()); resp.GetOkResponse() == nil {
 			t.Fatalf("the engine does not allow this request before the failure: %v", resp.GetStatus())
 		}
-		w.eng.Close()
+		w.app.Close()
 		req.headers["authorization"] = "Bearer " + w.token("svc:reports", 0)
 		resp, err := s.Check(context.Background(), req.check())
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
 )
@@ -67,6 +68,7 @@ type world struct {
 	ca     *workloadtest.CA
 	cfg    *config.Config
 	eng    *provost.Engine
+	app    *app.App
 }
 
 func newWorld(t testing.TB, grpcSection string) *world {
@@ -104,10 +106,11 @@ trust:
 	if w.cfg, err = config.Load(file); err != nil {
 		t.Fatal(err)
 	}
-	if w.eng, err = provost.New(context.Background(), provost.Options{ConfigFile: file}); err != nil {
+	if w.app, err = app.Open(context.Background(), app.Options{ConfigFile: file}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.eng.Close() })
+	w.eng = w.app.Engine
+	t.Cleanup(func() { w.app.Close() })
 	return w
 }
 

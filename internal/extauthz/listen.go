@@ -17,7 +17,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // maxMetadataBytes bounds the gRPC metadata (HTTP/2 headers) of one call,
@@ -36,7 +36,7 @@ type Listener struct {
 // paths resolved against cfg's file) and registers the Authorization and
 // health services on it. cfg.GRPC.Listen must be set. Changes to the grpc
 // section take effect on restart; Engine.Reload changes the decisions.
-func Listen(ctx context.Context, eng *provost.Engine, cfg *config.Config, logger *slog.Logger) (*Listener, error) {
+func Listen(ctx context.Context, eng provost.Checker, cfg *config.Config, logger *slog.Logger) (*Listener, error) {
 	c := cfg.GRPC.WithDefaults()
 	if c.Listen == "" {
 		return nil, errors.New("extauthz: grpc.listen is not set")
@@ -118,7 +118,7 @@ func serverTLS(t config.GRPCTLS, resolve func(string) string) (*tls.Config, erro
 	if t.ClientCA == "" {
 		return tc, nil
 	}
-	pool, err := pemfile.CertPool(resolve(t.ClientCA))
+	pool, err := smallfile.CertPool(resolve(t.ClientCA))
 	if err != nil {
 		return nil, fmt.Errorf("client_ca: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // respond renders d: headers and status from internal/answer, OK only for
@@ -24,7 +25,7 @@ func respond(d *provost.Decision, sent []string) *authv3.CheckResponse {
 	answer.Headers(h, d)
 	code := answer.Status(d)
 	resp := &authv3.CheckResponse{DynamicMetadata: metadata(d, h)}
-	if code == http.StatusOK && d.Decision.Decision == provost.Allow {
+	if code == http.StatusOK && d.Outcome == verdict.Allow {
 		resp.Status = &rpcstatus.Status{Code: int32(codes.OK)}
 		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
 			Headers:         options(h),
@@ -35,7 +36,7 @@ func respond(d *provost.Decision, sent []string) *authv3.CheckResponse {
 	if code == http.StatusOK {
 		code = http.StatusForbidden // never OK unless allowed
 	}
-	resp.Status = &rpcstatus.Status{Code: int32(rpcCode(code)), Message: "provost: " + string(d.Decision.Decision) + " (" + h.Get(answer.HeaderReasons) + ")"}
+	resp.Status = &rpcstatus.Status{Code: int32(rpcCode(code)), Message: "provost: " + string(d.Outcome) + " (" + h.Get(answer.HeaderReasons) + ")"}
 	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(code)},
 		Headers: options(h),
@@ -60,10 +61,10 @@ func failed() *authv3.CheckResponse {
 
 func denial(code int, rpc codes.Code, rc reason.Code, msg string) *authv3.CheckResponse {
 	h := http.Header{}
-	h.Set(answer.HeaderDecision, string(provost.Deny))
+	h.Set(answer.HeaderDecision, string(verdict.Deny))
 	h.Set(answer.HeaderReasons, string(rc))
 	md := &structpb.Struct{Fields: map[string]*structpb.Value{
-		"decision": structpb.NewStringValue(string(provost.Deny)),
+		"decision": structpb.NewStringValue(string(verdict.Deny)),
 		"reasons":  structpb.NewStringValue(string(rc)),
 	}}
 	return &authv3.CheckResponse{
@@ -117,7 +118,7 @@ func toRemove(sent []string, set http.Header) []string {
 // metadata is the dynamic metadata of a decision, for Envoy's access logs.
 func metadata(d *provost.Decision, h http.Header) *structpb.Struct {
 	f := map[string]*structpb.Value{
-		"decision":   structpb.NewStringValue(string(d.Decision.Decision)),
+		"decision":   structpb.NewStringValue(string(d.Outcome)),
 		"reasons":    structpb.NewStringValue(h.Get(answer.HeaderReasons)),
 		"credential": structpb.NewStringValue(string(d.Credential.Verdict)),
 		"provenance": structpb.NewStringValue(string(d.Provenance)),

@@ -2,7 +2,6 @@ package extauthz
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -45,7 +44,7 @@ func WithLimits(l Limits) Option {
 // Server implements envoy.service.auth.v3.Authorization over an Engine.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
-	eng    *provost.Engine
+	eng    provost.Checker
 	log    *slog.Logger
 	limits Limits
 }
@@ -55,7 +54,7 @@ var _ authv3.AuthorizationServer = (*Server)(nil)
 // New returns the ext_authz server for eng. logger receives one line per
 // request Provost could not read or judge (never a credential); nil
 // discards them.
-func New(eng *provost.Engine, logger *slog.Logger, opts ...Option) *Server {
+func New(eng provost.Checker, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,15 +95,11 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *auth
 			slog.String("reason", string(reason.Of(err))), slog.String("error", err.Error()))
 		return unread(err), nil
 	}
-	d, err := s.eng.Check(ctx, &r.req)
-	if d == nil {
-		if err == nil {
-			err = errors.New("the engine returned no decision")
-		}
+	d, err := provost.Judge(ctx, s.eng, &r.req)
+	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check failed; denied (fail closed)", slog.String("request_id", r.id), slog.Any("error", err))
-		return failed(), nil
 	}
-	// With an error the decision is the engine's fail-closed denial (it
-	// has logged why); it is rendered like any other.
+	// With an error the decision is the fail-closed denial Judge made;
+	// it is rendered like any other.
 	return respond(d, r.sent), nil
 }

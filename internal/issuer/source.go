@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // maxFileBytes bounds a JWKS file.
@@ -52,17 +51,25 @@ func NewStatic(set jose.JSONWebKeySet) (*Static, error) {
 // LoadFile reads a JWKS file and checks it as NewStatic does. Errors name the
 // file and the offending key's index and kid.
 func LoadFile(path string) (*Static, error) {
-	data, err := readFileBounded(path, maxFileBytes)
+	data, err := smallfile.Read(path, maxFileBytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("JWKS file: %w", err)
+	}
+	return ParseStatic(path, data)
+}
+
+// ParseStatic checks the JWKS data (read from name) as NewStatic does.
+func ParseStatic(name string, data []byte) (*Static, error) {
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("JWKS file %s: larger than %d bytes", name, maxFileBytes)
 	}
 	set, _, err := parseJWKS(data, true)
 	if err != nil {
-		return nil, fmt.Errorf("JWKS file %s: %w", path, err)
+		return nil, fmt.Errorf("JWKS file %s: %w", name, err)
 	}
 	s, err := newStatic(set.Keys)
 	if err != nil {
-		return nil, fmt.Errorf("JWKS file %s: %w", path, err)
+		return nil, fmt.Errorf("JWKS file %s: %w", name, err)
 	}
 	return s, nil
 }
@@ -77,20 +84,4 @@ func newStatic(keys []jose.JSONWebKey) (*Static, error) {
 // Keys returns the static set. kid is ignored: a static set never changes.
 func (s *Static) Keys(ctx context.Context, kid string) (*jose.JSONWebKeySet, error) {
 	return s.set, nil
-}
-
-func readFileBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("JWKS file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("JWKS file %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("JWKS file %s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }

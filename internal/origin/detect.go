@@ -33,12 +33,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Finding is one thing a detector noticed about a use.
-type Finding struct {
-	Code    reason.Code `json:"code"`
-	Message string      `json:"message"`
-}
-
 // Detect compares the current use, from cur at now, with the credential's
 // history before it (h must not yet include this use). It is pure: the rules
 // are in the package documentation. Findings come in the order

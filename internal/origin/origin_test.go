@@ -31,7 +31,7 @@ func TestKeyUnambiguous(t *testing.T) {
 		want string
 	}{
 		{Origin{}, "|||"},
-		{Origin{"spiffe://example.org/a", "10.0.0.0/24", "edge>mesh", "hardened"}, "spiffe://example.org/a|10.0.0.0/24|edge>mesh|hardened"},
+		{Origin{Workload: "spiffe://example.org/a", Network: "10.0.0.0/24", ProxyChain: "edge>mesh", Posture: "hardened"}, "spiffe://example.org/a|10.0.0.0/24|edge>mesh|hardened"},
 		{Origin{Workload: `a|b\c`}, `a\|b\\c|||`},
 	}
 	for _, tt := range tests {
@@ -64,14 +64,14 @@ func parseKey(k string) (Origin, bool) {
 	if len(fields) != 4 {
 		return Origin{}, false
 	}
-	return Origin{fields[0], fields[1], fields[2], fields[3]}, true
+	return Origin{Workload: fields[0], Network: fields[1], ProxyChain: fields[2], Posture: fields[3]}, true
 }
 
 func FuzzKey(f *testing.F) {
 	f.Add("a|b", "", `c\`, "|")
 	f.Add("spiffe://example.org/a", "10.0.0.0/24", "edge>mesh", "hardened")
 	f.Fuzz(func(t *testing.T, w, n, c, p string) {
-		o := Origin{w, n, c, p}
+		o := Origin{Workload: w, Network: n, ProxyChain: c, Posture: p}
 		back, ok := parseKey(o.Key())
 		if !ok || back != o {
 			t.Fatalf("Key(%#v) = %q does not decode back (got %#v, %v)", o, o.Key(), back, ok)
@@ -85,7 +85,7 @@ func TestString(t *testing.T) {
 		want string
 	}{
 		{Origin{}, "workload=none network=none chain=none posture=none"},
-		{Origin{"spiffe://example.org/ci", "203.0.113.0/24", "edge>mesh", "hardened"},
+		{Origin{Workload: "spiffe://example.org/ci", Network: "203.0.113.0/24", ProxyChain: "edge>mesh", Posture: "hardened"},
 			"workload=spiffe://example.org/ci network=203.0.113.0/24 chain=edge>mesh posture=hardened"},
 		{Origin{Posture: "none"}, `workload=none network=none chain=none posture="none"`},
 		{Origin{Posture: "a b\n"}, `workload=none network=none chain=none posture="a b\n"`},
@@ -112,14 +112,14 @@ func TestFromSignals(t *testing.T) {
 		modify func(*signal.Signals)
 		want   Origin
 	}{
-		{"all valid", func(*signal.Signals) {}, Origin{"spiffe://example.org/agent", "10.0.1.0/24", "edge>mesh", "hardened"}},
-		{"invalid workload", func(s *signal.Signals) { s.Workload.Problem = bad }, Origin{"", "10.0.1.0/24", "edge>mesh", "hardened"}},
-		{"invalid chain", func(s *signal.Signals) { s.Proxy.Problem = bad }, Origin{"spiffe://example.org/agent", "10.0.1.0/24", "", "hardened"}},
-		{"invalid posture", func(s *signal.Signals) { s.Posture.Problem = bad }, Origin{"spiffe://example.org/agent", "10.0.1.0/24", "edge>mesh", ""}},
+		{"all valid", func(*signal.Signals) {}, Origin{Workload: "spiffe://example.org/agent", Network: "10.0.1.0/24", ProxyChain: "edge>mesh", Posture: "hardened"}},
+		{"invalid workload", func(s *signal.Signals) { s.Workload.Problem = bad }, Origin{Workload: "", Network: "10.0.1.0/24", ProxyChain: "edge>mesh", Posture: "hardened"}},
+		{"invalid chain", func(s *signal.Signals) { s.Proxy.Problem = bad }, Origin{Workload: "spiffe://example.org/agent", Network: "10.0.1.0/24", ProxyChain: "", Posture: "hardened"}},
+		{"invalid posture", func(s *signal.Signals) { s.Posture.Problem = bad }, Origin{Workload: "spiffe://example.org/agent", Network: "10.0.1.0/24", ProxyChain: "edge>mesh", Posture: ""}},
 		{"absent", func(s *signal.Signals) {
 			s.Workload.Present, s.Proxy.Present, s.Posture.Present = false, false, false
 		}, Origin{Network: "10.0.1.0/24"}},
-		{"unknown network", func(s *signal.Signals) { s.Network.Origin = "" }, Origin{"spiffe://example.org/agent", "", "edge>mesh", "hardened"}},
+		{"unknown network", func(s *signal.Signals) { s.Network.Origin = "" }, Origin{Workload: "spiffe://example.org/agent", Network: "", ProxyChain: "edge>mesh", Posture: "hardened"}},
 	}
 	for _, tt := range tests {
 		s := full()

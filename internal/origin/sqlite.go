@@ -158,7 +158,7 @@ func (s *SQLite) CacheStats() (hits, misses uint64) {
 // Lookup returns the history of fp.
 func (s *SQLite) Lookup(ctx context.Context, fp string) (History, error) {
 	if !fingerprint.Valid(fp) {
-		return History{}, invalid("lookup: not a fingerprint")
+		return History{}, fmt.Errorf("%w: lookup: not a fingerprint", ErrInvalid)
 	}
 	h, ok, gen := s.cache.get(fp)
 	if ok {

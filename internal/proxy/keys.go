@@ -9,13 +9,13 @@ import (
 	"encoding/pem"
 	"fmt"
 
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // loadHopKey reads a PEM PRIVATE KEY (PKCS #8) file holding an Ed25519 or
 // P-256 key. Errors never quote the file's content.
 func loadHopKey(path string) (crypto.Signer, error) {
-	data, err := pemfile.Read(path)
+	data, err := smallfile.Read(path, smallfile.DefaultLimit)
 	if err != nil {
 		return nil, err
 	}

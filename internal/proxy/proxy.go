@@ -16,13 +16,14 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/hop"
 )
 
 // Proxy judges each request with the engine and forwards the allowed ones
 // to the upstream. It is an http.Handler, safe for concurrent use.
 type Proxy struct {
-	eng     *provost.Engine
+	eng     provost.Checker
 	log     *slog.Logger
 	up      *url.URL
 	rp      *httputil.ReverseProxy
@@ -36,7 +37,7 @@ type Proxy struct {
 // result (zero timeouts and limits take their defaults). It reads the hop
 // key and the upstream CA file; logger gets one line per request and
 // upstream errors (nil discards them).
-func New(eng *provost.Engine, cfg config.Proxy, logger *slog.Logger) (*Proxy, error) {
+func New(eng provost.Checker, cfg config.Proxy, logger *slog.Logger) (*Proxy, error) {
 	if eng == nil {
 		return nil, errors.New("proxy: engine is nil")
 	}
@@ -99,14 +100,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.logRequest(ctx, r, nil, "", http.StatusRequestEntityTooLarge, start)
 		return
 	}
-	d, err := p.eng.Check(ctx, req)
+	d, err := provost.Judge(ctx, p.eng, req)
 	if err != nil {
 		p.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.Any("error", err))
-	}
-	if d == nil {
-		p.refuse(w, http.StatusServiceUnavailable)
-		p.logRequest(ctx, r, nil, "", http.StatusServiceUnavailable, start)
-		return
 	}
 	if status := answer.Status(d); status != http.StatusOK {
 		answer.Headers(w.Header(), d)
@@ -125,7 +121,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fwd.hops, err = p.signer.Sign(strings.Join(r.Header.Values(provost.HeaderHop), ","), hop.Request{
 			Method:           r.Method,
 			Target:           fwd.url.RequestURI(),
-			CredentialDigest: hop.CredentialDigest(provost.RawCredential(req.Authorization)),
+			CredentialDigest: hop.CredentialDigest(credential.Token(req.Authorization)),
 		})
 		if err != nil {
 			p.refuse(w, http.StatusBadRequest)
@@ -264,7 +260,7 @@ func (p *Proxy) logRequest(ctx context.Context, r *http.Request, d *provost.Deci
 		}
 		attrs = append(attrs,
 			slog.String("fingerprint", d.Credential.Fingerprint),
-			slog.String("decision", string(d.Decision.Decision)),
+			slog.String("decision", string(d.Outcome)),
 			slog.String("binding", d.Binding),
 			slog.Any("reasons", codes),
 		)

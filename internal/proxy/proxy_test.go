@@ -19,6 +19,7 @@ import (
 	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 func TestAllowedRequestReachesUpstream(t *testing.T) {
@@ -285,8 +286,8 @@ func TestProxyChain(t *testing.T) {
 		t.Fatalf("through edge and gw: status %d, upstream calls %d, reasons %s", resp.StatusCode, up.count(), resp.Header.Get(answer.HeaderReasons))
 	}
 	d := lastDecision()
-	if d.Decision.Decision != provost.Allow || d.Provenance != provost.Verified || d.Binding != "helpdesk-via-proxies" {
-		t.Fatalf("judge: %s/%s binding %q reasons %+v", d.Decision.Decision, d.Provenance, d.Binding, d.Reasons)
+	if d.Outcome != verdict.Allow || d.Provenance != verdict.Verified || d.Binding != "helpdesk-via-proxies" {
+		t.Fatalf("judge: %s/%s binding %q reasons %+v", d.Outcome, d.Provenance, d.Binding, d.Reasons)
 	}
 	if got := d.Signals.Proxy.Hops; len(got) != 2 || got[0] != "edge" || got[1] != "gw" {
 		t.Fatalf("judge saw hops %v", got)
@@ -302,8 +303,8 @@ func TestProxyChain(t *testing.T) {
 	if resp, _ := get(t, cl, gwURL+"/tickets/42?full=1", tok, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("gw alone: status %d", resp.StatusCode)
 	}
-	if d := lastDecision(); d.Decision.Decision != provost.Deny || !hasReason(d, reason.ProxyChainMismatch) {
-		t.Fatalf("judge allowed a request that bypassed edge: %s %+v", d.Decision.Decision, d.Reasons)
+	if d := lastDecision(); d.Outcome != verdict.Deny || !hasReason(d, reason.ProxyChainMismatch) {
+		t.Fatalf("judge allowed a request that bypassed edge: %s %+v", d.Outcome, d.Reasons)
 	}
 
 	// A chain copied from another request, or typed garbage, is refused

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // Server is the proxy's listener: an http.Server with the timeouts, header
@@ -99,7 +99,7 @@ func buildTLS(f config.ProxyTLS) (*tls.Config, error) {
 	}
 	var pool *x509.CertPool
 	if f.ClientCA != "" {
-		if pool, err = pemfile.CertPool(f.ClientCA); err != nil {
+		if pool, err = smallfile.CertPool(f.ClientCA); err != nil {
 			return nil, fmt.Errorf("proxy: tls client_ca: %w", err)
 		}
 		c.ClientCAs = pool

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // Bounds of the connection to the upstream.
@@ -26,7 +26,7 @@ const (
 func newTransport(cfg config.Proxy) (*http.Transport, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.UpstreamCA != "" {
-		pool, err := pemfile.CertPool(cfg.UpstreamCA)
+		pool, err := smallfile.CertPool(cfg.UpstreamCA)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: upstream_ca: %w", err)
 		}

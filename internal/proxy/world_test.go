@@ -28,6 +28,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
 )
@@ -125,12 +126,12 @@ trust:
     - {name: edge, public_key: edge.pem}
     - {name: gw, public_key: gw.pem}
 `)
-	eng, err := provost.New(context.Background(), provost.Options{ConfigFile: filepath.Join(w.dir, name+".yaml")})
+	a, err := app.Open(context.Background(), app.Options{ConfigFile: filepath.Join(w.dir, name+".yaml")})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.t.Cleanup(func() { eng.Close() })
-	return eng
+	w.t.Cleanup(func() { a.Close() })
+	return a.Engine
 }
 
 // settings is a proxy configuration in front of upstream, terminating TLS

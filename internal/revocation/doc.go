@@ -26,5 +26,6 @@
 //	if err != nil { ... } // fail closed
 //	if rev != nil { ... } // reason.Revoked
 //
+// NewMemory returns a Store held in memory only, for tests and embedders.
 // Package revocationtest holds the conformance suite every backend passes.
 package revocation

@@ -35,13 +35,13 @@ func (s *Server) check(w *reply, r *http.Request) {
 			Field: "Content-Type", Detail: "the body must be a JSON check request sent as Content-Type: application/json"})
 		return
 	}
-	doc, ok := s.readDocument(w, r)
+	req, ok := s.readRequest(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.WriteTimeout.D())
 	defer cancel()
-	d := s.decide(ctx, w, fromDocument(doc))
+	d := s.decide(ctx, w, req)
 	body, err := json.Marshal(checkAnswer{Decision: d, RequestID: w.id})
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "encoding a decision failed", slog.String("request_id", w.id), slog.Any("error", err))
@@ -56,9 +56,9 @@ func (s *Server) check(w *reply, r *http.Request) {
 	w.Write(append(body, '\n'))
 }
 
-// readDocument reads and decodes the body, answering a problem when it is
-// too large or malformed.
-func (s *Server) readDocument(w *reply, r *http.Request) (*checkreq.Request, bool) {
+// readRequest reads and decodes the body into the engine's request,
+// answering a problem when it is too large or malformed.
+func (s *Server) readRequest(w *reply, r *http.Request) (*provost.Request, bool) {
 	limit := int64(s.cfg.MaxBodyBytes)
 	if r.ContentLength > limit {
 		s.tooLarge(w, limit)
@@ -76,6 +76,10 @@ func (s *Server) readDocument(w *reply, r *http.Request) (*checkreq.Request, boo
 		return nil, false
 	}
 	doc, err := checkreq.Decode(bytes.NewReader(data))
+	var req *provost.Request
+	if err == nil {
+		req, err = doc.ToRequest() // Decode has checked what it parses
+	}
 	if err != nil {
 		var fe *checkreq.FieldError
 		if !errors.As(err, &fe) {
@@ -95,7 +99,7 @@ func (s *Server) readDocument(w *reply, r *http.Request) (*checkreq.Request, boo
 		s.invalid(w, "at", "a server judges every request at its own clock; \"at\" is for the offline `provost check` only")
 		return nil, false
 	}
-	return doc, true
+	return req, true
 }
 
 func (s *Server) invalid(w *reply, field, msg string) {
@@ -113,17 +117,7 @@ func (s *Server) tooLarge(w *reply, limit int64) {
 // error is logged.
 func (s *Server) decide(ctx context.Context, w *reply, req *provost.Request) *provost.Decision {
 	req.ID = w.id // the evidence record names the request as the logs do
-	d, err := s.eng.Check(ctx, req)
-	if d == nil {
-		// The engine promises a decision; if it ever breaks that promise,
-		// a transport must still not allow.
-		d = &provost.Decision{}
-		d.Decision.Decision = provost.Deny
-		d.Credential.Verdict = provost.Rejected
-		if err == nil {
-			err = errors.New("the engine returned no decision")
-		}
-	}
+	d, err := provost.Judge(ctx, s.deps.Checker, req)
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.String("request_id", w.id),
 			slog.String("fingerprint", d.Credential.Fingerprint), slog.Any("error", err))
@@ -140,7 +134,7 @@ func decisionAttrs(d *provost.Decision) []slog.Attr {
 		codes[i] = string(r.Code)
 	}
 	attrs := []slog.Attr{
-		slog.String("decision", string(d.Decision.Decision)),
+		slog.String("decision", string(d.Outcome)),
 		slog.String("credential", string(d.Credential.Verdict)),
 		slog.String("provenance", string(d.Provenance)),
 		slog.String("reasons", strings.Join(codes, ",")),
@@ -155,20 +149,6 @@ func decisionAttrs(d *provost.Decision) []slog.Attr {
 		attrs = append(attrs, slog.String("revocation_id", d.RevocationID))
 	}
 	return attrs
-}
-
-// fromDocument turns a decoded check request into the engine's request
-// value; Decode has already checked the certificate and peer fields.
-func fromDocument(doc *checkreq.Request) *provost.Request {
-	certs, _ := doc.Certificates()
-	peer, _ := doc.PeerAddr()
-	return &provost.Request{
-		Method: doc.Method, Target: doc.Target, Authorization: doc.Authorization, DPoP: doc.DPoP,
-		Peer: peer, XForwardedFor: doc.XForwardedFor, Forwarded: doc.Forwarded,
-		ClientCerts: certs, XFCC: doc.XFCC, ClientCertHeader: doc.ClientCertHeader,
-		ClientCertChainHeader: doc.ClientCertChainHeader, JWTSVID: doc.JWTSVID,
-		Hops: doc.Hops, Posture: doc.Posture,
-	}
 }
 
 // isJSON reports whether a Content-Type names JSON.

@@ -16,6 +16,7 @@ import (
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/reason"
+	"github.com/provost-dev/provost/verdict"
 )
 
 type judged struct {
@@ -30,14 +31,14 @@ type judged struct {
 }
 
 var checkCases = []judged{
-	{name: "allow", sub: "svc:reports", peer: "10.40.7.7", want: provost.Allow, wantCred: "accepted"},
-	{name: "provenance deny", sub: "svc:reports", peer: "203.0.113.9", want: provost.Deny, wantCred: "accepted", wantCodes: []reason.Code{reason.NetworkNotApproved}},
-	{name: "step up", sub: "vendor:sync", peer: "203.0.113.9", want: provost.StepUp, wantCred: "accepted", wantCodes: []reason.Code{reason.NetworkNotApproved}},
-	{name: "forwarded through a trusted proxy", sub: "svc:reports", peer: "127.0.0.1", xff: []string{"10.40.1.2"}, want: provost.Allow, wantCred: "accepted"},
-	{name: "expired", sub: "svc:reports", claims: map[string]any{"exp": 1}, peer: "10.40.7.7", want: provost.Deny, wantCred: "rejected", wantCodes: []reason.Code{reason.Expired}},
-	{name: "garbage credential", sub: "-", peer: "10.40.7.7", want: provost.Deny, wantCred: "rejected"},
-	{name: "no credential", peer: "10.40.7.7", want: provost.Deny, wantCred: "rejected", wantCodes: []reason.Code{reason.TokenMissing}},
-	{name: "no binding", sub: "svc:unknown", peer: "10.40.7.7", want: provost.Deny, wantCred: "accepted", wantCodes: []reason.Code{reason.ShadowAutomation}},
+	{name: "allow", sub: "svc:reports", peer: "10.40.7.7", want: verdict.Allow, wantCred: "accepted"},
+	{name: "provenance deny", sub: "svc:reports", peer: "203.0.113.9", want: verdict.Deny, wantCred: "accepted", wantCodes: []reason.Code{reason.NetworkNotApproved}},
+	{name: "step up", sub: "vendor:sync", peer: "203.0.113.9", want: verdict.StepUp, wantCred: "accepted", wantCodes: []reason.Code{reason.NetworkNotApproved}},
+	{name: "forwarded through a trusted proxy", sub: "svc:reports", peer: "127.0.0.1", xff: []string{"10.40.1.2"}, want: verdict.Allow, wantCred: "accepted"},
+	{name: "expired", sub: "svc:reports", claims: map[string]any{"exp": 1}, peer: "10.40.7.7", want: verdict.Deny, wantCred: "rejected", wantCodes: []reason.Code{reason.Expired}},
+	{name: "garbage credential", sub: "-", peer: "10.40.7.7", want: verdict.Deny, wantCred: "rejected"},
+	{name: "no credential", peer: "10.40.7.7", want: verdict.Deny, wantCred: "rejected", wantCodes: []reason.Code{reason.TokenMissing}},
+	{name: "no binding", sub: "svc:unknown", peer: "10.40.7.7", want: verdict.Deny, wantCred: "accepted", wantCodes: []reason.Code{reason.ShadowAutomation}},
 }
 
 func (w *world) authorization(c judged) string {
@@ -69,7 +70,7 @@ func postJSON(t testing.TB, c *http.Client, url string, body []byte) (*http.Resp
 // judges the same requests directly.
 func TestCheckAPIMatchesEngine(t *testing.T) {
 	w := newWorld(t)
-	direct := w.engine("direct")
+	direct := w.open("direct").Engine
 	r := w.start(config.Serve{})
 	for _, c := range checkCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -108,8 +109,8 @@ func TestCheckAPIMatchesEngine(t *testing.T) {
 			if !reflect.DeepEqual(answer, want) {
 				t.Fatalf("check API and engine differ:\napi    %s\nengine %s", got, wantJSON)
 			}
-			if d.Decision.Decision != c.want || string(d.Credential.Verdict) != c.wantCred {
-				t.Fatalf("decision %s/%s, want %s/%s (%v)", d.Decision.Decision, d.Credential.Verdict, c.want, c.wantCred, d.Reasons)
+			if d.Outcome != c.want || string(d.Credential.Verdict) != c.wantCred {
+				t.Fatalf("decision %s/%s, want %s/%s (%v)", d.Outcome, d.Credential.Verdict, c.want, c.wantCred, d.Reasons)
 			}
 			for _, code := range c.wantCodes {
 				if !strings.Contains(string(got), `"code":"`+string(code)+`"`) {

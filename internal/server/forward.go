@@ -40,7 +40,7 @@ func (s *Server) forwardAuth(w *reply, r *http.Request) {
 	// a trusted proxy.
 	req.ClientCerts = nil
 	var herr *headerError
-	req.Method, req.Target, herr = s.originalRequest(r, s.eng.TrustsProxy(req.Peer))
+	req.Method, req.Target, herr = s.originalRequest(r, s.deps.Policy().TrustsProxy(req.Peer))
 	if herr != nil {
 		w.Header().Set(answer.HeaderReasons, string(reason.ForwardAuthHeaderMismatch))
 		s.problem(w, problem{Type: typeInvalidField, Title: "Bad Request", Status: http.StatusBadRequest,
@@ -61,7 +61,7 @@ func (s *Server) forwardAuth(w *reply, r *http.Request) {
 		status = http.StatusForbidden
 	}
 	w.WriteHeader(status)
-	io.WriteString(w, string(d.Decision.Decision)+"\n")
+	io.WriteString(w, string(d.Outcome)+"\n")
 }
 
 // headerError names the forward-auth header that could not be used.

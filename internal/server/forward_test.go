@@ -273,7 +273,7 @@ func TestOriginalRequest(t *testing.T) {
 		{"traefik", false, "DELETE", "/v1/forward-auth/v1/admin", spoof, "DELETE", "/v1/admin", ""},
 	}
 	for _, c := range cases {
-		s := New(nil, config.Serve{ForwardAuth: config.ForwardAuth{Headers: c.mode}}, nil)
+		s := New(Deps{}, config.Serve{ForwardAuth: config.ForwardAuth{Headers: c.mode}}, nil)
 		r := httptest.NewRequest(c.method, c.target, nil)
 		for k, v := range c.headers {
 			r.Header.Set(k, v)

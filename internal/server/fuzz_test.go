@@ -12,7 +12,7 @@ import (
 // 5xx and the handler never panics.
 func FuzzCheckAPI(f *testing.F) {
 	w := newWorld(f)
-	h := New(w.eng, config.Serve{}, nil).Handler()
+	h := New(ForApp(w.app), config.Serve{}, nil).Handler()
 	tok := w.token("svc:reports", nil)
 	for _, seed := range []string{
 		`{"method":"GET","target":"/v1/reports","authorization":"Bearer ` + tok + `","peer":"10.40.7.7"}`,
@@ -43,7 +43,7 @@ func FuzzCheckAPI(f *testing.F) {
 
 func BenchmarkCheckAPI(b *testing.B) {
 	w := newWorld(b)
-	h := New(w.eng, config.Serve{}, nil).Handler()
+	h := New(ForApp(w.app), config.Serve{}, nil).Handler()
 	body := `{"method":"GET","target":"/v1/reports","authorization":"Bearer ` + w.token("svc:reports", nil) + `","peer":"10.40.7.7"}`
 	b.ReportAllocs()
 	for b.Loop() {

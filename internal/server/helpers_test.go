@@ -29,6 +29,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
@@ -76,6 +77,7 @@ type world struct {
 	issuer *ecdsa.PrivateKey
 	ca     *workloadtest.CA
 	eng    *provost.Engine
+	app    *app.App
 	logs   *syncBuffer
 
 	mu  sync.Mutex
@@ -108,14 +110,14 @@ trust:
     - trust_domain: acme.test
       x509_bundle: `+caFile+`
 `)
-	w.eng = w.engine("data")
+	w.app = w.open("data")
+	w.eng = w.app.Engine
 	return w
 }
 
-// engine opens another Engine on the world's configuration with its own
-// data directory; it shares the first one's server secret so fingerprints
-// agree.
-func (w *world) engine(dataDir string) *provost.Engine {
+// open opens Provost on the world's configuration with its own data
+// directory; it shares the first one's server secret so fingerprints agree.
+func (w *world) open(dataDir string) *app.App {
 	w.t.Helper()
 	dir := filepath.Join(w.dir, dataDir)
 	if dataDir != "data" {
@@ -128,12 +130,12 @@ func (w *world) engine(dataDir string) *provost.Engine {
 			w.t.Fatal(err)
 		}
 	}
-	eng, err := provost.New(context.Background(), provost.Options{ConfigFile: filepath.Join(w.dir, "provost.yaml"), DataDir: dir, Now: w.clock})
+	a, err := app.Open(context.Background(), app.Options{ConfigFile: filepath.Join(w.dir, "provost.yaml"), DataDir: dir, Now: w.clock})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.t.Cleanup(func() { eng.Close() })
-	return eng
+	w.t.Cleanup(func() { a.Close() })
+	return a
 }
 
 func (w *world) logger() *slog.Logger {
@@ -238,7 +240,7 @@ func (w *world) start(cfg config.Serve) *running {
 		w.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{srv: New(w.eng, cfg, w.logger()), url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	r := &running{srv: New(ForApp(w.app), cfg, w.logger()), url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	if cfg.TLS.Cert != "" {
 		r.url = "https://" + ln.Addr().String()
 	}

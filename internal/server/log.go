@@ -49,10 +49,7 @@ func (s *Server) logAPI(w *reply, r *http.Request) {
 		s.methodNotAllowed(w, "GET, HEAD")
 		return
 	}
-	var l *evidencelog.Log
-	if s.eng != nil {
-		l = s.eng.EvidenceLog()
-	}
+	l := s.deps.Log
 	if l == nil {
 		s.problem(w, problem{Type: typeInternal, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "no evidence log"})

@@ -76,8 +76,8 @@ func TestLogReceiptOfDecision(t *testing.T) {
 		leaves[i] = leaf
 	}
 	key := strings.TrimSpace(string(getOK(t, r.url+PathLogKey, nil)))
-	if key != w.eng.EvidenceLog().VerifierKey() {
-		t.Fatalf("key %q, log's %q", key, w.eng.EvidenceLog().VerifierKey())
+	if key != w.app.Evidence.VerifierKey() {
+		t.Fatalf("key %q, log's %q", key, w.app.Evidence.VerifierKey())
 	}
 	for _, i := range refs {
 		raw := getOK(t, r.url+PathLogReceipt+"?index="+strconv.FormatInt(i, 10), nil)
@@ -213,7 +213,7 @@ func TestLogCheckpointReuse(t *testing.T) {
 	r.srv.ckpt.mu.Lock()
 	r.srv.ckpt.at = r.srv.ckpt.at.Add(-checkpointReuse)
 	r.srv.ckpt.mu.Unlock()
-	later, err := evidencelog.OpenCheckpoint(getOK(t, r.url+PathLogCheckpoint, nil), w.eng.EvidenceLog().VerifierKey())
+	later, err := evidencelog.OpenCheckpoint(getOK(t, r.url+PathLogCheckpoint, nil), w.app.Evidence.VerifierKey())
 	if err != nil || later.Size != 2 {
 		t.Fatalf("after a second: %+v %v", later, err)
 	}

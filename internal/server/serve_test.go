@@ -181,7 +181,7 @@ func TestTLSConfigErrors(t *testing.T) {
 	// Serve reports a bad TLS configuration at once.
 	w := newWorld(t)
 	ln := mustListen(t)
-	err = New(w.eng, config.Serve{TLS: config.ServeTLS{Cert: "none", Key: "none"}}, nil).Serve(t.Context(), ln)
+	err = New(ForApp(w.app), config.Serve{TLS: config.ServeTLS{Cert: "none", Key: "none"}}, nil).Serve(t.Context(), ln)
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("Serve with a missing certificate: %v", err)
 	}

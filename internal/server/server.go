@@ -13,8 +13,10 @@ import (
 	"sync/atomic"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // Paths served.
@@ -30,20 +32,36 @@ const (
 // Server answers the check API, forward-auth and health endpoints for one
 // Engine. It is safe for concurrent use.
 type Server struct {
-	eng      *provost.Engine
+	deps     Deps
 	cfg      config.Serve
 	log      *slog.Logger
 	stopping atomic.Bool
 	ckpt     checkpointCache // GET /v1/log/checkpoint (log.go)
 }
 
-// New returns a Server for eng. cfg's zero fields take their defaults
+// Deps are what a Server answers with.
+type Deps struct {
+	// Checker judges the requests of the check API and forward-auth.
+	Checker provost.Checker
+	// Policy is the policy in force: whom forward-auth believes, and the
+	// bindings digest /readyz names.
+	Policy func() *provost.Policy
+	// Log is the evidence log /v1/log/... serves; nil answers 503.
+	Log *evidencelog.Log
+}
+
+// ForApp is the Deps of a running Provost.
+func ForApp(a *app.App) Deps {
+	return Deps{Checker: a.Engine, Policy: a.Policy, Log: a.Evidence}
+}
+
+// New returns a Server over d. cfg's zero fields take their defaults
 // (config.Serve.WithDefaults); a nil logger discards logs.
-func New(eng *provost.Engine, cfg config.Serve, logger *slog.Logger) *Server {
+func New(d Deps, cfg config.Serve, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{eng: eng, cfg: cfg.WithDefaults(), log: logger}
+	return &Server{deps: d, cfg: cfg.WithDefaults(), log: logger}
 }
 
 // Handler returns the HTTP handler of every route, for tests and for
@@ -114,7 +132,7 @@ func TLSConfig(c config.ServeTLS) (*tls.Config, error) {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	if tc.ClientAuth != tls.NoClientCert {
-		if tc.ClientCAs, err = pemfile.CertPool(c.ClientCA); err != nil {
+		if tc.ClientCAs, err = smallfile.CertPool(c.ClientCA); err != nil {
 			return nil, fmt.Errorf("server: serve.tls.client_ca: %w", err)
 		}
 	}
@@ -153,10 +171,10 @@ func (s *Server) health(w *reply, r *http.Request, ready bool) {
 		switch {
 		case s.stopping.Load():
 			status, body = http.StatusServiceUnavailable, `{"status":"shutting_down"}`
-		case s.eng == nil:
+		case s.deps.Checker == nil || s.deps.Policy == nil:
 			status, body = http.StatusServiceUnavailable, `{"status":"no_engine"}`
 		default:
-			body = `{"status":"ready","bindings_digest":"` + s.eng.BindingsDigest() + `"}`
+			body = `{"status":"ready","bindings_digest":"` + s.deps.Policy().Digest() + `"}`
 		}
 	}
 	h := w.Header()

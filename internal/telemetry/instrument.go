@@ -81,7 +81,7 @@ func DecisionAttributes(d *provost.Decision) []attribute.KeyValue {
 		reasons = append(reasons, string(r.Code))
 	}
 	kv := []attribute.KeyValue{
-		AttrDecision.String(string(d.Decision.Decision)),
+		AttrDecision.String(string(d.Outcome)),
 		AttrProvenance.String(string(d.Provenance)),
 		AttrVerdict.String(string(d.Credential.Verdict)),
 		AttrReasons.StringSlice(reasons),

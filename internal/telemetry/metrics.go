@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/issuer"
 	"github.com/provost-dev/provost/reason"
 )
@@ -39,11 +40,12 @@ type JWKSStats struct {
 	Stats  issuer.Stats
 }
 
-// EngineSources reads the sources an Engine offers.
-func EngineSources(e *provost.Engine) Sources {
-	return Sources{ReplayEntries: e.ReplayEntries, Revocations: e.RevocationCount, OriginCache: e.OriginCacheStats, EvidenceDurable: e.EvidenceLog().Durable, JWKS: func() []JWKSStats {
+// AppSources reads the sources of a running Provost: its stores, and its
+// policy's remote key sources.
+func AppSources(a *app.App) Sources {
+	return Sources{ReplayEntries: a.Replay.Len, Revocations: a.RevocationCount, OriginCache: a.Origins.CacheStats, EvidenceDurable: a.Evidence.Durable, JWKS: func() []JWKSStats {
 		var out []JWKSStats
-		for _, s := range e.JWKSStats() {
+		for _, s := range a.Policy().Summary().RemoteKeys {
 			out = append(out, JWKSStats{Issuer: s.Issuer, Stats: issuer.Stats{Fetches: s.Fetches, Failures: s.Failures,
 				LastSuccess: s.LastSuccess, KeysDropped: s.KeysDropped, PrivateKeysDropped: s.PrivateKeysDropped}})
 		}
@@ -122,7 +124,7 @@ func (m *Metrics) Observe(d *provost.Decision, dur time.Duration, failed bool) {
 	if d == nil {
 		return
 	}
-	outcome := string(d.Decision.Decision)
+	outcome := string(d.Outcome)
 	if len(d.Reasons) == 0 {
 		m.decisions.WithLabelValues(outcome, string(reason.OK)).Inc()
 	}

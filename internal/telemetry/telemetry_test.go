@@ -20,6 +20,7 @@ import (
 	"github.com/provost-dev/provost/internal/admin/admintest"
 	"github.com/provost-dev/provost/internal/issuer"
 	"github.com/provost-dev/provost/internal/telemetry"
+	"github.com/provost-dev/provost/verdict"
 )
 
 func recorder() (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
@@ -40,7 +41,7 @@ func scrape(t *testing.T, m *telemetry.Metrics) string {
 func TestInstrumentRealEngine(t *testing.T) {
 	w := admintest.New(t, admintest.Options{})
 	sr, tp := recorder()
-	m := telemetry.NewMetrics(telemetry.EngineSources(w.Engine))
+	m := telemetry.NewMetrics(telemetry.AppSources(w.App))
 	c := telemetry.Instrument(w.Engine, m, tp)
 	cases := []struct {
 		name, tok, decision, reasons string
@@ -55,7 +56,7 @@ func TestInstrumentRealEngine(t *testing.T) {
 			r.Authorization = ""
 		}
 		d, err := c.Check(context.Background(), r)
-		if err != nil || string(d.Decision.Decision) != tc.decision {
+		if err != nil || string(d.Outcome) != tc.decision {
 			t.Fatalf("%s: %v %v", tc.name, d, err)
 		}
 		spans := sr.Ended()
@@ -73,7 +74,7 @@ func TestInstrumentRealEngine(t *testing.T) {
 		if s.Name() != "provost.check" || attrs["provost.decision"] != tc.decision || !strings.Contains(attrs["provost.reason_codes"], tc.reasons) {
 			t.Errorf("%s: span %s %v", tc.name, s.Name(), attrs)
 		}
-		if tc.tok != "" && attrs["provost.credential.fingerprint"] != w.Engine.Fingerprint(tc.tok) {
+		if tc.tok != "" && attrs["provost.credential.fingerprint"] != w.App.Fingerprint(tc.tok) {
 			t.Errorf("%s: fingerprint attribute %q", tc.name, attrs["provost.credential.fingerprint"])
 		}
 		if s.Status().Code == codes.Error {
@@ -102,8 +103,8 @@ type failing struct{}
 
 func (failing) Check(context.Context, *provost.Request) (*provost.Decision, error) {
 	d := &provost.Decision{}
-	d.Decision.Decision = provost.Deny
-	d.Credential.Verdict = provost.Rejected
+	d.Outcome = verdict.Deny
+	d.Credential.Verdict = verdict.Rejected
 	return d, errors.New("store unreachable")
 }
 

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/provost-dev/provost/internal/pemfile"
+	"github.com/provost-dev/provost/internal/smallfile"
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -42,6 +42,11 @@ func NewBundles(x509 *x509bundle.Set, jwt *jwtbundle.Set) *Bundles {
 // LoadBundles reads the trust bundle files named in cfgs. Each error names the
 // trust domain and the file at fault.
 func LoadBundles(cfgs []BundleConfig) (*Bundles, error) {
+	return ReadBundles(cfgs, func(path string) ([]byte, error) { return smallfile.Read(path, smallfile.DefaultLimit) })
+}
+
+// ReadBundles is LoadBundles with the files read by read.
+func ReadBundles(cfgs []BundleConfig, read func(path string) ([]byte, error)) (*Bundles, error) {
 	xs, js := x509bundle.NewSet(), jwtbundle.NewSet()
 	seen := make(map[spiffeid.TrustDomain]bool, len(cfgs))
 	for i, cfg := range cfgs {
@@ -57,14 +62,14 @@ func LoadBundles(cfgs []BundleConfig) (*Bundles, error) {
 			return nil, fmt.Errorf("workload: trust domain %q: neither an X.509 CA file nor a JWT bundle file is set", td.Name())
 		}
 		if cfg.X509CAFile != "" {
-			b, err := loadX509Bundle(td, cfg.X509CAFile)
+			b, err := loadX509Bundle(td, cfg.X509CAFile, read)
 			if err != nil {
 				return nil, fmt.Errorf("workload: trust domain %q: X.509 CA file %q: %w", td.Name(), cfg.X509CAFile, err)
 			}
 			xs.Add(b)
 		}
 		if cfg.JWTBundleFile != "" {
-			b, err := loadJWTBundle(td, cfg.JWTBundleFile)
+			b, err := loadJWTBundle(td, cfg.JWTBundleFile, read)
 			if err != nil {
 				return nil, fmt.Errorf("workload: trust domain %q: JWT bundle file %q: %w", td.Name(), cfg.JWTBundleFile, err)
 			}
@@ -74,8 +79,8 @@ func LoadBundles(cfgs []BundleConfig) (*Bundles, error) {
 	return NewBundles(xs, js), nil
 }
 
-func loadX509Bundle(td spiffeid.TrustDomain, path string) (*x509bundle.Bundle, error) {
-	data, err := pemfile.Read(path)
+func loadX509Bundle(td spiffeid.TrustDomain, path string, read func(string) ([]byte, error)) (*x509bundle.Bundle, error) {
+	data, err := read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +91,8 @@ func loadX509Bundle(td spiffeid.TrustDomain, path string) (*x509bundle.Bundle, e
 	return x509bundle.FromX509Authorities(td, certs), nil
 }
 
-func loadJWTBundle(td spiffeid.TrustDomain, path string) (*jwtbundle.Bundle, error) {
-	data, err := pemfile.Read(path)
+func loadJWTBundle(td spiffeid.TrustDomain, path string, read func(string) ([]byte, error)) (*jwtbundle.Bundle, error) {
+	data, err := read(path)
 	if err != nil {
 		return nil, err
 	}

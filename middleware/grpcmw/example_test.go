@@ -18,6 +18,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/middleware/grpcmw"
+	"github.com/provost-dev/provost/stores"
 )
 
 // A gRPC service on a loopback port guarded by Provost, called by a real
@@ -31,15 +32,21 @@ func ExampleUnaryServerInterceptor() {
 	}
 	defer os.RemoveAll(dataDir)
 	observed := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	eng, err := provost.New(context.Background(), provost.Options{
-		ConfigFile: "../../examples/provost.yaml",
-		DataDir:    dataDir,
-		Now:        func() time.Time { return observed },
-	})
+	clock := func() time.Time { return observed }
+	ctx := context.Background()
+	pol, err := provost.LoadPolicy(ctx, "../../examples/provost.yaml")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer eng.Close()
+	dir, err := stores.OpenDir(ctx, dataDir, stores.Options{Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dir.Close()
+	eng, err := provost.New(ctx, pol, dir.Stores(), provost.Options{Secret: dir.Secret(), Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	srv := grpc.NewServer(
 		grpc.UnaryInterceptor(grpcmw.UnaryServerInterceptor(eng)),

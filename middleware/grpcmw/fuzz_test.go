@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/middleware/grpcmw"
 	"github.com/provost-dev/provost/middleware/internal/mwtest"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // textAddr is a peer address as some transport prints it.
@@ -42,7 +42,7 @@ func FuzzUnaryInterceptor(f *testing.F) {
 		reached := false
 		_, err := ic(ctx, nil, &grpc.UnaryServerInfo{FullMethod: method}, func(ctx context.Context, _ any) (any, error) {
 			d, ok := grpcmw.DecisionFrom(ctx)
-			if !ok || d.Decision.Decision != provost.Allow {
+			if !ok || d.Outcome != verdict.Allow {
 				t.Fatal("the handler ran without an allow decision")
 			}
 			in, _ := metadata.FromIncomingContext(ctx)

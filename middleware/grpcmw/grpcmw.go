@@ -17,6 +17,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
+	"github.com/provost-dev/provost/verdict"
 )
 
 // An Option configures the interceptors.
@@ -58,7 +59,7 @@ func DecisionFrom(ctx context.Context) (d *provost.Decision, ok bool) {
 
 // UnaryServerInterceptor judges every unary call with eng before its
 // handler runs. It panics when eng is nil.
-func UnaryServerInterceptor(eng *provost.Engine, opts ...Option) grpc.UnaryServerInterceptor {
+func UnaryServerInterceptor(eng provost.Checker, opts ...Option) grpc.UnaryServerInterceptor {
 	c := newChecker(eng, opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, trailer, err := c.check(ctx, info.FullMethod)
@@ -74,7 +75,7 @@ func UnaryServerInterceptor(eng *provost.Engine, opts ...Option) grpc.UnaryServe
 
 // StreamServerInterceptor judges every streaming call with eng before its
 // handler runs. It panics when eng is nil.
-func StreamServerInterceptor(eng *provost.Engine, opts ...Option) grpc.StreamServerInterceptor {
+func StreamServerInterceptor(eng provost.Checker, opts ...Option) grpc.StreamServerInterceptor {
 	c := newChecker(eng, opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, trailer, err := c.check(ss.Context(), info.FullMethod)
@@ -97,13 +98,13 @@ type stream struct {
 func (s *stream) Context() context.Context { return s.ctx }
 
 type checker struct {
-	eng *provost.Engine
+	eng provost.Checker
 	o   options
 }
 
-func newChecker(eng *provost.Engine, opts []Option) *checker {
+func newChecker(eng provost.Checker, opts []Option) *checker {
 	if eng == nil {
-		panic("grpcmw: interceptor built with a nil *provost.Engine")
+		panic("grpcmw: interceptor built with a nil provost.Checker")
 	}
 	c := &checker{eng: eng, o: options{log: slog.New(slog.DiscardHandler)}}
 	for _, opt := range opts {
@@ -116,18 +117,15 @@ func newChecker(eng *provost.Engine, opts []Option) *checker {
 // decision in it, client-typed x-provost-* metadata removed. Otherwise it
 // returns the status error and the trailer to send with it.
 func (c *checker) check(ctx context.Context, method string) (context.Context, metadata.MD, error) {
-	d, err := c.eng.Check(ctx, FromIncoming(ctx, method))
+	d, err := provost.Judge(ctx, c.eng, FromIncoming(ctx, method))
 	if err != nil {
 		c.o.log.LogAttrs(ctx, slog.LevelError, "provost check failed closed",
-			slog.String("method", method), slog.String("fingerprint", fingerprint(d)), slog.Any("error", err))
+			slog.String("method", method), slog.String("fingerprint", d.Credential.Fingerprint), slog.Any("error", err))
 	}
-	if d != nil && c.o.onDecision != nil {
+	if c.o.onDecision != nil {
 		c.o.onDecision(ctx, method, d)
 	}
-	if d == nil || (err != nil && d.Decision.Decision == provost.Allow) {
-		return ctx, nil, status.Error(codes.Internal, "provost: deny: internal_error")
-	}
-	if err != nil || d.Decision.Decision != provost.Allow {
+	if err != nil || d.Outcome != verdict.Allow {
 		return ctx, trailerOf(d), c.refusal(ctx, method, d)
 	}
 	ctx = context.WithValue(ctx, decisionKey{}, d)
@@ -147,7 +145,7 @@ func (c *checker) refusal(ctx context.Context, method string, d *provost.Decisio
 	}
 	var b strings.Builder
 	b.WriteString("provost: ")
-	b.WriteString(string(d.Decision.Decision))
+	b.WriteString(string(d.Outcome))
 	for i, r := range d.Reasons {
 		if i == 0 {
 			b.WriteString(": ")
@@ -158,7 +156,7 @@ func (c *checker) refusal(ctx context.Context, method string, d *provost.Decisio
 	}
 	if c.o.log.Enabled(ctx, slog.LevelDebug) {
 		c.o.log.LogAttrs(ctx, slog.LevelDebug, "provost refused a call", slog.String("method", method),
-			slog.String("code", code.String()), slog.String("fingerprint", fingerprint(d)), slog.String("status", b.String()))
+			slog.String("code", code.String()), slog.String("fingerprint", d.Credential.Fingerprint), slog.String("status", b.String()))
 	}
 	return status.Error(code, b.String())
 }
@@ -231,13 +229,6 @@ func addrOf(a net.Addr) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
-}
-
-func fingerprint(d *provost.Decision) string {
-	if d == nil {
-		return ""
-	}
-	return d.Credential.Fingerprint
 }
 
 const identityPrefix = "x-provost-"

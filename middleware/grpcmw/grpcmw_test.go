@@ -22,6 +22,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/middleware/grpcmw"
 	"github.com/provost-dev/provost/middleware/internal/mwtest"
+	"github.com/provost-dev/provost/verdict"
 )
 
 const (
@@ -205,7 +206,7 @@ func checkReached(t *testing.T, got []seen, reason string) {
 		t.Fatalf("handler calls %d", len(got))
 	}
 	d := got[0].decision
-	if !got[0].ok || d == nil || d.Decision.Decision != provost.Allow {
+	if !got[0].ok || d == nil || d.Outcome != verdict.Allow {
 		t.Fatalf("the handler's context has no allow decision: %v %+v", got[0].ok, d)
 	}
 	if c := d.Signals.Network.Client.String(); c != "127.0.0.1" {
@@ -326,14 +327,14 @@ func TestSameDecisionAsEngine(t *testing.T) {
 			if cerr != nil {
 				t.Fatal(cerr)
 			}
-			if got.Decision.Decision != want.Decision.Decision || got.Credential.Verdict != want.Credential.Verdict ||
+			if got.Outcome != want.Outcome || got.Credential.Verdict != want.Credential.Verdict ||
 				got.Provenance != want.Provenance || !slices.Equal(got.Codes(), want.Codes()) {
 				t.Errorf("call %d: interceptor %s/%s/%s %v, engine %s/%s/%s %v", i,
-					got.Decision.Decision, got.Credential.Verdict, got.Provenance, got.Codes(),
-					want.Decision.Decision, want.Credential.Verdict, want.Provenance, want.Codes())
+					got.Outcome, got.Credential.Verdict, got.Provenance, got.Codes(),
+					want.Outcome, want.Credential.Verdict, want.Provenance, want.Codes())
 			}
-			if (err == nil) != (got.Decision.Decision == provost.Allow) {
-				t.Errorf("call %d: error %v for %s", i, err, got.Decision.Decision)
+			if (err == nil) != (got.Outcome == verdict.Allow) {
+				t.Errorf("call %d: error %v for %s", i, err, got.Outcome)
 			}
 		}
 	}
@@ -348,7 +349,7 @@ func TestFailClosed(t *testing.T) {
 		t.Fatalf("before the failure: %v", err)
 	}
 	s.svc.take()
-	s.Eng.Close()
+	s.App.Close()
 	for _, streaming := range []bool{false, true} {
 		_, err := s.call(t, streaming, "authorization", "Bearer "+tok)
 		if err == nil || len(s.svc.take()) != 0 {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/telemetry"
 )
 
@@ -72,6 +73,7 @@ type World struct {
 	T      testing.TB
 	Dir    string
 	Engine *provost.Engine
+	App    *app.App
 	// Token is the raw admin token (its hash is in the configuration).
 	Token string
 	// ServerCAFile verifies the admin server; ServerPool holds it.
@@ -118,12 +120,12 @@ func New(t testing.TB, o Options) *World {
 `, AllowedID, AllowedCN, hex.EncodeToString(sum[:]), o.PerSecond, o.Burst)
 	}
 	w.Write("provost.yaml", w.Config()+adminYAML)
-	eng, err := provost.New(context.Background(), provost.Options{ConfigFile: w.ConfigFile()})
+	a, err := app.Open(context.Background(), app.Options{ConfigFile: w.ConfigFile()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { eng.Close() })
-	w.Engine = eng
+	t.Cleanup(func() { a.Close() })
+	w.App, w.Engine = a, a.Engine
 	return w
 }
 
@@ -245,7 +247,7 @@ func (w *World) HTTPClient(certs ...tls.Certificate) *http.Client {
 // stops when the test ends.
 func (w *World) Serve(m *telemetry.Metrics, log *slog.Logger) string {
 	w.T.Helper()
-	srv, err := admin.New(admin.Options{Engine: w.Engine, Metrics: m, Logger: log, Version: "test"})
+	srv, err := admin.New(admin.Options{App: w.App, Metrics: m, Logger: log, Version: "test"})
 	if err != nil {
 		w.T.Fatal(err)
 	}

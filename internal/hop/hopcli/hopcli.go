@@ -15,10 +15,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/provost-dev/provost/internal/hop"
+	"github.com/provost-dev/provost/internal/smallfile"
 )
 
 // Size limits for the inputs.
@@ -85,17 +85,9 @@ func SignCommand(args []string, stdin io.Reader, stdout io.Writer) error {
 
 // loadKey reads a PEM "PRIVATE KEY" (PKCS #8) file. Errors never quote the file.
 func loadKey(path string) (crypto.Signer, error) {
-	f, err := os.Open(path)
+	data, err := smallfile.Read(path, maxKeyFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
-	if len(data) > maxKeyFileBytes {
-		return nil, fmt.Errorf("key file %s is larger than %d bytes", path, maxKeyFileBytes)
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {

@@ -26,6 +26,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
 )
 
@@ -84,6 +85,7 @@ type World struct {
 	issuer *ecdsa.PrivateKey
 	CA     *workloadtest.CA
 	Eng    *provost.Engine
+	App    *app.App
 }
 
 // New writes the configuration to a temporary directory and starts a real
@@ -115,11 +117,12 @@ trust:
   spiffe:
     - {trust_domain: `+TrustDomain+`, x509_bundle: `+caFile+`}
 `)
-	w.Eng, err = provost.New(context.Background(), provost.Options{ConfigFile: filepath.Join(w.Dir, "provost.yaml")})
+	w.App, err = app.Open(context.Background(), app.Options{ConfigFile: filepath.Join(w.Dir, "provost.yaml")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Eng.Close() })
+	w.Eng = w.App.Engine
+	t.Cleanup(func() { w.App.Close() })
 	return w
 }
 

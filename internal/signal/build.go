@@ -1,43 +1,84 @@
-package provost
+package signal
 
 import (
 	"crypto/x509"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/hop"
 	"github.com/provost-dev/provost/internal/network"
-	"github.com/provost-dev/provost/internal/signal"
+	"github.com/provost-dev/provost/internal/posture"
 	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/internal/workload"
 	"github.com/provost-dev/provost/reason"
 )
 
+// Observed is one request as a transport observed it: the fields of
+// provost.Request. Header values are as received; the Builder decides
+// which to believe.
+type Observed struct {
+	Method, Target        string
+	Authorization, DPoP   string
+	Peer                  netip.Addr
+	XForwardedFor         []string
+	Forwarded             []string
+	ClientCerts           []*x509.Certificate
+	XFCC                  string
+	ClientCertHeader      string
+	ClientCertChainHeader string
+	JWTSVID               string
+	Hops                  []string
+	Posture               string
+}
+
+// Builder turns what a transport observed into Signals: it verifies what
+// was presented (client certificates and workload identity, signed hops,
+// posture attestations) and resolves what was observed (the network path)
+// under one policy's trust anchors. It is immutable and safe for
+// concurrent use.
+type Builder struct {
+	Anchors *Anchors
+	// Networks are the bindings' named CIDR sets.
+	Networks network.Sets
+	Hops     *hop.Verifier
+	Posture  *posture.Verifier
+}
+
 // clientCert is the certificate chain that names the client, found once
 // per request: it binds mTLS-bound tokens (RFC 8705) and carries the
 // workload identity.
-type clientCert struct {
+type ClientCert struct {
 	chain  []*x509.Certificate // leaf first; nil when none
 	source string              // workload.SourceMTLS, SourceXFCC, SourceClientCert
 	err    error               // a forwarded certificate header that could not be read
 }
 
-// clientCert reads the client's certificate: the TLS connection's, or —
-// only when the peer is a trusted proxy — the one it forwards.
-func (st *state) clientCert(r *Request) clientCert {
-	trusted := r.Peer.IsValid() && st.trusted.Contains(r.Peer.Unmap())
-	chain, source, err := clientChain(r, trusted)
-	return clientCert{chain: chain, source: source, err: err}
+// Leaf is the client's certificate, nil when none: what an mTLS-bound
+// token (RFC 8705) is bound to.
+func (c ClientCert) Leaf() *x509.Certificate {
+	if len(c.chain) == 0 {
+		return nil
+	}
+	return c.chain[0]
 }
 
-// signals verifies and resolves everything observed about r.
-func (st *state) signals(r *Request, line target.Canonical, cred credential.Result, client clientCert, now time.Time) signal.Signals {
-	s := signal.Signals{Now: now, Method: line.Method, Target: line.Target(), Path: line.Path, RawTarget: line.Raw, Credential: cred}
-	st.network(r, &s.Network)
-	st.workload(r, client, now, &s.Workload)
-	st.proxy(r, &s.Proxy)
-	st.postureSignal(r, &s.Posture)
+// ClientCert reads the client's certificate: the TLS connection's, or —
+// only when the peer is a trusted proxy — the one it forwards.
+func (b *Builder) ClientCert(r *Observed) ClientCert {
+	trusted := r.Peer.IsValid() && b.Anchors.proxies.Contains(r.Peer.Unmap())
+	chain, source, err := clientChain(r, trusted)
+	return ClientCert{chain: chain, source: source, err: err}
+}
+
+// Signals verifies and resolves everything observed about r.
+func (b *Builder) Signals(r *Observed, line target.Canonical, cred credential.Result, client ClientCert, now time.Time) Signals {
+	s := Signals{Now: now, Method: line.Method, Target: line.Target(), Path: line.Path, RawTarget: line.Raw, Credential: cred}
+	b.network(r, &s.Network)
+	b.workload(r, client, now, &s.Workload)
+	b.proxy(r, &s.Proxy)
+	b.postureSignal(r, &s.Posture)
 	if cred.Accepted() {
 		s.CI.FromClaims(cred.Metadata.Claims)
 		if !cred.Metadata.IssuedAt.IsZero() {
@@ -48,31 +89,31 @@ func (st *state) signals(r *Request, line target.Canonical, cred credential.Resu
 	return s
 }
 
-func (st *state) network(r *Request, n *signal.NetworkSignal) {
+func (b *Builder) network(r *Observed, n *NetworkSignal) {
 	if !r.Peer.IsValid() {
 		return // not observed: the network signal is absent
 	}
-	p, err := network.ResolveUsing(st.fwdHeader, r.Peer, r.XForwardedFor, r.Forwarded, st.trusted)
+	p, err := network.ResolveUsing(b.Anchors.fwdHeader, r.Peer, r.XForwardedFor, r.Forwarded, b.Anchors.proxies)
 	n.Peer = p.Peer
 	if err != nil {
-		n.Problem = signal.ProblemOf(err)
+		n.Problem = ProblemOf(err)
 		return
 	}
 	n.Client, n.FromHeader, n.Origin = p.Client, p.FromHeader, p.Origin
 	if n.Client.IsValid() {
-		n.Sets = st.bindings.Networks().Match(n.Client)
+		n.Sets = b.Networks.Match(n.Client)
 	}
 }
 
 // workload verifies the workload identity: the TLS client certificate; or,
 // only when the peer is a trusted proxy, the certificate it forwards (XFCC,
 // RFC 9440 Client-Cert); or a JWT-SVID.
-func (st *state) workload(r *Request, client clientCert, now time.Time, w *signal.WorkloadSignal) {
+func (b *Builder) workload(r *Observed, client ClientCert, now time.Time, w *WorkloadSignal) {
 	chain, source, err := client.chain, client.source, client.err
 	switch {
 	case err != nil:
 		w.Present = true
-		w.Problem = signal.ProblemOf(err)
+		w.Problem = ProblemOf(err)
 		return
 	case chain != nil && !claimsSPIFFE(chain[0]):
 		// A certificate without a spiffe:// URI claims no workload
@@ -83,18 +124,18 @@ func (st *state) workload(r *Request, client clientCert, now time.Time, w *signa
 		return
 	}
 	w.Present = true
-	if st.bundles == nil {
-		w.Problem = signal.Problem{Code: reason.WorkloadTrustDomain, Message: "a workload identity was presented but no SPIFFE trust bundle is configured"}
+	if b.Anchors.bundles == nil {
+		w.Problem = Problem{Code: reason.WorkloadTrustDomain, Message: "a workload identity was presented but no SPIFFE trust bundle is configured"}
 		return
 	}
 	var id workload.Identity
 	if chain != nil {
-		id, err = st.bundles.VerifyX509(chain, now, source)
+		id, err = b.Anchors.bundles.VerifyX509(chain, now, source)
 	} else {
-		id, err = st.bundles.VerifyJWT(r.JWTSVID, st.svidAud, now)
+		id, err = b.Anchors.bundles.VerifyJWT(r.JWTSVID, b.Anchors.svidAud, now)
 	}
 	if err != nil {
-		w.Problem = signal.ProblemOf(err)
+		w.Problem = ProblemOf(err)
 		return
 	}
 	w.ID, w.Source, w.NotAfter = id.ID, id.Source, id.NotAfter
@@ -103,7 +144,7 @@ func (st *state) workload(r *Request, client clientCert, now time.Time, w *signa
 // clientChain picks the certificate chain that names the client. A trusted
 // proxy's own TLS certificate names the proxy, so behind one the forwarded
 // certificate is used; from anyone else forwarded headers are ignored.
-func clientChain(r *Request, peerTrusted bool) ([]*x509.Certificate, string, error) {
+func clientChain(r *Observed, peerTrusted bool) ([]*x509.Certificate, string, error) {
 	if peerTrusted {
 		if r.XFCC != "" {
 			elems, err := network.ParseXFCC(r.XFCC)
@@ -160,38 +201,29 @@ func claimsSPIFFE(c *x509.Certificate) bool {
 	return false
 }
 
-func (st *state) proxy(r *Request, p *signal.ProxySignal) {
+func (b *Builder) proxy(r *Observed, p *ProxySignal) {
 	if len(r.Hops) == 0 || strings.TrimSpace(strings.Join(r.Hops, "")) == "" {
 		return
 	}
 	p.Present = true
-	v, err := st.hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: hop.CredentialDigest(RawCredential(r.Authorization))})
+	v, err := b.Hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: hop.CredentialDigest(credential.Token(r.Authorization))})
 	if err != nil {
-		p.Problem = signal.ProblemOf(err)
+		p.Problem = ProblemOf(err)
 		return
 	}
 	p.Hops = v.Hops
 }
 
-func (st *state) postureSignal(r *Request, p *signal.PostureSignal) {
+func (b *Builder) postureSignal(r *Observed, p *PostureSignal) {
 	if r.Posture == "" {
 		return
 	}
 	p.Present = true
-	got, err := st.posture.Verify(r.Posture)
+	got, err := b.Posture.Verify(r.Posture)
 	if err != nil {
-		p.Problem = signal.ProblemOf(err)
+		p.Problem = ProblemOf(err)
 		return
 	}
 	p.Attestor, p.HostID, p.ImageDigest, p.RunnerType, p.OS = got.Attestor, got.HostID, got.ImageDigest, got.RunnerType, got.OS
 	p.Class, p.IssuedAt, p.Claims = got.Class, got.IssuedAt, got.Claims
-}
-
-// RawCredential returns the credential of an Authorization header value
-// ("Bearer X" or "DPoP X" gives X). Hop attestations digest exactly this, so
-// a proxy that signs hops and the engine that verifies them must agree:
-// both call this. Never log what it returns.
-func RawCredential(h string) string {
-	_, tok, _ := strings.Cut(h, " ")
-	return strings.TrimLeft(tok, " ")
 }

@@ -1,0 +1,245 @@
+// Package app builds a running Provost from a configuration file: it loads
+// the policy, opens the embedded stores in the data directory (and owns the
+// directory's layout), and builds the engine over them. `provost serve`,
+// `proxy`, `check`, `demo`, `trail`, `bindings propose` and `backtest` all
+// start here, and the admin API and telemetry are handed the same stores, so
+// nothing reaches a store through the engine.
+//
+// The data directory holds:
+//
+//	server.secret    the server secret (0600): fingerprints and derived keys
+//	revocations.db   revocations (SQLite)
+//	origins.db       origin history (SQLite)
+//	evidence/        the evidence log (SQLite, signing key, checkpoint)
+//
+// The replay cache is in memory.
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/fingerprint"
+	"github.com/provost-dev/provost/internal/origin"
+	"github.com/provost-dev/provost/internal/replay"
+	"github.com/provost-dev/provost/internal/revocation"
+	"github.com/provost-dev/provost/verdict"
+)
+
+// Layout names the files of a data directory.
+type Layout struct {
+	Dir         string
+	Secret      string
+	Revocations string
+	Origins     string
+	Evidence    string
+}
+
+// LayoutOf is the layout of the data directory dir.
+func LayoutOf(dir string) Layout {
+	return Layout{
+		Dir:         dir,
+		Secret:      filepath.Join(dir, fingerprint.SecretFile),
+		Revocations: filepath.Join(dir, "revocations.db"),
+		Origins:     filepath.Join(dir, "origins.db"),
+		Evidence:    filepath.Join(dir, "evidence"),
+	}
+}
+
+// Options say where an App finds its configuration and state.
+type Options struct {
+	// ConfigFile is the path of the YAML configuration (see the README).
+	ConfigFile string
+	// DataDir overrides the configuration's data_dir when not empty.
+	DataDir string
+	// Now is the clock; nil means time.Now. Tests and offline checks pin it.
+	Now func() time.Time
+	// Logger receives operational logs (never a raw credential); nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Data is an opened data directory: the server secret and the embedded
+// stores.
+type Data struct {
+	Layout      Layout
+	Secret      []byte
+	Revocations *revocation.SQLite
+	Origins     *origin.SQLite
+	Replay      *replay.Memory
+	Evidence    *evidencelog.Log
+
+	fp *fingerprint.Fingerprinter
+}
+
+// DataOptions tune the stores of a data directory.
+type DataOptions struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ReplayMaxEntries bounds the replay cache (0: its default).
+	ReplayMaxEntries int
+	// AsyncEvidence answers decisions before their records are on disk.
+	AsyncEvidence bool
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// OpenData opens (creating on first start) the data directory dir: the
+// server secret and every embedded store.
+func OpenData(ctx context.Context, dir string, o DataOptions) (*Data, error) {
+	d := &Data{Layout: LayoutOf(dir)}
+	if err := d.open(ctx, o); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Data) open(ctx context.Context, o DataOptions) error {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	var err error
+	if d.Secret, err = fingerprint.LoadOrCreateSecret(d.Layout.Dir); err != nil {
+		return fmt.Errorf("provost: data directory: %w", err)
+	}
+	if d.fp, err = fingerprint.New(d.Secret); err != nil {
+		return fmt.Errorf("provost: %w", err)
+	}
+	d.Replay = replay.NewMemory(replay.MemoryConfig{MaxEntries: o.ReplayMaxEntries, Now: now})
+	if d.Revocations, err = revocation.OpenSQLite(ctx, d.Layout.Revocations, now); err != nil {
+		return fmt.Errorf("provost: revocations: %w", err)
+	}
+	if d.Origins, err = origin.OpenSQLite(ctx, d.Layout.Origins); err != nil {
+		return fmt.Errorf("provost: origin history: %w", err)
+	}
+	if d.Evidence, err = evidencelog.Open(ctx, d.Layout.Evidence, evidencelog.Options{Async: o.AsyncEvidence, Now: now}); err != nil {
+		return fmt.Errorf("provost: evidence log: %w", err)
+	}
+	if o.AsyncEvidence && o.Logger != nil {
+		o.Logger.LogAttrs(ctx, slog.LevelWarn, "evidence mode is async: decisions are answered before their records are on disk, and a crash can lose answered decisions")
+	}
+	return nil
+}
+
+// Stores are the data directory's stores as the engine takes them.
+func (d *Data) Stores() provost.Stores {
+	return provost.Stores{Revocations: d.Revocations, Origins: d.Origins, Replay: d.Replay, Evidence: EvidenceAppender{d.Evidence}}
+}
+
+// Fingerprint returns the fingerprint of a raw credential under this data
+// directory's server secret: the only name Provost gives a credential.
+func (d *Data) Fingerprint(raw string) string { return d.fp.Of(raw) }
+
+// RevocationCount is the number of revocations in force.
+func (d *Data) RevocationCount(ctx context.Context) (int, error) {
+	list, err := d.Revocations.List(ctx)
+	return len(list), err
+}
+
+// Close releases the stores.
+func (d *Data) Close() error {
+	var errs []error
+	if d.Revocations != nil {
+		errs = append(errs, d.Revocations.Close())
+	}
+	if d.Origins != nil {
+		errs = append(errs, d.Origins.Close())
+	}
+	if d.Evidence != nil {
+		errs = append(errs, d.Evidence.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// App is a running Provost: its engine and the data directory it was built
+// over.
+type App struct {
+	*Data
+	ConfigFile string
+	// Config is the configuration as loaded at start: the settings that
+	// take effect on restart only (listeners, stores) are read from it.
+	Config *config.Config
+	Engine *provost.Engine
+
+	log      *slog.Logger
+	reloadMu sync.Mutex
+}
+
+// Open loads the configuration, opens the data directory (creating the
+// server secret on first start) and returns a ready App.
+func Open(ctx context.Context, o Options) (*App, error) {
+	if o.ConfigFile == "" {
+		return nil, errors.New("provost: a configuration file is required")
+	}
+	cfg, err := config.Load(o.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := provost.LoadPolicy(ctx, o.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	dir := cfg.DataDirPath()
+	if o.DataDir != "" {
+		dir = o.DataDir
+	}
+	data, err := OpenData(ctx, dir, DataOptions{Now: o.Now, ReplayMaxEntries: cfg.Replay.MaxEntries,
+		AsyncEvidence: cfg.Evidence.Mode == "async", Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Data: data, ConfigFile: o.ConfigFile, Config: cfg, log: o.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.Engine, err = provost.New(ctx, pol, data.Stores(), provost.Options{Secret: data.Secret, Now: o.Now, Logger: o.Logger})
+	if err != nil {
+		data.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reload reads the configuration and bindings files again and puts them in
+// force. When they fail to load, the engine keeps the policy it has and
+// Reload says why. Settings of the stores (data_dir, replay.max_entries,
+// evidence.mode) take effect on restart only.
+func (a *App) Reload(ctx context.Context) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	pol, err := provost.LoadPolicy(ctx, a.ConfigFile)
+	if err == nil {
+		err = a.Engine.SetPolicy(ctx, pol)
+	}
+	if err != nil {
+		return fmt.Errorf("provost: reload failed, keeping the previous configuration: %w", err)
+	}
+	a.log.LogAttrs(ctx, slog.LevelInfo, "configuration reloaded", slog.String("bindings_digest", pol.Digest()))
+	return nil
+}
+
+// Policy is the policy in force.
+func (a *App) Policy() *provost.Policy { return a.Engine.Policy() }
+
+// EvidenceAppender is an evidence log as the engine writes to it.
+type EvidenceAppender struct{ Log *evidencelog.Log }
+
+// Append implements provost.EvidenceLog.
+func (e EvidenceAppender) Append(ctx context.Context, record []byte) (verdict.EvidenceRef, error) {
+	ent, err := e.Log.Append(ctx, record)
+	if err != nil {
+		return verdict.EvidenceRef{}, err
+	}
+	return verdict.EvidenceRef{Index: ent.Index, LeafHash: base64.StdEncoding.EncodeToString(ent.LeafHash[:])}, nil
+}
