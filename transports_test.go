@@ -29,9 +29,9 @@ import (
 	"github.com/provost-dev/provost/internal/checkreq"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/extauthz"
 	"github.com/provost-dev/provost/internal/load"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/internal/proxy"
 	"github.com/provost-dev/provost/internal/server"
 	"github.com/provost-dev/provost/middleware"
@@ -149,7 +149,7 @@ func (s *sent) request() *provost.Request {
 // mint makes the credentials of one request: a fresh token (a new jti, so
 // a new fingerprint) each time, so the origin history of one request never
 // affects another.
-func (c transportCase) mint(t *testing.T, w *demo.World) *sent {
+func (c transportCase) mint(t *testing.T, w *provosttest.World) *sent {
 	t.Helper()
 	s := &sent{transportCase: c, authorization: c.auth}
 	if c.sub != "" {
@@ -163,7 +163,7 @@ func (c transportCase) mint(t *testing.T, w *demo.World) *sent {
 			if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 				t.Fatal(err)
 			}
-			jkt, err := demo.JKT(key)
+			jkt, err := provosttest.JKT(key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ type transport struct {
 // transportRig is the engine behind all five transports, on loopback, and
 // a reference engine with the same configuration and its own data.
 type transportRig struct {
-	world *demo.World
+	world *provosttest.World
 	ref   *provost.Engine
 	// Where each transport listens.
 	api, proxy, mw string
@@ -251,7 +251,7 @@ func (rig *transportRig) transports() []transport {
 // every transport on 127.0.0.1 listeners.
 func startTransports(t *testing.T) *transportRig {
 	t.Helper()
-	w, err := demo.NewWorld(t.TempDir(), apiOrigin, []string{trustedProxy}, transportBindings)
+	w, err := provosttest.NewWorld(t.TempDir(), apiOrigin, []string{trustedProxy}, transportBindings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func startTransports(t *testing.T) *transportRig {
 
 // newApp builds Provost from w's configuration; dataDir "" keeps the
 // configured one.
-func newApp(t *testing.T, w *demo.World, dataDir string) *app.App {
+func newApp(t *testing.T, w *provosttest.World, dataDir string) *app.App {
 	t.Helper()
 	a, err := app.Open(t.Context(), app.Options{ConfigFile: w.ConfigFile(), DataDir: dataDir})
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/extauthz"
 	"github.com/provost-dev/provost/internal/load"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/internal/server"
 )
 
@@ -107,7 +107,7 @@ func newBench(ctx context.Context) (*bench, error) {
 		return nil, err
 	}
 	b.stops = append(b.stops, func() { os.RemoveAll(b.dir) })
-	w, err := demo.NewWorld(b.dir, "https://api.bench.test", []string{"127.0.0.1"}, benchBindings)
+	w, err := provosttest.NewWorld(b.dir, "https://api.bench.test", []string{"127.0.0.1"}, benchBindings)
 	if err != nil {
 		b.stop()
 		return nil, err

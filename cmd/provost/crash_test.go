@@ -19,6 +19,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 // TestCrashSafety kills `provost serve` with SIGKILL at random moments
@@ -35,7 +36,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	w, err := demo.NewWorld(dir, "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
+	w, err := provosttest.NewWorld(dir, "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestCrashSafety(t *testing.T) {
 // crashRound starts the server, drives decisions from four clients until
 // at least a few are answered, kills the server with SIGKILL at a random
 // moment and returns how many decisions were answered.
-func crashRound(t *testing.T, bin string, w *demo.World, dataDir string, answer func(int64, string)) int {
+func crashRound(t *testing.T, bin string, w *provosttest.World, dataDir string, answer func(int64, string)) int {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", w.ConfigFile(), "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
@@ -183,7 +184,7 @@ func crashListenAddr(r io.Reader) (string, error) {
 
 // crashCheckOnce asks for one decision with a fresh token and returns the
 // evidence reference of the answer.
-func crashCheckOnce(cl *http.Client, w *demo.World, base string) (int64, string, error) {
+func crashCheckOnce(cl *http.Client, w *provosttest.World, base string) (int64, string, error) {
 	tok, err := w.Token("svc:reports", time.Hour, nil)
 	if err != nil {
 		return 0, "", err

@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/demo"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 // nginxBindings has one binding: the reports token may only read reports.
@@ -58,7 +58,7 @@ bindings:
 func TestNginxForwardAuth(t *testing.T) {
 	nginx := findNginx(t)
 	dir := t.TempDir()
-	w, err := demo.NewWorld(dir, "https://api.example.com", []string{"127.0.0.1/32"}, nginxBindings)
+	w, err := provosttest.NewWorld(dir, "https://api.example.com", []string{"127.0.0.1/32"}, nginxBindings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ type nginxProc struct {
 
 // startNginx writes the recipe of docs/nginx.md, adapted, into dir and runs
 // nginx on it until the test ends.
-func startNginx(t *testing.T, bin, dir, provostAddr, appAddr string, w *demo.World) *nginxProc {
+func startNginx(t *testing.T, bin, dir, provostAddr, appAddr string, w *provosttest.World) *nginxProc {
 	t.Helper()
 	ngx := filepath.Join(dir, "nginx")
 	if err := os.Mkdir(ngx, 0o700); err != nil {

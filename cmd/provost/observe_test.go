@@ -11,11 +11,12 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/demo"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 // Every decision, whoever asks, is counted once observe has run.
 func TestObserveCountsDecisions(t *testing.T) {
-	w, err := demo.NewWorld(t.TempDir(), "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
+	w, err := provosttest.NewWorld(t.TempDir(), "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/load"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 // A fully configured `provost serve`: the check API, Envoy ext_authz over
@@ -26,7 +27,7 @@ import (
 // the decisions show in /metrics.
 func TestServeEverything(t *testing.T) {
 	dir := t.TempDir()
-	w, err := demo.NewWorld(dir, "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
+	w, err := provosttest.NewWorld(dir, "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/backtest"
 	"github.com/provost-dev/provost/internal/decision"
-	"github.com/provost-dev/provost/internal/demo"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/verdict"
 )
 
@@ -49,7 +49,7 @@ var backtestRequests = []struct {
 // its configuration file, with the engine closed.
 func backtestLog(t *testing.T) string {
 	t.Helper()
-	w, err := demo.NewWorld(t.TempDir(), "https://api.test", []string{"127.0.0.1"}, backtestBindings)
+	w, err := provosttest.NewWorld(t.TempDir(), "https://api.test", []string{"127.0.0.1"}, backtestBindings)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 // trailWorld is a data directory whose evidence log holds what the demo's
@@ -46,7 +47,7 @@ func (c *trailClock) add(d time.Duration) {
 // its runtime then copied elsewhere, and a shadow-automation token.
 func newTrailWorld(t *testing.T) *trailWorld {
 	t.Helper()
-	w, err := demo.NewWorld(t.TempDir(), "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
+	w, err := provosttest.NewWorld(t.TempDir(), "https://api.test", []string{"127.0.0.1"}, demo.Bindings)
 	if err != nil {
 		t.Fatal(err)
 	}

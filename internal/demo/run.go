@@ -17,6 +17,7 @@ import (
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/internal/proxy"
 	"github.com/provost-dev/provost/internal/server"
 )
@@ -50,7 +51,7 @@ func (c *clock) advance(d time.Duration) {
 // env is a running demo: the engine behind the check API, forward-auth and
 // the proxy, all on loopback.
 type env struct {
-	world    *World
+	world    *provosttest.World
 	app      *app.App
 	clock    *clock
 	apiURL   string // check API and forward-auth
@@ -124,7 +125,7 @@ func start(ctx context.Context, dir string, logger *slog.Logger) (*env, func(), 
 	c := &clock{}
 	e := &env{clock: c, apiURL: "http://" + apiLn.Addr().String(), proxyURL: "http://" + proxyLn.Addr().String()}
 	var err error
-	if e.world, err = NewWorld(dir, e.proxyURL, []string{"127.0.0.1"}, Bindings); err != nil {
+	if e.world, err = provosttest.NewWorld(dir, e.proxyURL, []string{"127.0.0.1"}, Bindings); err != nil {
 		closeAll()
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"io"
 	"net/url"
 	"slices"
@@ -138,7 +139,7 @@ func evidenceRequired(e *env) ([]step, error) {
 	if err != nil {
 		return nil, err
 	}
-	jkt, err := JKT(key)
+	jkt, err := provosttest.JKT(key)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +215,7 @@ func dpopReplay(e *env) ([]step, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("keys: %v %v", err1, err2)
 	}
-	jkt, err := JKT(key)
+	jkt, err := provosttest.JKT(key)
 	if err != nil {
 		return nil, err
 	}

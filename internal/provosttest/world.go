@@ -1,9 +1,15 @@
-// Package demo builds a complete, self-contained Provost deployment in a
-// directory — an issuer, a SPIFFE CA, two approved proxies, a posture
-// attestor, a configuration and a bindings file — and plays the acceptance
-// scenarios of DESIGN.md against it. `provost demo` and `provost bench` use
-// it; every key is made fresh on each run and never leaves the directory.
-package demo
+// Package provosttest is the one world every test of Provost, the demo and
+// the load tool build on: a complete, self-contained deployment generated
+// in a directory — an issuer, a SPIFFE CA, approved proxies with hop keys,
+// a posture attestor, a configuration and a bindings file — and the
+// credentials, proofs, attestations and SVIDs a client of it presents.
+// Every key is made fresh and never leaves the directory.
+//
+// NewWorld builds one for any program; New builds one for a test and opens
+// Provost over it: App (the embedded stores on disk, as `provost serve`
+// runs) or Engine (the policy parsed from the directory and in-memory
+// stores).
+package provosttest
 
 import (
 	"crypto"
@@ -30,7 +36,7 @@ import (
 	"github.com/provost-dev/provost/internal/hop"
 )
 
-// Names of the demo deployment.
+// Default names of a world.
 const (
 	Issuer      = "https://sts.demo.provost.test"
 	Audience    = "https://api.demo.provost.test"
@@ -38,13 +44,50 @@ const (
 	AttestorIss = "https://attestor.demo.provost.test"
 )
 
+// Options shape a world; every zero field takes the default named beside it.
+type Options struct {
+	// Origin is the external origin clients reach the API at: DPoP
+	// proofs name it (default https://api.demo.provost.test).
+	Origin string
+	// Proxies are the addresses of trusted proxies (default none).
+	Proxies []string
+	// Bindings is the bindings file (default: none configured).
+	Bindings string
+	// Config is appended to the generated provost.yaml: more top-level
+	// sections (grpc:, admin:, dpop:, evidence:, serve:, ...).
+	Config string
+	// Hops name the approved proxies that get hop keys (default edge, gw).
+	Hops []string
+	// Issuer, Audience, TrustDomain and AttestorIss name the deployment
+	// (defaults: the constants of this package).
+	Issuer, Audience, TrustDomain, AttestorIss string
+}
+
+func (o Options) withDefaults() Options {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.Origin, Audience)
+	def(&o.Issuer, Issuer)
+	def(&o.Audience, Audience)
+	def(&o.TrustDomain, TrustDomain)
+	def(&o.AttestorIss, AttestorIss)
+	if len(o.Hops) == 0 {
+		o.Hops = []string{"edge", "gw"}
+	}
+	return o
+}
+
 // World is one generated deployment.
 type World struct {
 	Dir    string
 	Origin string // the external origin DPoP proofs name, e.g. http://127.0.0.1:PORT
 	// Now is the clock credentials are minted by (default time.Now); the
 	// demo moves it to play weeks in seconds.
-	Now func() time.Time
+	Now  func() time.Time
+	opts Options
 
 	issuer   *ecdsa.PrivateKey
 	attestor *ecdsa.PrivateKey
@@ -66,7 +109,13 @@ func (w *World) HopKey(name string) ed25519.PrivateKey { return w.hops[name] }
 // the external origin clients reach the API at (for DPoP); proxies are the
 // addresses of trusted proxies.
 func NewWorld(dir, origin string, proxies []string, bindings string) (*World, error) {
-	w := &World{Dir: dir, Origin: origin, Now: time.Now, hops: map[string]ed25519.PrivateKey{}}
+	return Build(dir, Options{Origin: origin, Proxies: proxies, Bindings: bindings})
+}
+
+// Build generates keys and writes the configuration o describes into dir.
+func Build(dir string, o Options) (*World, error) {
+	o = o.withDefaults()
+	w := &World{Dir: dir, Origin: o.Origin, Now: time.Now, opts: o, hops: map[string]ed25519.PrivateKey{}}
 	var err error
 	if w.issuer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, err
@@ -80,18 +129,27 @@ func NewWorld(dir, origin string, proxies []string, bindings string) (*World, er
 	if w.ca, err = w.makeCA(); err != nil {
 		return nil, err
 	}
-	for _, n := range []string{"edge", "gw"} {
+	for _, n := range o.Hops {
 		if _, w.hops[n], err = ed25519.GenerateKey(rand.Reader); err != nil {
 			return nil, err
 		}
 	}
-	return w, w.writeFiles(proxies, bindings)
+	return w, w.writeFiles()
 }
 
-func (w *World) writeFiles(proxies []string, bindings string) error {
+func (w *World) writeFiles() error {
+	o := w.opts
 	files := map[string][]byte{
-		"ca.pem":        pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.ca.Raw}),
-		"bindings.yaml": []byte(bindings),
+		"ca.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.ca.Raw}),
+	}
+	bindings := ""
+	if o.Bindings != "" {
+		files["bindings.yaml"] = []byte(o.Bindings)
+		bindings = "bindings: bindings.yaml\n"
+	}
+	hops := ""
+	for _, n := range o.Hops {
+		hops += fmt.Sprintf("    - {name: %s, public_key: hop-%s.pem}\n", n, n)
 	}
 	var err error
 	if files["issuer.jwks.json"], err = jwks("sts-1", w.issuer.Public()); err != nil {
@@ -107,12 +165,14 @@ func (w *World) writeFiles(proxies []string, bindings string) error {
 		}
 		files["hop-"+n+".pem"] = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	}
-	proxyList, _ := json.Marshal(proxies)
+	proxyList, _ := json.Marshal(o.Proxies)
+	if o.Proxies == nil {
+		proxyList = []byte("[]")
+	}
 	files["provost.yaml"] = []byte(fmt.Sprintf(`version: 1
 data_dir: data
 external_origins: [%s]
-bindings: bindings.yaml
-issuers:
+%sissuers:
   - issuer: %s
     audiences: [%s]
     algorithms: [ES256]
@@ -122,11 +182,9 @@ trust:
   spiffe:
     - {trust_domain: %s, x509_bundle: ca.pem}
   hops:
-    - {name: edge, public_key: hop-edge.pem}
-    - {name: gw, public_key: hop-gw.pem}
-  attestors:
+%s  attestors:
     - {name: hostguard, issuer: %s, jwks_file: attestor.jwks.json}
-`, w.Origin, Issuer, Audience, proxyList, TrustDomain, AttestorIss))
+`, w.Origin, bindings, o.Issuer, o.Audience, proxyList, o.TrustDomain, hops, o.AttestorIss) + o.Config)
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(w.Dir, name), data, 0o600); err != nil {
 			return err
@@ -144,7 +202,7 @@ func (w *World) makeCA() (*x509.Certificate, error) {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "demo SPIFFE CA"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		URIs:     []*url.URL{{Scheme: "spiffe", Host: TrustDomain}}}
+		URIs:     []*url.URL{{Scheme: "spiffe", Host: w.opts.TrustDomain}}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, w.caKey.Public(), w.caKey)
 	if err != nil {
 		return nil, err
@@ -166,7 +224,7 @@ func (w *World) SVID(path string) (*x509.Certificate, *ecdsa.PrivateKey, error) 
 	now := time.Now()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		URIs: []*url.URL{{Scheme: "spiffe", Host: TrustDomain, Path: path}}}
+		URIs: []*url.URL{{Scheme: "spiffe", Host: w.opts.TrustDomain, Path: path}}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, w.ca, k.Public(), w.caKey)
 	if err != nil {
 		return nil, nil, err
@@ -181,7 +239,7 @@ func (w *World) CA() *x509.Certificate { return w.ca }
 // Token issues an access token for sub, valid for ttl from now, with extra claims.
 func (w *World) Token(sub string, ttl time.Duration, extra map[string]any) (string, error) {
 	now := w.Now()
-	c := map[string]any{"iss": Issuer, "aud": Audience, "sub": sub, "iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": randomID()}
+	c := map[string]any{"iss": w.opts.Issuer, "aud": w.opts.Audience, "sub": sub, "iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": randomID()}
 	for k, v := range extra {
 		c[k] = v
 	}
@@ -190,7 +248,7 @@ func (w *World) Token(sub string, ttl time.Duration, extra map[string]any) (stri
 
 // Posture signs a fresh posture attestation.
 func (w *World) Posture(host, runner string) (string, error) {
-	return sign(w.attestor, "att-1", "posture+jwt", map[string]any{"iss": AttestorIss, "sub": host, "iat": w.Now().Unix(),
+	return sign(w.attestor, "att-1", "posture+jwt", map[string]any{"iss": w.opts.AttestorIss, "sub": host, "iat": w.Now().Unix(),
 		"host_id": host, "runner_type": runner, "os": "linux"}, nil)
 }
 
