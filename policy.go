@@ -129,8 +129,9 @@ func keySource(ctx context.Context, ic config.Issuer, read func(string) ([]byte,
 func (p *Policy) Digest() string { return p.bindings.Digest }
 
 // TrustsProxy reports whether a is the address of a trusted proxy
-// (trust.proxies): only from those are forwarded headers believed.
-func (p *Policy) TrustsProxy(a netip.Addr) bool { return p.trust.TrustsProxy(a) }
+// (trust.proxies): only from those are forwarded headers believed. A nil
+// Policy trusts no one.
+func (p *Policy) TrustsProxy(a netip.Addr) bool { return p != nil && p.trust.TrustsProxy(a) }
 
 // Summary describes a policy, for operators.
 type Summary struct {

@@ -1,4 +1,4 @@
-package provost
+package provost_test
 
 import (
 	"os"
@@ -49,5 +49,41 @@ func TestReadmeConfigurationParses(t *testing.T) {
 	block = strings.ReplaceAll(block, `"<hex>"`, strings.Repeat("0", 64))
 	if _, err := config.Parse("README.md", []byte(block)); err != nil {
 		t.Fatalf("the README's configuration does not load: %v", err)
+	}
+}
+
+// The README's embedding snippets are the examples' code, verbatim: the
+// lines between "// README: NAME" and "// README: end" in example_test.go.
+func TestReadmeEmbeddingMatchesExamples(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippets := map[string]string{}
+	lines := strings.Split(string(src), "\n")
+	for i := 0; i < len(lines); i++ {
+		name, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "// README: ")
+		if !ok || name == "end" {
+			continue
+		}
+		indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], "\t"))]
+		var body []string
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "// README: end"; i++ {
+			body = append(body, strings.TrimPrefix(lines[i], indent))
+		}
+		snippets[name] = strings.Join(body, "\n")
+	}
+	for _, name := range []string{"open", "check"} {
+		s, ok := snippets[name]
+		if !ok {
+			t.Fatalf("example_test.go has no README: %s block", name)
+		}
+		if !strings.Contains(string(readme), "```go\n"+s+"\n```") {
+			t.Errorf("README.md does not show the %q snippet of example_test.go verbatim:\n%s", name, s)
+		}
 	}
 }

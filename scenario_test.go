@@ -1,22 +1,19 @@
-package provost
+package provost_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/provost-dev/provost/internal/decision"
+	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/reason"
 	"github.com/provost-dev/provost/verdict"
 )
 
 // expect asserts the decision, both verdicts, and that every code in codes
 // is among the decision's reason codes.
-func expect(t *testing.T, d *Decision, out decision.Outcome, cred string, prov decision.Provenance, codes ...reason.Code) {
+func expect(t *testing.T, d *provost.Decision, out verdict.Outcome, cred string, prov verdict.Provenance, codes ...reason.Code) {
 	t.Helper()
 	got := d.Codes()
 	if d.Outcome != out || string(d.Credential.Verdict) != cred || d.Provenance != prov {
@@ -33,26 +30,26 @@ func expect(t *testing.T, d *Decision, out decision.Outcome, cred string, prov d
 	}
 }
 
-func hasAction(d *Decision, a decision.Action) bool { return slices.Contains(d.Actions, a) }
+func hasAction(d *provost.Decision, a verdict.Action) bool { return slices.Contains(d.Actions, a) }
 
 // Scenario 1: a CI/CD runner with a valid API token, from an unapproved
 // build host: deny and revoke; the evidence names the host.
 func TestScenario1CIRunnerFromUnapprovedHost(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token("repo:acme/deploy:ref:refs/heads/main", map[string]any{"repository": "acme/deploy", "workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main"})
-	ok := w.check(&Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("10.20.3.4")})
+	w, a := newWorld(t)
+	tok := w.MustToken("repo:acme/deploy:ref:refs/heads/main", map[string]any{"repository": "acme/deploy", "workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main"})
+	ok := check(t, a, &provost.Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("10.20.3.4")})
 	expect(t, ok, verdict.Allow, "accepted", verdict.Verified, reason.ProvenanceVerified)
 
-	bad := w.check(&Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("198.51.100.23")})
+	bad := check(t, a, &provost.Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("198.51.100.23")})
 	expect(t, bad, verdict.Deny, "accepted", verdict.Violated, reason.NetworkNotApproved)
-	if !hasAction(bad, decision.Revoke) || bad.RevocationID == "" {
+	if !hasAction(bad, verdict.Revoke) || bad.RevocationID == "" {
 		t.Fatalf("binding says revoke: actions %v, revocation %q", bad.Actions, bad.RevocationID)
 	}
 	if bad.Signals.Network.Client != addr("198.51.100.23") || bad.Origin.Network != "198.51.100.0/24" {
 		t.Errorf("evidence must name the host: %+v / %+v", bad.Signals.Network, bad.Origin)
 	}
 	// Revoked: the next request, even from the approved host, is denied.
-	after := w.check(&Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("10.20.3.4")})
+	after := check(t, a, &provost.Request{Method: "POST", Target: "/v1/deploy", Authorization: "Bearer " + tok, Peer: addr("10.20.3.4")})
 	expect(t, after, verdict.Deny, "rejected", verdict.Insufficient, reason.Revoked)
 }
 
@@ -60,17 +57,17 @@ func TestScenario1CIRunnerFromUnapprovedHost(t *testing.T) {
 // sanctioned agent runtime; the same token copied and used elsewhere is
 // denied and flagged as a copied credential.
 func TestScenario2AgentTokenCopied(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token("agent:support-bot", nil)
-	runtime := w.svid("spiffe://acme.test/agents/support-bot")
+	w, a := newWorld(t)
+	tok := w.MustToken("agent:support-bot", nil)
+	runtime := svid(t, w, "spiffe://acme.test/agents/support-bot")
 	for range 2 {
-		d := w.check(&Request{Method: "GET", Target: "/v1/tools/search", Authorization: "Bearer " + tok, Peer: addr("10.30.1.5"), ClientCerts: runtime})
+		d := check(t, a, &provost.Request{Method: "GET", Target: "/v1/tools/search", Authorization: "Bearer " + tok, Peer: addr("10.30.1.5"), ClientCerts: runtime})
 		expect(t, d, verdict.Allow, "accepted", verdict.Verified)
-		w.advance(time.Minute)
+		w.Clock.Advance(time.Minute)
 	}
-	copied := w.check(&Request{Method: "GET", Target: "/v1/tools/search", Authorization: "Bearer " + tok, Peer: addr("203.0.113.50")})
+	copied := check(t, a, &provost.Request{Method: "GET", Target: "/v1/tools/search", Authorization: "Bearer " + tok, Peer: addr("203.0.113.50")})
 	expect(t, copied, verdict.Deny, "accepted", verdict.Violated, reason.CopiedCredential, reason.WorkloadAbsent, reason.NetworkNotApproved)
-	if !hasAction(copied, decision.Alert) {
+	if !hasAction(copied, verdict.Alert) {
 		t.Errorf("a copied credential alerts: %v", copied.Actions)
 	}
 }
@@ -79,23 +76,23 @@ func TestScenario2AgentTokenCopied(t *testing.T) {
 // the approved proxy chain: deny. Through the chain: allow. A forged or
 // copied chain fails.
 func TestScenario3ProxyChainBypassed(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token("integration:helpdesk", nil)
-	through := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
-		Hops: w.hops("GET", "/v1/tickets", tok, "edge", "gw")})
+	w, a := newWorld(t)
+	tok := w.MustToken("integration:helpdesk", nil)
+	through := check(t, a, &provost.Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
+		Hops: hops(w, "GET", "/v1/tickets", tok, "edge", "gw")})
 	expect(t, through, verdict.Allow, "accepted", verdict.Verified)
 	if got := through.Signals.Proxy.Hops; !slices.Equal(got, []string{"edge", "gw"}) {
 		t.Errorf("hops %v", got)
 	}
-	bypass := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2")})
+	bypass := check(t, a, &provost.Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2")})
 	expect(t, bypass, verdict.Deny, "accepted", verdict.Violated, reason.ProxyChainAbsent)
 
-	skipped := w.check(&Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
-		Hops: w.hops("GET", "/v1/tickets", tok, "gw")})
+	skipped := check(t, a, &provost.Request{Method: "GET", Target: "/v1/tickets", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
+		Hops: hops(w, "GET", "/v1/tickets", tok, "gw")})
 	expect(t, skipped, verdict.Deny, "accepted", verdict.Violated, reason.ProxyChainMismatch)
 
-	copiedHeader := w.check(&Request{Method: "DELETE", Target: "/v1/tickets/9", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
-		Hops: w.hops("GET", "/v1/tickets", tok, "edge", "gw")})
+	copiedHeader := check(t, a, &provost.Request{Method: "DELETE", Target: "/v1/tickets/9", Authorization: "Bearer " + tok, Peer: addr("10.0.0.2"),
+		Hops: hops(w, "GET", "/v1/tickets", tok, "edge", "gw")})
 	expect(t, copiedHeader, verdict.Deny, "accepted", verdict.Violated, reason.HopRequestMismatch)
 }
 
@@ -105,23 +102,23 @@ func TestScenario3ProxyChainBypassed(t *testing.T) {
 func TestScenario4VendorHandoff(t *testing.T) {
 	for _, c := range []struct {
 		sub    string
-		out    decision.Outcome
+		out    verdict.Outcome
 		revoke bool
 	}{
 		{"vendor:sync", verdict.StepUp, false},
 		{"vendor:sync-strict", verdict.Deny, true},
 	} {
 		t.Run(c.sub, func(t *testing.T) {
-			w := newWorld(t)
-			tok := w.token(c.sub, map[string]any{"exp": w.clock().Add(30 * 24 * time.Hour).Unix()})
+			w, a := newWorld(t)
+			tok := w.MustToken(c.sub, map[string]any{"exp": w.Clock.Now().Add(30 * 24 * time.Hour).Unix()})
 			for range 3 {
-				expect(t, w.check(&Request{Method: "GET", Target: "/v1/orders", Authorization: "Bearer " + tok, Peer: addr("192.0.2.10")}), verdict.Allow, "accepted", verdict.Verified)
-				w.advance(time.Hour)
+				expect(t, check(t, a, &provost.Request{Method: "GET", Target: "/v1/orders", Authorization: "Bearer " + tok, Peer: addr("192.0.2.10")}), verdict.Allow, "accepted", verdict.Verified)
+				w.Clock.Advance(time.Hour)
 			}
-			w.advance(24 * time.Hour) // the handoff: vendor A stops, vendor B starts
-			d := w.check(&Request{Method: "GET", Target: "/v1/orders", Authorization: "Bearer " + tok, Peer: addr("198.51.100.77")})
+			w.Clock.Advance(24 * time.Hour) // the handoff: vendor A stops, vendor B starts
+			d := check(t, a, &provost.Request{Method: "GET", Target: "/v1/orders", Authorization: "Bearer " + tok, Peer: addr("198.51.100.77")})
 			expect(t, d, c.out, "accepted", verdict.Verified, reason.SourceDrift)
-			if hasAction(d, decision.Revoke) != c.revoke {
+			if hasAction(d, verdict.Revoke) != c.revoke {
 				t.Errorf("revoke action %v, want %v", d.Actions, c.revoke)
 			}
 		})
@@ -131,16 +128,16 @@ func TestScenario4VendorHandoff(t *testing.T) {
 // Scenario 5: high-risk access to customer data requires origin evidence
 // (workload identity and posture); possession alone is not enough.
 func TestScenario5EvidenceRequired(t *testing.T) {
-	w := newWorld(t)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tok := w.token("svc:customer-export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, key)}})
-	possessionOnly := w.check(&Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
-		DPoP: w.dpopProof(key, "GET", "/v1/customers/export", tok, "p-1"), Peer: addr("10.40.0.9")})
+	w, a := newWorld(t)
+	key := w.NewKey()
+	tok := w.MustToken("svc:customer-export", map[string]any{"cnf": map[string]any{"jkt": w.MustJKT(key)}})
+	possessionOnly := check(t, a, &provost.Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
+		DPoP: w.MustDPoPProof(key, "GET", "/v1/customers/export", tok), Peer: addr("10.40.0.9")})
 	expect(t, possessionOnly, verdict.StepUp, "accepted", verdict.Insufficient, reason.EvidenceMissing, reason.EvidenceInsufficient)
 
-	full := w.check(&Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
-		DPoP: w.dpopProof(key, "GET", "/v1/customers/export", tok, "p-2"), Peer: addr("10.40.0.9"),
-		ClientCerts: w.svid("spiffe://acme.test/exporter"), Posture: w.posture("host-7", "hardened")})
+	full := check(t, a, &provost.Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
+		DPoP: w.MustDPoPProof(key, "GET", "/v1/customers/export", tok), Peer: addr("10.40.0.9"),
+		ClientCerts: svid(t, w, "spiffe://acme.test/exporter"), Posture: w.MustPosture("host-7", "hardened")})
 	expect(t, full, verdict.Allow, "accepted", verdict.Verified)
 	if full.Signals.Posture.HostID != "host-7" || full.Signals.Workload.ID != "spiffe://acme.test/exporter" {
 		t.Errorf("signals %+v %+v", full.Signals.Posture, full.Signals.Workload)
@@ -150,15 +147,15 @@ func TestScenario5EvidenceRequired(t *testing.T) {
 // Scenario 6: a stolen token replayed from attacker infrastructure: deny,
 // revoke, and full evidence for the incident.
 func TestScenario6StolenTokenReplayed(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token("svc:payments", map[string]any{"exp": w.clock().Add(24 * time.Hour).Unix()})
-	svc := w.svid("spiffe://acme.test/payments/api")
-	expect(t, w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc}), verdict.Allow, "accepted", verdict.Verified)
-	w.advance(2 * time.Hour)
-	attack := w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("203.0.113.66"),
+	w, a := newWorld(t)
+	tok := w.MustToken("svc:payments", map[string]any{"exp": w.Clock.Now().Add(24 * time.Hour).Unix()})
+	svc := svid(t, w, "spiffe://acme.test/payments/api")
+	expect(t, check(t, a, &provost.Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc}), verdict.Allow, "accepted", verdict.Verified)
+	w.Clock.Advance(2 * time.Hour)
+	attack := check(t, a, &provost.Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("203.0.113.66"),
 		XForwardedFor: []string{"10.40.2.2"}}) // typed by the attacker: the peer is no trusted proxy
 	expect(t, attack, verdict.Deny, "accepted", verdict.Violated, reason.WorkloadAbsent, reason.NetworkNotApproved)
-	if !hasAction(attack, decision.Revoke) || attack.RevocationID == "" {
+	if !hasAction(attack, verdict.Revoke) || attack.RevocationID == "" {
 		t.Fatalf("actions %v revocation %q", attack.Actions, attack.RevocationID)
 	}
 	if attack.Signals.Network.Client != addr("203.0.113.66") || attack.Signals.Network.FromHeader {
@@ -167,20 +164,20 @@ func TestScenario6StolenTokenReplayed(t *testing.T) {
 	if attack.Credential.Fingerprint == "" || len(attack.Checks) == 0 || len(attack.Tags) == 0 || attack.Credential.Metadata.Subject != "svc:payments" {
 		t.Errorf("evidence incomplete: %+v", attack)
 	}
-	again := w.check(&Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc})
+	again := check(t, a, &provost.Request{Method: "POST", Target: "/v1/charges", Authorization: "Bearer " + tok, Peer: addr("10.40.2.2"), ClientCerts: svc})
 	expect(t, again, verdict.Deny, "rejected", verdict.Insufficient, reason.Revoked)
 }
 
 // Scenario 7: a leaked long-lived token, old but valid, dormant then
 // revived: flagged.
 func TestScenario7DormantRevival(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token("svc:reports", map[string]any{"exp": w.clock().Add(365 * 24 * time.Hour).Unix()})
-	expect(t, w.check(&Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")}), verdict.Allow, "accepted", verdict.Verified)
-	w.advance(45 * 24 * time.Hour)
-	d := w.check(&Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")})
+	w, a := newWorld(t)
+	tok := w.MustToken("svc:reports", map[string]any{"exp": w.Clock.Now().Add(365 * 24 * time.Hour).Unix()})
+	expect(t, check(t, a, &provost.Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")}), verdict.Allow, "accepted", verdict.Verified)
+	w.Clock.Advance(45 * 24 * time.Hour)
+	d := check(t, a, &provost.Request{Method: "GET", Target: "/v1/reports", Authorization: "Bearer " + tok, Peer: addr("10.40.7.7")})
 	expect(t, d, verdict.StepUp, "accepted", verdict.Verified, reason.DormantRevival)
-	if !hasAction(d, decision.Alert) {
+	if !hasAction(d, verdict.Alert) {
 		t.Errorf("dormant revival alerts: %v", d.Actions)
 	}
 	if d.Signals.Time.TokenAge < 45*24*time.Hour {
@@ -190,57 +187,57 @@ func TestScenario7DormantRevival(t *testing.T) {
 
 // Scenario 8: a replayed DPoP proof, or a proof bound to another key: deny.
 func TestScenario8DPoPReplayAndForeignKey(t *testing.T) {
-	w := newWorld(t)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tok := w.token("svc:customer-export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, key)}})
-	req := func(proof string) *Request {
-		return &Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok, DPoP: proof, Peer: addr("10.40.0.9"),
-			ClientCerts: w.svid("spiffe://acme.test/exporter"), Posture: w.posture("host-7", "hardened")}
+	w, a := newWorld(t)
+	key := w.NewKey()
+	other := w.NewKey()
+	tok := w.MustToken("svc:customer-export", map[string]any{"cnf": map[string]any{"jkt": w.MustJKT(key)}})
+	req := func(proof string) *provost.Request {
+		return &provost.Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok, DPoP: proof, Peer: addr("10.40.0.9"),
+			ClientCerts: svid(t, w, "spiffe://acme.test/exporter"), Posture: w.MustPosture("host-7", "hardened")}
 	}
-	proof := w.dpopProof(key, "GET", "/v1/customers/export", tok, "once")
-	expect(t, w.check(req(proof)), verdict.Allow, "accepted", verdict.Verified)
-	expect(t, w.check(req(proof)), verdict.Deny, "rejected", verdict.Violated, reason.DPoPReplayed)
-	expect(t, w.check(req(w.dpopProof(other, "GET", "/v1/customers/export", tok, "x"))), verdict.Deny, "rejected", verdict.Violated, reason.DPoPKeyMismatch)
+	proof := w.MustDPoPProof(key, "GET", "/v1/customers/export", tok)
+	expect(t, check(t, a, req(proof)), verdict.Allow, "accepted", verdict.Verified)
+	expect(t, check(t, a, req(proof)), verdict.Deny, "rejected", verdict.Violated, reason.DPoPReplayed)
+	expect(t, check(t, a, req(w.MustDPoPProof(other, "GET", "/v1/customers/export", tok))), verdict.Deny, "rejected", verdict.Violated, reason.DPoPKeyMismatch)
 }
 
 // Scenario 9: a valid token with no binding at all (shadow automation):
 // reported, and denied in enforce mode; allowed with an alert in monitor mode.
 func TestScenario9ShadowAutomation(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token("svc:unknown-cron", nil)
-	d := w.check(&Request{Method: "GET", Target: "/v1/things", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
+	w, a := newWorld(t)
+	tok := w.MustToken("svc:unknown-cron", nil)
+	d := check(t, a, &provost.Request{Method: "GET", Target: "/v1/things", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
 	expect(t, d, verdict.Deny, "accepted", verdict.Insufficient, reason.ShadowAutomation)
-	if !hasAction(d, decision.Alert) {
+	if !hasAction(d, verdict.Alert) {
 		t.Errorf("shadow automation is reported: %v", d.Actions)
 	}
 
-	w.write("bindings.yaml", "version: 1\nmode: monitor\n")
-	if err := w.reload(t.Context()); err != nil {
+	w.Write("bindings.yaml", "version: 1\nmode: monitor\n")
+	if err := a.Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	m := w.check(&Request{Method: "GET", Target: "/v1/things", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
+	m := check(t, a, &provost.Request{Method: "GET", Target: "/v1/things", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
 	expect(t, m, verdict.Allow, "accepted", verdict.Insufficient, reason.ShadowAutomation, reason.MonitorWouldDeny)
 }
 
 // A honeytoken alerts with full provenance on any use.
 func TestHoneytoken(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token("svc:legacy-admin", nil)
-	d := w.check(&Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + tok, Peer: addr("203.0.113.9")})
+	w, a := newWorld(t)
+	tok := w.MustToken("svc:legacy-admin", nil)
+	d := check(t, a, &provost.Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + tok, Peer: addr("203.0.113.9")})
 	expect(t, d, verdict.Deny, "accepted", verdict.Verified, reason.Honeytoken)
-	if !hasAction(d, decision.Alert) || d.Signals.Network.Client != addr("203.0.113.9") {
+	if !hasAction(d, verdict.Alert) || d.Signals.Network.Client != addr("203.0.113.9") {
 		t.Errorf("honeytoken: %v %+v", d.Actions, d.Signals.Network)
 	}
 }
 
 // A honeytoken is denied in every mode: monitor mode must not let it through.
 func TestHoneytokenDeniedInMonitorMode(t *testing.T) {
-	w := newWorld(t)
-	w.write("bindings.yaml", strings.Replace(worldBindings, "mode: enforce\n", "mode: monitor\n", 1))
-	if err := w.reload(t.Context()); err != nil {
+	w, a := newWorld(t)
+	w.Write("bindings.yaml", strings.Replace(worldBindings, "mode: enforce\n", "mode: monitor\n", 1))
+	if err := a.Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	d := w.check(&Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + w.token("svc:legacy-admin", nil), Peer: addr("203.0.113.9")})
+	d := check(t, a, &provost.Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + w.MustToken("svc:legacy-admin", nil), Peer: addr("203.0.113.9")})
 	expect(t, d, verdict.Deny, "accepted", verdict.Verified, reason.Honeytoken)
 }

@@ -7,24 +7,25 @@ import (
 	"testing"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/middleware"
-	"github.com/provost-dev/provost/middleware/internal/mwtest"
 	"github.com/provost-dev/provost/verdict"
 )
 
 // BenchmarkMiddleware measures the allow path: the middleware over a real
 // engine, and the engine alone for the same request.
 func BenchmarkMiddleware(b *testing.B) {
-	w := mwtest.New(b, mwtest.Options{})
+	w := provosttest.New(b, mw(provosttest.Options{}))
+	eng := w.App("").Engine
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, allowed := middleware.DecisionFrom(r.Context()); !allowed {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	})
-	h := middleware.New(w.Eng)(ok)
+	h := middleware.New(eng)(ok)
 	r := httptest.NewRequest("GET", "/v1/orders", nil)
 	r.RemoteAddr = "127.0.0.1:40000"
-	r.Header.Set("Authorization", "Bearer "+w.Token("svc:ok", nil))
+	r.Header.Set("Authorization", "Bearer "+w.MustToken("svc:ok", nil))
 	r.Header.Set("X-Provost-Subject", "typed-by-the-client")
 
 	b.Run("middleware", func(b *testing.B) {
@@ -40,7 +41,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	b.Run("engine", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			d, err := w.Eng.Check(context.Background(), provost.FromHTTP(r))
+			d, err := eng.Check(context.Background(), provost.FromHTTP(r))
 			if err != nil || d.Outcome != verdict.Allow {
 				b.Fatalf("%v %v", d.Outcome, err)
 			}

@@ -1,11 +1,19 @@
 // Package middleware judges every request of a Go HTTP service with an
 // embedded Provost engine before the service's own handler sees it.
 //
-//	eng, err := provost.New(ctx, provost.Options{ConfigFile: "provost.yaml"})
+//	pol, err := provost.LoadPolicy(ctx, "provost.yaml")
 //	if err != nil {
 //		return err
 //	}
-//	defer eng.Close()
+//	dir, err := stores.OpenDir(ctx, "provost-data", stores.Options{})
+//	if err != nil {
+//		return err
+//	}
+//	defer dir.Close()
+//	eng, err := provost.New(ctx, pol, dir.Stores(), provost.Options{Secret: dir.Secret()})
+//	if err != nil {
+//		return err
+//	}
 //	mux := http.NewServeMux()
 //	mux.HandleFunc("POST /v1/deploy", func(w http.ResponseWriter, r *http.Request) {
 //		d, _ := middleware.DecisionFrom(r.Context())
@@ -15,7 +23,8 @@
 //
 // For each request the middleware builds the request value with
 // provost.FromHTTP (so the peer is the connection's remote address and the
-// client certificates are the TLS connection's), calls Engine.Check, and:
+// client certificates are the TLS connection's), asks the provost.Checker
+// (an *Engine) through provost.Judge, and:
 //
 //   - on allow, calls the next handler with the decision in the request
 //     context (DecisionFrom) and every client-typed X-Provost-* header

@@ -8,25 +8,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/middleware"
-	"github.com/provost-dev/provost/middleware/internal/mwtest"
 )
 
 // FuzzMiddleware sends arbitrary header values through the middleware over
 // a real engine: the handler runs only on allow, every refusal is a 401 or
 // 403 with a JSON body, and no answer echoes the credential.
 func FuzzMiddleware(f *testing.F) {
-	w := mwtest.New(f, mwtest.Options{})
-	key := mwtest.NewKey(f)
-	bound := w.BoundToken("svc:bound", key)
-	f.Add("Bearer "+w.Token("svc:ok", nil), "", "", "", "", "/v1/orders")
-	f.Add("Bearer "+w.Token("svc:remote", nil), "", "10.9.1.1, 10.0.0.1", "", "", "/v1/orders?x=1")
-	f.Add("DPoP "+bound, mwtest.Proof(f, key, "GET", mwtest.Audience+"/v1/orders", bound, ""), "", "", "", "/v1/orders")
-	f.Add("Bearer "+w.Token("svc:vendor", nil), "", "", "eyJhbGciOiJFZERTQSJ9.e30.AA", "eyJ9.e30.x", "/")
+	w := provosttest.New(f, mw(provosttest.Options{}))
+	eng := w.App("").Engine
+	key := w.NewKey()
+	bound := w.MustBoundToken("svc:bound", key)
+	f.Add("Bearer "+w.MustToken("svc:ok", nil), "", "", "", "", "/v1/orders")
+	f.Add("Bearer "+w.MustToken("svc:remote", nil), "", "10.9.1.1, 10.0.0.1", "", "", "/v1/orders?x=1")
+	f.Add("DPoP "+bound, w.MustDPoPProof(key, "GET", "/v1/orders", bound), "", "", "", "/v1/orders")
+	f.Add("Bearer "+w.MustToken("svc:vendor", nil), "", "", "eyJhbGciOiJFZERTQSJ9.e30.AA", "eyJ9.e30.x", "/")
 	f.Add("Basic dXNlcjpwYXNz", "", "", "", "", "/%2e%2e/admin")
 	f.Fuzz(func(t *testing.T, authz, proof, xff, hop, posture, target string) {
 		reached := false
-		h := middleware.New(w.Eng)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+		h := middleware.New(eng)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
 		r := &http.Request{Method: "GET", URL: &url.URL{Path: "/"}, RequestURI: target, RemoteAddr: "127.0.0.1:40000",
 			Header: http.Header{"Authorization": {authz}, "Dpop": {proof}, "X-Forwarded-For": {xff},
 				"Provost-Hop": {hop}, "Provost-Posture": {posture}, "X-Provost-Subject": {"typed"}}}

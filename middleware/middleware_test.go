@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/middleware"
-	"github.com/provost-dev/provost/middleware/internal/mwtest"
 	"github.com/provost-dev/provost/verdict"
 )
 
@@ -28,30 +29,67 @@ type seen struct {
 	header   http.Header
 }
 
+// The bindings of the test world: loopback is approved for svc:ok and
+// svc:bound; svc:remote and svc:vendor are only approved from a network no
+// test connection comes from.
+const bindings = `version: 1
+mode: enforce
+networks:
+  loopback: [127.0.0.0/8, "::1/128"]
+  faraway: [10.9.0.0/16]
+bindings:
+  - name: ok
+    match: {subject: "svc:ok"}
+    require: {networks: [loopback]}
+    on_violation: deny
+  - name: remote
+    match: {subject: "svc:remote"}
+    require: {networks: [faraway]}
+    on_violation: deny
+  - name: vendor
+    match: {subject: "svc:vendor"}
+    require: {networks: [faraway]}
+    on_violation: step_up
+  - name: bound
+    match: {subject: "svc:bound"}
+    require: {possession: dpop, networks: [loopback]}
+    on_violation: deny
+`
+
+// mw is o with the names of the test world (mw.test) and its bindings;
+// the external origin defaults to the audience.
+func mw(o provosttest.Options) provosttest.Options {
+	o.Issuer, o.Audience, o.TrustDomain, o.Bindings = "https://sts.mw.test", "https://api.mw.test", "mw.test", bindings
+	o.Origin = cmp.Or(o.Origin, o.Audience)
+	return o
+}
+
 // site is a real HTTP server on a loopback port whose handler is guarded
-// by the middleware over a real engine. Its own URL is an external origin.
+// by the middleware over a real engine. Its own URL is the external origin.
 type site struct {
-	*mwtest.World
+	*provosttest.T
+	app *app.App
 	url string
 
 	mu      sync.Mutex
 	reached []seen
 }
 
-func newSite(t *testing.T, o mwtest.Options, opts ...middleware.Option) *site {
+func newSite(t *testing.T, o provosttest.Options, opts ...middleware.Option) *site {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	s := &site{url: "http://" + srv.Listener.Addr().String()}
-	o.Origins = append(o.Origins, s.url)
-	s.World = mwtest.New(t, o)
-	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	o.Origin = s.url
+	s.T = provosttest.New(t, mw(o))
+	s.app = s.App("")
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := middleware.DecisionFrom(r.Context())
 		s.mu.Lock()
 		s.reached = append(s.reached, seen{decision: d, ok: ok, header: r.Header.Clone()})
 		s.mu.Unlock()
 		_, _ = io.WriteString(w, "reached")
 	})
-	srv.Config.Handler = middleware.New(s.Eng, opts...)(app)
+	srv.Config.Handler = middleware.New(s.app.Engine, opts...)(handler)
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -105,10 +143,10 @@ func (s *site) do(t *testing.T, method, path string, h map[string]string) reply 
 }
 
 func TestMiddleware(t *testing.T) {
-	s := newSite(t, mwtest.Options{})
-	key := mwtest.NewKey(t)
-	other := mwtest.NewKey(t)
-	bound := s.BoundToken("svc:bound", key)
+	s := newSite(t, provosttest.Options{})
+	key := s.NewKey()
+	other := s.NewKey()
+	bound := s.MustBoundToken("svc:bound", key)
 	cases := []struct {
 		name      string
 		path      string
@@ -120,51 +158,50 @@ func TestMiddleware(t *testing.T) {
 	}{
 		{name: "allow, client-typed identity headers stripped", path: "/v1/orders", status: 200, code: "provenance_verified",
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "Bearer " + s.Token("svc:ok", nil),
+				return map[string]string{"Authorization": "Bearer " + s.MustToken("svc:ok", nil),
 					"X-Provost-Subject": "admin", "X-Provost-Decision": "allow", "X-Provost-Made-Up": "1"}
 			}},
 		{name: "no credential", path: "/v1/orders", status: 401, code: "token_missing", challenge: `Bearer realm="provost"`,
 			headers: func() map[string]string { return nil }},
 		{name: "expired credential", path: "/v1/orders", status: 401, code: "expired", challenge: `Bearer error="invalid_token"`,
 			headers: func() map[string]string {
-				past := time.Now().Add(-2 * time.Hour)
-				return map[string]string{"Authorization": "Bearer " + s.Token("svc:ok", map[string]any{"iat": past.Unix(), "exp": past.Add(time.Hour).Unix()})}
+				past := s.Now().Add(-2 * time.Hour)
+				return map[string]string{"Authorization": "Bearer " + s.MustToken("svc:ok", map[string]any{"iat": past.Unix(), "exp": past.Add(time.Hour).Unix()})}
 			}},
 		{name: "forged signature", path: "/v1/orders", status: 401, code: "jws_bad_signature", challenge: `Bearer error="invalid_token"`,
 			headers: func() map[string]string {
-				forged := mwtest.Sign(t, other, "k1", "at+jwt", map[string]any{"iss": mwtest.Issuer, "aud": mwtest.Audience,
-					"sub": "svc:ok", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}, nil)
+				forged := s.MustForgedToken(other, "svc:ok", nil)
 				return map[string]string{"Authorization": "Bearer " + forged}
 			}},
 		{name: "provenance deny", path: "/v1/orders", status: 403, code: "network_not_approved",
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "Bearer " + s.Token("svc:remote", nil)}
+				return map[string]string{"Authorization": "Bearer " + s.MustToken("svc:remote", nil)}
 			}},
 		{name: "typed X-Forwarded-For from an untrusted peer gains nothing", path: "/v1/orders", status: 403, code: "network_not_approved",
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "Bearer " + s.Token("svc:remote", nil), "X-Forwarded-For": "10.9.1.1"}
+				return map[string]string{"Authorization": "Bearer " + s.MustToken("svc:remote", nil), "X-Forwarded-For": "10.9.1.1"}
 			}},
 		{name: "shadow automation", path: "/v1/orders", status: 403, code: "shadow_automation",
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "Bearer " + s.Token("svc:nobody", nil)}
+				return map[string]string{"Authorization": "Bearer " + s.MustToken("svc:nobody", nil)}
 			}},
 		{name: "step up", path: "/v1/orders", status: 401, outcome: "step_up", code: "network_not_approved", challenge: `Bearer error="invalid_token", error_description="re-authenticate`,
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "Bearer " + s.Token("svc:vendor", nil)}
+				return map[string]string{"Authorization": "Bearer " + s.MustToken("svc:vendor", nil)}
 			}},
 		{name: "DPoP-bound token with a valid proof", path: "/v1/orders?page=2", status: 200,
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "DPoP " + bound, "DPoP": mwtest.Proof(t, key, "GET", s.url+"/v1/orders", bound, "")}
+				return map[string]string{"Authorization": "DPoP " + bound, "DPoP": s.MustDPoPProof(key, "GET", "/v1/orders", bound)}
 			}},
 		{name: "DPoP-bound token as bearer", path: "/v1/orders", status: 401, code: "dpop_bound_token_as_bearer", challenge: `DPoP error="invalid_dpop_proof"`,
 			headers: func() map[string]string { return map[string]string{"Authorization": "Bearer " + bound} }},
 		{name: "DPoP proof for another origin", path: "/v1/orders", status: 401, code: "dpop_htu_mismatch", challenge: `DPoP error="invalid_dpop_proof"`,
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "DPoP " + bound, "DPoP": mwtest.Proof(t, key, "GET", "https://evil.test/v1/orders", bound, "")}
+				return map[string]string{"Authorization": "DPoP " + bound, "DPoP": s.MustDPoPProofURL(key, "GET", "https://evil.test/v1/orders", bound, "")}
 			}},
 		{name: "DPoP proof from another key", path: "/v1/orders", status: 401, code: "dpop_key_mismatch", challenge: `DPoP error="invalid_dpop_proof"`,
 			headers: func() map[string]string {
-				return map[string]string{"Authorization": "DPoP " + bound, "DPoP": mwtest.Proof(t, other, "GET", s.url+"/v1/orders", bound, "")}
+				return map[string]string{"Authorization": "DPoP " + bound, "DPoP": s.MustDPoPProof(other, "GET", "/v1/orders", bound)}
 			}},
 	}
 	for _, c := range cases {
@@ -245,10 +282,10 @@ func codesOf(d *provost.Decision) []string {
 // The engine asks for a DPoP nonce: 401 use_dpop_nonce with a DPoP-Nonce,
 // and the retry carrying that nonce is allowed.
 func TestDPoPNonce(t *testing.T) {
-	s := newSite(t, mwtest.Options{Nonces: true})
-	key := mwtest.NewKey(t)
-	tok := s.BoundToken("svc:bound", key)
-	r := s.do(t, "POST", "/v1/orders", map[string]string{"Authorization": "DPoP " + tok, "DPoP": mwtest.Proof(t, key, "POST", s.url+"/v1/orders", tok, "")})
+	s := newSite(t, provosttest.Options{Config: "dpop: {nonces: true}\n"})
+	key := s.NewKey()
+	tok := s.MustBoundToken("svc:bound", key)
+	r := s.do(t, "POST", "/v1/orders", map[string]string{"Authorization": "DPoP " + tok, "DPoP": s.MustDPoPProof(key, "POST", "/v1/orders", tok)})
 	nonce := r.header.Get("DPoP-Nonce")
 	if r.status != 401 || nonce == "" || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), `DPoP error="use_dpop_nonce"`) {
 		t.Fatalf("first try: %d, nonce %q, challenge %q", r.status, nonce, r.header.Get("WWW-Authenticate"))
@@ -256,7 +293,7 @@ func TestDPoPNonce(t *testing.T) {
 	if len(s.take()) != 0 {
 		t.Fatal("the handler was called without a nonce")
 	}
-	r = s.do(t, "POST", "/v1/orders", map[string]string{"Authorization": "DPoP " + tok, "DPoP": mwtest.Proof(t, key, "POST", s.url+"/v1/orders", tok, nonce)})
+	r = s.do(t, "POST", "/v1/orders", map[string]string{"Authorization": "DPoP " + tok, "DPoP": s.MustDPoPProofURL(key, "POST", s.url+"/v1/orders", tok, nonce)})
 	if r.status != 200 || len(s.take()) != 1 {
 		t.Fatalf("retry with the nonce: %d %s", r.status, r.body)
 	}
@@ -265,7 +302,6 @@ func TestDPoPNonce(t *testing.T) {
 // A gateway strips "/orders" before the service: the client's proof names
 // the external URL, which WithTarget restores.
 func TestWithTarget(t *testing.T) {
-	key := mwtest.NewKey(t)
 	for _, c := range []struct {
 		name   string
 		opts   []middleware.Option
@@ -277,9 +313,10 @@ func TestWithTarget(t *testing.T) {
 		})}, 200},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := newSite(t, mwtest.Options{}, c.opts...)
-			tok := s.BoundToken("svc:bound", key)
-			r := s.do(t, "GET", "/v1/list", map[string]string{"Authorization": "DPoP " + tok, "DPoP": mwtest.Proof(t, key, "GET", s.url+"/orders/v1/list", tok, "")})
+			s := newSite(t, provosttest.Options{}, c.opts...)
+			key := s.NewKey()
+			tok := s.MustBoundToken("svc:bound", key)
+			r := s.do(t, "GET", "/v1/list", map[string]string{"Authorization": "DPoP " + tok, "DPoP": s.MustDPoPProof(key, "GET", "/orders/v1/list", tok)})
 			if r.status != c.status {
 				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
 			}
@@ -293,19 +330,19 @@ func TestSameDecisionAsEngine(t *testing.T) {
 	var mu sync.Mutex
 	var reqs []*provost.Request
 	var decs []*provost.Decision
-	s := newSite(t, mwtest.Options{}, middleware.WithOnDecision(func(r *http.Request, d *provost.Decision) {
+	s := newSite(t, provosttest.Options{}, middleware.WithOnDecision(func(r *http.Request, d *provost.Decision) {
 		mu.Lock()
 		defer mu.Unlock()
 		reqs = append(reqs, provost.FromHTTP(r))
 		decs = append(decs, d)
 	}))
 	headers := []map[string]string{
-		{"Authorization": "Bearer " + s.Token("svc:ok", nil)},
-		{"Authorization": "Bearer " + s.Token("svc:ok", nil), "X-Forwarded-For": "10.9.1.1"},
-		{"Authorization": "Bearer " + s.Token("svc:remote", nil)},
-		{"Authorization": "Bearer " + s.Token("svc:vendor", nil)},
-		{"Authorization": "Bearer " + s.Token("svc:nobody", nil)},
-		{"Authorization": "Bearer " + s.Token("svc:ok", map[string]any{"aud": "https://other.test"})},
+		{"Authorization": "Bearer " + s.MustToken("svc:ok", nil)},
+		{"Authorization": "Bearer " + s.MustToken("svc:ok", nil), "X-Forwarded-For": "10.9.1.1"},
+		{"Authorization": "Bearer " + s.MustToken("svc:remote", nil)},
+		{"Authorization": "Bearer " + s.MustToken("svc:vendor", nil)},
+		{"Authorization": "Bearer " + s.MustToken("svc:nobody", nil)},
+		{"Authorization": "Bearer " + s.MustToken("svc:ok", map[string]any{"aud": "https://other.test"})},
 		{"Authorization": "Basic dXNlcjpwYXNz"},
 		{},
 	}
@@ -314,7 +351,7 @@ func TestSameDecisionAsEngine(t *testing.T) {
 		if len(reqs) != i+1 {
 			t.Fatalf("request %d: %d decisions seen", i, len(reqs))
 		}
-		want, err := s.Eng.Check(context.Background(), reqs[i])
+		want, err := s.app.Engine.Check(context.Background(), reqs[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,13 +376,13 @@ func TestFailClosed(t *testing.T) {
 	var logs bytes.Buffer
 	var lmu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&lmu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s := newSite(t, mwtest.Options{}, middleware.WithLogger(logger))
-	tok := s.Token("svc:ok", nil)
+	s := newSite(t, provosttest.Options{}, middleware.WithLogger(logger))
+	tok := s.MustToken("svc:ok", nil)
 	if r := s.do(t, "GET", "/", map[string]string{"Authorization": "Bearer " + tok}); r.status != 200 {
 		t.Fatalf("before the failure: %d", r.status)
 	}
 	s.take()
-	s.App.Close() // the stores are gone: every check fails
+	s.app.Close() // the stores are gone: every check fails
 	r := s.do(t, "GET", "/", map[string]string{"Authorization": "Bearer " + tok})
 	if r.status == 200 || len(s.take()) != 0 {
 		t.Fatalf("failed engine: status %d, handler called", r.status)

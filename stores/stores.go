@@ -10,10 +10,15 @@ package stores
 
 import (
 	"context"
+	"crypto/rand"
 	"time"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/app"
+	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/origin"
+	"github.com/provost-dev/provost/internal/replay"
+	"github.com/provost-dev/provost/internal/revocation"
 )
 
 // Options tune the stores.
@@ -52,3 +57,25 @@ func (d *Dir) Secret() []byte { return d.d.Secret }
 // Close releases the stores; the Engine built over them must not be used
 // after.
 func (d *Dir) Close() error { return d.d.Close() }
+
+// Memory returns stores that keep everything in memory, for tests,
+// examples and services that need no state across restarts: revocations,
+// origin history (at most 1<<20 credentials, least recently used evicted),
+// a replay cache and an evidence log with signed checkpoints. Nothing
+// survives the process.
+func Memory(o Options) provost.Stores {
+	return provost.Stores{
+		Revocations: revocation.NewMemory(o.Now),
+		Origins:     origin.NewMemory(),
+		Replay:      replay.NewMemory(replay.MemoryConfig{MaxEntries: o.ReplayMaxEntries, Now: o.Now}),
+		Evidence:    app.EvidenceAppender{Log: evidencelog.NewMemory()},
+	}
+}
+
+// NewSecret returns a fresh random server secret, for provost.Options when
+// fingerprints need not outlive the process.
+func NewSecret() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}

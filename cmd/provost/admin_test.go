@@ -80,10 +80,10 @@ func TestRevokeCLI(t *testing.T) {
 	w := admintest.New(t, admintest.Options{})
 	logs := &lockedBuffer{}
 	url := w.Serve(telemetry.NewMetrics(telemetry.AppSources(w.App)), telemetry.NewLogger(logs, slog.LevelDebug))
-	t.Setenv(envAdminToken, w.Token)
+	t.Setenv(envAdminToken, w.AdminToken)
 	t.Setenv(envAdminURL, "")
 	conn := []string{"--admin", url, "--ca", w.ServerCAFile}
-	tok := w.AccessToken(admintest.Subject, map[string]any{"jti": "cli-1"})
+	tok := w.MustToken(admintest.Subject, map[string]any{"jti": "cli-1"})
 	if d := w.Decide(tok); d.Outcome != verdict.Allow {
 		t.Fatalf("before: %s", d.Outcome)
 	}
@@ -133,7 +133,7 @@ func TestRevokeCLI(t *testing.T) {
 
 	// A token file; then no credentials at all.
 	tokFile := filepath.Join(t.TempDir(), "admin.token")
-	os.WriteFile(tokFile, []byte(w.Token+"\n"), 0o600)
+	os.WriteFile(tokFile, []byte(w.AdminToken+"\n"), 0o600)
 	if code, _, errout = runAdminCmd(t, cmdRevoke, "", append(conn, "--token-file", tokFile, "--subject", "svc:x", "--issued-before", "2030-01-01T00:00:00Z")...); code != exitOK {
 		t.Errorf("revoke --subject with --token-file: exit %d %s", code, errout)
 	}
@@ -141,7 +141,7 @@ func TestRevokeCLI(t *testing.T) {
 	if code != exitFail || !strings.Contains(errout, "401") {
 		t.Errorf("without credentials: exit %d %s", code, errout)
 	}
-	if strings.Contains(logs.String(), tok) || strings.Contains(logs.String(), w.Token) {
+	if strings.Contains(logs.String(), tok) || strings.Contains(logs.String(), w.AdminToken) {
 		t.Error("a credential reached the server's log")
 	}
 }

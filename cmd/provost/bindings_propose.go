@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/binding/proposal"
 	"github.com/provost-dev/provost/internal/config"
@@ -37,7 +37,7 @@ func cmdBindingsPropose(ctx context.Context, args []string, stdout, stderr io.Wr
 		return exitUsage
 	}
 	from := time.Now().Add(-*since).UTC()
-	seen, err := learned(ctx, filepath.Join(dir, "origins.db"), *name, from)
+	seen, err := learned(ctx, app.LayoutOf(dir).Origins, *name, from)
 	if err != nil {
 		fmt.Fprintln(stderr, "provost bindings propose:", err)
 		return exitFail

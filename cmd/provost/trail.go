@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/evidencelog"
@@ -215,7 +216,7 @@ func localFingerprint(dir string, stdin io.Reader) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the credential from standard input: %w", err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, fingerprint.SecretFile)); err != nil {
+	if _, err := os.Lstat(app.LayoutOf(dir).Secret); err != nil {
 		return "", fmt.Errorf("no server secret in %s, so the credential cannot be fingerprinted as the server did: %w", dir, err)
 	}
 	secret, err := fingerprint.LoadOrCreateSecret(dir)
@@ -232,7 +233,7 @@ func localFingerprint(dir string, stdin io.Reader) (string, error) {
 // trailIndex opens the log read-only and the index, and syncs the index.
 // It returns nil and the exit code on failure.
 func trailIndex(ctx context.Context, dir, prefix string, stderr io.Writer) (*trail.Index, int) {
-	logDir := filepath.Join(dir, evidenceDirName)
+	logDir := app.LayoutOf(dir).Evidence
 	if _, err := os.Stat(filepath.Join(logDir, "evidence.db")); err != nil {
 		fmt.Fprintf(stderr, "%s no evidence log in %s\n", prefix, logDir)
 		return nil, exitFail

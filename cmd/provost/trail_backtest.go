@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"path/filepath"
 	"strings"
 
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/backtest"
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/config"
@@ -54,7 +54,7 @@ func trailBacktest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		}
 		dir = cfg.DataDirPath()
 	}
-	lg, err := evidencelog.Open(ctx, filepath.Join(dir, "evidence"), evidencelog.Options{ReadOnly: true})
+	lg, err := evidencelog.Open(ctx, app.LayoutOf(dir).Evidence, evidencelog.Options{ReadOnly: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "provost trail backtest: %v\n", err)
 		return exitUsage

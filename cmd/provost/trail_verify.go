@@ -12,12 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
 )
-
-// evidenceDirName is the evidence log's directory inside the data directory.
-const evidenceDirName = "evidence"
 
 // Progress bar bounds: logs smaller than progressMinRecords verify without
 // one, and the bar is redrawn at most every progressInterval.
@@ -56,7 +54,7 @@ func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		}
 		dir = cfg.DataDirPath()
 	}
-	logDir := filepath.Join(dir, evidenceDirName)
+	logDir := app.LayoutOf(dir).Evidence
 	if _, err := os.Stat(filepath.Join(logDir, "evidence.db")); errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(stderr, "provost trail verify: no evidence log in %s\n", logDir)
 		return exitFail

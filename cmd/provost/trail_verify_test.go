@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/sqlitedb"
 )
@@ -19,7 +20,7 @@ import (
 func trailDir(t *testing.T, n int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	l, err := evidencelog.Open(t.Context(), filepath.Join(dir, evidenceDirName), evidencelog.Options{Name: "provost.evidence/trail-test"})
+	l, err := evidencelog.Open(t.Context(), app.LayoutOf(dir).Evidence, evidencelog.Options{Name: "provost.evidence/trail-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func runTrailVerify(t *testing.T, args ...string) (int, string, string) {
 
 func tamper(t *testing.T, dir string, qs ...string) {
 	t.Helper()
-	db, err := sqlitedb.Open(context.Background(), filepath.Join(dir, evidenceDirName, "evidence.db"))
+	db, err := sqlitedb.Open(context.Background(), filepath.Join(app.LayoutOf(dir).Evidence, "evidence.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestTrailVerify(t *testing.T) {
 	t.Run("another log put back", func(t *testing.T) {
 		dir := trailDir(t, 20)
 		old := trailDir(t, 10)
-		db := filepath.Join(evidenceDirName, "evidence.db")
+		db := filepath.Join(filepath.Base(app.LayoutOf("").Evidence), "evidence.db")
 		b, err := os.ReadFile(filepath.Join(old, db))
 		if err != nil {
 			t.Fatal(err)

@@ -71,7 +71,7 @@ func (e *env) call(t *testing.T, c *http.Client, auth, method, path, body string
 	switch auth {
 	case "":
 	case "token":
-		req.Header.Set("Authorization", "Bearer "+e.w.Token)
+		req.Header.Set("Authorization", "Bearer "+e.w.AdminToken)
 	default:
 		req.Header.Set("Authorization", auth)
 	}
@@ -122,7 +122,7 @@ func TestUnauthenticated(t *testing.T) {
 	}{
 		{"no credential", c, "", 401, admin.CodeUnauthenticated},
 		{"bad token", c, "Bearer not-the-token", 401, admin.CodeUnauthenticated},
-		{"token as basic", c, "Basic " + e.w.Token, 401, admin.CodeUnauthenticated},
+		{"token as basic", c, "Basic " + e.w.AdminToken, 401, admin.CodeUnauthenticated},
 		{"empty bearer", c, "Bearer ", 401, admin.CodeUnauthenticated},
 		{"refused certificate", refused, "", 403, admin.CodeForbidden},
 		{"refused certificate, bad token", refused, "Bearer nope", 401, admin.CodeUnauthenticated},
@@ -146,7 +146,7 @@ func TestUnauthenticated(t *testing.T) {
 	if list, _ := e.w.App.Revocations.List(context.Background()); len(list) != 0 {
 		t.Errorf("unauthenticated calls created revocations: %+v", list)
 	}
-	if strings.Contains(e.logs.String(), e.w.Token) {
+	if strings.Contains(e.logs.String(), e.w.AdminToken) {
 		t.Error("the admin token was logged")
 	}
 }
@@ -159,7 +159,7 @@ func TestAuthenticated(t *testing.T) {
 		auth   string
 	}{
 		{"token", e.w.HTTPClient(), "token"},
-		{"token, scheme in lower case", e.w.HTTPClient(), "bearer " + e.w.Token},
+		{"token, scheme in lower case", e.w.HTTPClient(), "bearer " + e.w.AdminToken},
 		{"allowed SPIFFE ID", e.w.HTTPClient(e.w.ClientCert("x", admintest.AllowedID)), ""},
 		{"allowed subject", e.w.HTTPClient(e.w.ClientCert(admintest.AllowedCN, "")), ""},
 		{"refused certificate with token", e.w.HTTPClient(e.w.ClientCert(admintest.RefusedCN, "")), "token"},
@@ -194,7 +194,7 @@ func TestForeignCertificateFailsHandshake(t *testing.T) {
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &foreign, nil },
 	}}}
 	req, _ := http.NewRequest("GET", e.url+"/v1/status", nil)
-	req.Header.Set("Authorization", "Bearer "+e.w.Token) // even with the token
+	req.Header.Set("Authorization", "Bearer "+e.w.AdminToken) // even with the token
 	resp, err := c.Do(req)
 	if err == nil {
 		resp.Body.Close()
@@ -213,7 +213,7 @@ func TestForeignCertificateFailsHandshake(t *testing.T) {
 func TestRevocationEnforced(t *testing.T) {
 	e := newEnv(t, admintest.Options{})
 	c := e.w.HTTPClient()
-	tok := e.w.AccessToken(admintest.Subject, map[string]any{"jti": "tok-1"})
+	tok := e.w.MustToken(admintest.Subject, map[string]any{"jti": "tok-1"})
 	if d := e.w.Decide(tok); d.Outcome != verdict.Allow {
 		t.Fatalf("before revocation: %s %+v", d.Outcome, d.Reasons)
 	}
@@ -260,7 +260,7 @@ func TestRevocationEnforced(t *testing.T) {
 		t.Fatalf("after jti revocation: %s", d.Credential.Reason)
 	}
 	logs := e.logs.String()
-	if strings.Contains(logs, tok) || strings.Contains(logs, e.w.Token) {
+	if strings.Contains(logs, tok) || strings.Contains(logs, e.w.AdminToken) {
 		t.Errorf("a credential was logged:\n%s", logs)
 	}
 	if !strings.Contains(logs, `"msg":"revocation created"`) || !strings.Contains(logs, rev.ID) {
@@ -276,7 +276,7 @@ func TestRevocationEnforced(t *testing.T) {
 func TestCreateBad(t *testing.T) {
 	e := newEnv(t, admintest.Options{})
 	c := e.w.HTTPClient()
-	tok := e.w.AccessToken(admintest.Subject, nil)
+	tok := e.w.MustToken(admintest.Subject, nil)
 	cases := []struct {
 		name, body string
 		status     int
@@ -312,7 +312,7 @@ func TestCreateBad(t *testing.T) {
 		})
 	}
 	req, _ := http.NewRequest("POST", e.url+"/v1/revocations", strings.NewReader(`{"kind":"jti","value":"x"}`))
-	req.Header.Set("Authorization", "Bearer "+e.w.Token)
+	req.Header.Set("Authorization", "Bearer "+e.w.AdminToken)
 	req.Header.Set("Content-Type", "text/plain")
 	resp, err := c.Do(req)
 	if err != nil {
@@ -336,7 +336,7 @@ func TestCreateBad(t *testing.T) {
 func TestReload(t *testing.T) {
 	e := newEnv(t, admintest.Options{})
 	c := e.w.HTTPClient()
-	tok := e.w.AccessToken(admintest.Subject, nil)
+	tok := e.w.MustToken(admintest.Subject, nil)
 	before := e.w.App.Policy().Digest()
 	e.w.Write("bindings.yaml", strings.Replace(admintest.Bindings, "10.40.0.0/16", "10.41.0.0/16", 1))
 	resp, out := e.call(t, c, "token", "POST", "/v1/reload", "")
@@ -401,7 +401,7 @@ func TestClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := e.w.Decide(e.w.AccessToken(admintest.Subject, nil)); d.Credential.Reason != reason.Revoked {
+	if d := e.w.Decide(e.w.MustToken(admintest.Subject, nil)); d.Credential.Reason != reason.Revoked {
 		t.Errorf("subject revocation not enforced: %s", d.Credential.Reason)
 	}
 	list, err := cl.List(ctx)

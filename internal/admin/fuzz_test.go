@@ -36,7 +36,7 @@ func FuzzCreate(f *testing.F) {
 		body = strings.ReplaceAll(body, "CRED", cred)
 		req := httptest.NewRequest("POST", "/v1/revocations", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+w.Token)
+		req.Header.Set("Authorization", "Bearer "+w.AdminToken)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
@@ -55,7 +55,7 @@ func FuzzCreate(f *testing.F) {
 // token admits.
 func FuzzAuthorization(f *testing.F) {
 	w, h := fuzzServer(f)
-	for _, s := range []string{"Bearer x", "Basic x", "bearer ", "Bearer  " + w.Token + "x", "Bearer " + w.Token[:10]} {
+	for _, s := range []string{"Bearer x", "Basic x", "bearer ", "Bearer  " + w.AdminToken + "x", "Bearer " + w.AdminToken[:10]} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, auth string) {
@@ -64,7 +64,7 @@ func FuzzAuthorization(f *testing.F) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		scheme, tok, _ := strings.Cut(auth, " ")
-		valid := strings.EqualFold(scheme, "bearer") && strings.TrimSpace(tok) == w.Token
+		valid := strings.EqualFold(scheme, "bearer") && strings.TrimSpace(tok) == w.AdminToken
 		if valid != (rec.Code == 200) || (!valid && rec.Code != 401) {
 			t.Fatalf("%q: status %d", auth, rec.Code)
 		}

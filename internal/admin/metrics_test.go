@@ -23,8 +23,8 @@ func TestMetricsAfterChecks(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	checker := telemetry.Instrument(e.w.Engine, e.m, tp)
 	ctx := context.Background()
-	good := e.w.AccessToken(admintest.Subject, nil)
-	shadow := e.w.AccessToken("svc:unknown", nil)
+	good := e.w.MustToken(admintest.Subject, nil)
+	shadow := e.w.MustToken("svc:unknown", nil)
 	for _, tok := range []string{good, good, shadow} {
 		if _, err := checker.Check(ctx, e.w.Request(tok)); err != nil {
 			t.Fatal(err)

@@ -25,7 +25,7 @@ func leakedPiece(text, secret string) string {
 func TestCreateDoesNotEchoCredentialsInErrors(t *testing.T) {
 	e := newEnv(t, admintest.Options{})
 	c := e.w.HTTPClient()
-	tok := e.w.AccessToken(admintest.Subject, nil)
+	tok := e.w.MustToken(admintest.Subject, nil)
 	cases := []struct {
 		name, body string
 		status     int

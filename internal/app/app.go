@@ -232,8 +232,13 @@ func (a *App) Reload(ctx context.Context) error {
 // Policy is the policy in force.
 func (a *App) Policy() *provost.Policy { return a.Engine.Policy() }
 
-// EvidenceAppender is an evidence log as the engine writes to it.
-type EvidenceAppender struct{ Log *evidencelog.Log }
+// EvidenceAppender is an evidence log (on disk or in memory) as the engine
+// writes to it.
+type EvidenceAppender struct {
+	Log interface {
+		Append(ctx context.Context, record []byte) (evidencelog.Entry, error)
+	}
+}
 
 // Append implements provost.EvidenceLog.
 func (e EvidenceAppender) Append(ctx context.Context, record []byte) (verdict.EvidenceRef, error) {

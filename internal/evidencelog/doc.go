@@ -27,6 +27,7 @@
 // whose Append returned. Options.Async trades that for latency: Append
 // returns once the record is queued, and a crash loses the queue; Flush
 // waits for it, and Durable reports the mode.
+// NewMemory returns a log held in memory only, for tests and embedders.
 //
 // Verify checks a whole log against its stored tree and every checkpoint
 // it issued; errors are *Error values wrapping a sentinel (ErrRecordChanged,

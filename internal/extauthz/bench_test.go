@@ -9,10 +9,10 @@ import (
 // CheckRequest, the engine's whole decision (signature, SVID, binding,
 // origin history in SQLite) and rendering the answer.
 func BenchmarkCheck(b *testing.B) {
-	w := newWorld(b, "")
-	s := New(w.eng, nil)
-	chain, _ := w.svid("spiffe://acme.test/payments/api")
-	req := envoyReq{src: "10.40.1.5", chain: chain, headers: map[string]string{"authorization": "Bearer " + w.token("svc:payments", 0)}}.check()
+	w, a := open(b, "")
+	s := New(a.Engine, nil)
+	chain, _ := svid(w, "/payments/api")
+	req := envoyReq{src: "10.40.1.5", chain: chain, headers: map[string]string{"authorization": "Bearer " + token(w, "svc:payments", 0)}}.check()
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -26,15 +26,15 @@ func BenchmarkCheck(b *testing.B) {
 // BenchmarkAdapter is the adapter's own share: reading the request and
 // rendering a decision, without the engine.
 func BenchmarkAdapter(b *testing.B) {
-	w := newWorld(b, "")
-	s := New(w.eng, nil)
-	chain, _ := w.svid("spiffe://acme.test/payments/api")
-	req := envoyReq{src: "10.40.1.5", chain: chain, headers: map[string]string{"authorization": "Bearer " + w.token("svc:payments", 0)}}.check()
+	w, a := open(b, "")
+	s := New(a.Engine, nil)
+	chain, _ := svid(w, "/payments/api")
+	req := envoyReq{src: "10.40.1.5", chain: chain, headers: map[string]string{"authorization": "Bearer " + token(w, "svc:payments", 0)}}.check()
 	var r reported
 	if err := s.request(req, &r); err != nil {
 		b.Fatal(err)
 	}
-	d, err := w.eng.Check(context.Background(), &r.req)
+	d, err := a.Engine.Check(context.Background(), &r.req)
 	if err != nil {
 		b.Fatal(err)
 	}

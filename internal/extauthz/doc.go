@@ -1,7 +1,7 @@
 // Package extauthz is Provost's Envoy external authorization server: the
 // gRPC service envoy.service.auth.v3.Authorization/Check. Like every
 // transport it is a thin adapter: it builds the one provost.Request from
-// what Envoy reports, calls Engine.Check, and renders the decision the way
+// what Envoy reports, asks the provost.Checker (through provost.Judge), and renders the decision the way
 // internal/answer renders it for HTTP.
 //
 // # Whom it believes

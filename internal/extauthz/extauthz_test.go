@@ -28,12 +28,12 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // and by Engine.Check directly gets the same decision. Each side presents
 // its own freshly issued token, so origin history links nothing.
 func TestSameDecisionAsEngine(t *testing.T) {
-	w := newWorld(t, loopbackGRPC)
-	client := w.serve(t)
-	payments, _ := w.svid("spiffe://acme.test/payments/api")
-	other, _ := w.svid("spiffe://acme.test/batch/export")
+	w, a := open(t, loopbackGRPC)
+	client := serve(t, a)
+	payments, _ := svid(w, "/payments/api")
+	other, _ := svid(w, "/batch/export")
 	bearer := func(sub string, age time.Duration) func() map[string]string {
-		return func() map[string]string { return map[string]string{"authorization": "Bearer " + w.token(sub, age)} }
+		return func() map[string]string { return map[string]string{"authorization": "Bearer " + token(w, sub, age)} }
 	}
 	cases := []struct {
 		name       string
@@ -69,7 +69,7 @@ func TestSameDecisionAsEngine(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			direct, viaEnvoy := c.req, c.req
 			direct.headers, viaEnvoy.headers = merge(c.headers(), c.extra), merge(c.headers(), c.extra)
-			want, err := w.eng.Check(context.Background(), direct.direct())
+			want, err := a.Engine.Check(context.Background(), direct.direct())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,9 +168,9 @@ func sameDecision(t *testing.T, resp *authv3.CheckResponse, d *provost.Decision)
 // and workload are those of the same request without the headers. From the
 // trusted proxy the same headers do count (TestSameDecisionAsEngine).
 func TestForgedForwardedHeadersGainNothing(t *testing.T) {
-	w := newWorld(t, loopbackGRPC)
-	client := w.serve(t)
-	payments, _ := w.svid("spiffe://acme.test/payments/api")
+	w, a := open(t, loopbackGRPC)
+	client := serve(t, a)
+	payments, _ := svid(w, "/payments/api")
 	forged := map[string]string{
 		"x-forwarded-client-cert": xfcc(payments, "spiffe://acme.test/payments/api"),
 		"x-forwarded-for":         "10.40.1.5",
@@ -179,8 +179,8 @@ func TestForgedForwardedHeadersGainNothing(t *testing.T) {
 	}
 	for _, sub := range []string{"svc:payments", "svc:reports"} {
 		t.Run(sub, func(t *testing.T) {
-			plain := envoyReq{src: "203.0.113.9", headers: map[string]string{"authorization": "Bearer " + w.token(sub, 0)}}
-			withForged := envoyReq{src: "203.0.113.9", headers: merge(forged, map[string]string{"authorization": "Bearer " + w.token(sub, 0)})}
+			plain := envoyReq{src: "203.0.113.9", headers: map[string]string{"authorization": "Bearer " + token(w, sub, 0)}}
+			withForged := envoyReq{src: "203.0.113.9", headers: merge(forged, map[string]string{"authorization": "Bearer " + token(w, sub, 0)})}
 			a, err := client.Check(context.Background(), plain.check())
 			if err != nil {
 				t.Fatal(err)
@@ -207,15 +207,15 @@ func TestForgedForwardedHeadersGainNothing(t *testing.T) {
 // An allow sets the identity headers for the upstream, overwriting what the
 // client typed, and removes every other X-Provost-* header the client sent.
 func TestIdentityHeaders(t *testing.T) {
-	w := newWorld(t, loopbackGRPC)
-	client := w.serve(t)
-	payments, _ := w.svid("spiffe://acme.test/payments/api")
+	w, a := open(t, loopbackGRPC)
+	client := serve(t, a)
+	payments, _ := svid(w, "/payments/api")
 	typed := map[string]string{
 		"x-provost-workload": "spiffe://acme.test/admin", "x-provost-decision": "allow",
 		"x-provost-admin": "true", "x-provost-binding": "root",
 	}
 	t.Run("with workload", func(t *testing.T) {
-		req := envoyReq{src: "10.40.1.5", chain: payments, headers: merge(typed, map[string]string{"authorization": "Bearer " + w.token("svc:payments", 0)})}
+		req := envoyReq{src: "10.40.1.5", chain: payments, headers: merge(typed, map[string]string{"authorization": "Bearer " + token(w, "svc:payments", 0)})}
 		resp, err := client.Check(context.Background(), req.check())
 		if err != nil {
 			t.Fatal(err)
@@ -245,7 +245,7 @@ func TestIdentityHeaders(t *testing.T) {
 		}
 	})
 	t.Run("without workload", func(t *testing.T) {
-		req := envoyReq{src: "10.40.1.5", headers: merge(typed, map[string]string{"authorization": "Bearer " + w.token("svc:reports", 0)})}
+		req := envoyReq{src: "10.40.1.5", headers: merge(typed, map[string]string{"authorization": "Bearer " + token(w, "svc:reports", 0)})}
 		resp, err := client.Check(context.Background(), req.check())
 		if err != nil {
 			t.Fatal(err)
@@ -260,7 +260,7 @@ func TestIdentityHeaders(t *testing.T) {
 		}
 	})
 	t.Run("deny carries the challenge, never identity", func(t *testing.T) {
-		req := envoyReq{src: "10.40.1.5", headers: merge(typed, map[string]string{"authorization": "Bearer " + w.token("svc:payments", 3*time.Hour)})}
+		req := envoyReq{src: "10.40.1.5", headers: merge(typed, map[string]string{"authorization": "Bearer " + token(w, "svc:payments", 3*time.Hour)})}
 		resp, err := client.Check(context.Background(), req.check())
 		if err != nil {
 			t.Fatal(err)
@@ -280,9 +280,9 @@ func TestIdentityHeaders(t *testing.T) {
 
 // Requests Provost cannot read are denied, never allowed, with 431 or 400.
 func TestUnreadableRequestsDenied(t *testing.T) {
-	w := newWorld(t, "grpc:\n  listen: 127.0.0.1:0\n  max_headers: 50\n  max_header_bytes: 8192\n")
-	client := w.serve(t)
-	tok := "Bearer " + w.token("svc:reports", 0)
+	w, a := open(t, "grpc:\n  listen: 127.0.0.1:0\n  max_headers: 50\n  max_header_bytes: 8192\n")
+	client := serve(t, a)
+	tok := "Bearer " + token(w, "svc:reports", 0)
 	many := map[string]string{"authorization": tok}
 	for i := range 60 {
 		many["x-filler-"+strings.Repeat("a", i%5)+string(rune('a'+i%26))+string(rune('a'+i/26))] = "v"
@@ -338,14 +338,14 @@ func TestUnreadableRequestsDenied(t *testing.T) {
 // When the engine fails, the answer is a denial.
 func TestFailClosed(t *testing.T) {
 	t.Run("engine stores closed", func(t *testing.T) {
-		w := newWorld(t, "")
-		s := New(w.eng, nil)
-		req := envoyReq{src: "10.40.1.5", headers: map[string]string{"authorization": "Bearer " + w.token("svc:reports", 0)}}
+		w, a := open(t, "")
+		s := New(a.Engine, nil)
+		req := envoyReq{src: "10.40.1.5", headers: map[string]string{"authorization": "Bearer " + token(w, "svc:reports", 0)}}
 		if resp, _ := s.Check(context.Background(), req.check()); resp.GetOkResponse() == nil {
 			t.Fatalf("the engine does not allow this request before the failure: %v", resp.GetStatus())
 		}
-		w.app.Close()
-		req.headers["authorization"] = "Bearer " + w.token("svc:reports", 0)
+		a.Close()
+		req.headers["authorization"] = "Bearer " + token(w, "svc:reports", 0)
 		resp, err := s.Check(context.Background(), req.check())
 		if err != nil {
 			t.Fatal(err)

@@ -3,29 +3,21 @@ package extauthz
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	jose "github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/app"
-	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/workload/workloadtest"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 const (
@@ -59,99 +51,40 @@ bindings:
     on_violation: step_up
 `
 
-// world is a Provost deployment made in a test: an issuer, a SPIFFE CA,
-// one trusted proxy and an engine reading a config in t.TempDir().
-type world struct {
-	t      testing.TB
-	dir    string
-	issuer *ecdsa.PrivateKey
-	ca     *workloadtest.CA
-	cfg    *config.Config
-	eng    *provost.Engine
-	app    *app.App
-}
-
-func newWorld(t testing.TB, grpcSection string) *world {
+// acme is the deployment these tests run against: the shared test world
+// named for acme.test, one trusted proxy, the bindings above and config (a
+// grpc: section) appended to its provost.yaml.
+func acme(t testing.TB, config string) *provosttest.T {
 	t.Helper()
-	return newWorldIn(t, t.TempDir(), grpcSection)
+	return provosttest.New(t, provosttest.Options{Issuer: wIssuer, Audience: wAudience, Origin: wOrigin, TrustDomain: "acme.test",
+		Proxies: []string{proxyAddr + "/32"}, Bindings: wBindings, Config: config})
 }
 
-// newWorldIn is newWorld in dir, which may hold files the grpc section names.
-func newWorldIn(t testing.TB, dir, grpcSection string) *world {
+// open is acme with Provost opened over it.
+func open(t testing.TB, config string) (*provosttest.T, *app.App) {
 	t.Helper()
-	w := &world{t: t, dir: dir}
-	w.issuer, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	w.ca = workloadtest.NewCA(t, "acme.test")
-	caFile := w.ca.WritePEM(t, w.dir)
-	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: w.issuer.Public(), KeyID: "sts-1", Use: "sig"}}})
-	w.write("issuer.jwks.json", string(jwks))
-	w.write("bindings.yaml", wBindings)
-	w.write("provost.yaml", `version: 1
-data_dir: data
-external_origins: [`+wOrigin+`]
-bindings: bindings.yaml
-issuers:
-  - issuer: `+wIssuer+`
-    audiences: [`+wAudience+`]
-    algorithms: [ES256]
-    jwks_file: issuer.jwks.json
-trust:
-  proxies: [`+proxyAddr+`/32]
-  spiffe:
-    - trust_domain: acme.test
-      x509_bundle: `+caFile+`
-`+grpcSection)
-	file := filepath.Join(w.dir, "provost.yaml")
-	var err error
-	if w.cfg, err = config.Load(file); err != nil {
-		t.Fatal(err)
-	}
-	if w.app, err = app.Open(context.Background(), app.Options{ConfigFile: file}); err != nil {
-		t.Fatal(err)
-	}
-	w.eng = w.app.Engine
-	t.Cleanup(func() { w.app.Close() })
-	return w
-}
-
-func (w *world) write(name, body string) {
-	w.t.Helper()
-	if err := os.WriteFile(filepath.Join(w.dir, name), []byte(body), 0o600); err != nil {
-		w.t.Fatal(err)
-	}
+	w := acme(t, config)
+	return w, w.App("")
 }
 
 // token issues a fresh access token for sub (every call a new credential,
 // so origin history never links two calls); age moves iat and exp back.
-func (w *world) token(sub string, age time.Duration) string {
-	w.t.Helper()
-	now := time.Now().Add(-age)
-	claims, _ := json.Marshal(map[string]any{"iss": wIssuer, "aud": wAudience, "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: w.issuer},
-		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "sts-1"))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	obj, err := s.Sign(claims)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return out
+func token(w *provosttest.T, sub string, age time.Duration) string {
+	now := w.Now().Add(-age)
+	return w.MustToken(sub, map[string]any{"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 }
 
-func (w *world) svid(id string) ([]*x509.Certificate, crypto.Signer) {
-	return w.ca.IssueSVID(w.t, id)
+// svid issues an X.509-SVID for path in acme.test, as the chain a peer presents.
+func svid(w *provosttest.T, path string) ([]*x509.Certificate, crypto.Signer) {
+	c, k := w.MustSVID(path)
+	return []*x509.Certificate{c}, k
 }
 
-// serve starts the ext_authz listener of w's config on loopback and returns
+// serve starts the ext_authz listener of a's config on loopback and returns
 // a client connected to it.
-func (w *world) serve(t *testing.T) authv3.AuthorizationClient {
+func serve(t *testing.T, a *app.App) authv3.AuthorizationClient {
 	t.Helper()
-	ln, err := Listen(context.Background(), w.eng, w.cfg, nil)
+	ln, err := Listen(context.Background(), a.Engine, a.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

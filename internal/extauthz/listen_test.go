@@ -3,14 +3,9 @@ package extauthz
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -19,46 +14,31 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-)
 
-// serverCert writes a self-signed server certificate for 127.0.0.1 and
-// its key to dir and returns it.
-func serverCert(t *testing.T, dir string) *x509.Certificate {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "provost ext_authz"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	w := &world{t: t, dir: dir}
-	w.write("grpc.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	w.write("grpc.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
-	c, _ := x509.ParseCertificate(der)
-	return c
-}
+	"github.com/provost-dev/provost/internal/provosttest"
+)
 
 // The listener with mTLS accepts only Envoy's certificate (client_ca and
 // client_names), only TLS 1.2+, and reports its health.
 func TestListenMTLS(t *testing.T) {
-	dir := t.TempDir()
-	srvCert := serverCert(t, dir)
 	// The SPIFFE CA also issues Envoy's certificate: client_names narrows it.
-	w := newWorldIn(t, dir, `grpc:
+	w := acme(t, `grpc:
   listen: 0.0.0.0:0
   tls:
     cert: grpc.crt
     key: grpc.key
-    client_ca: acme.test-ca.pem
+    client_ca: ca.pem
     client_names: ["spiffe://acme.test/envoy"]
 `)
-	ln, err := Listen(context.Background(), w.eng, w.cfg, nil)
+	srvCert, roots := provosttest.ServerCert(t)
+	kder, err := x509.MarshalPKCS8PrivateKey(srvCert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write("grpc.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvCert.Leaf.Raw})))
+	w.Write("grpc.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
+	a := w.App("")
+	ln, err := Listen(context.Background(), a.Engine, a.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +53,8 @@ func TestListenMTLS(t *testing.T) {
 	}()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	target := "127.0.0.1:" + port
-	roots := x509.NewCertPool()
-	roots.AddCert(srvCert)
-	envoy, envoyKey := w.svid("spiffe://acme.test/envoy")
-	other, otherKey := w.svid("spiffe://acme.test/payments/api")
+	envoy, envoyKey := svid(w, "/envoy")
+	other, otherKey := svid(w, "/payments/api")
 	tlsWith := func(chain []*x509.Certificate, key crypto.Signer, maxVersion uint16) *tls.Config {
 		c := &tls.Config{RootCAs: roots, MaxVersion: maxVersion}
 		if maxVersion != 0 {
@@ -117,7 +95,7 @@ func TestListenMTLS(t *testing.T) {
 				return
 			}
 			resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, envoyReq{src: "10.40.1.5",
-				headers: map[string]string{"authorization": "Bearer " + w.token("svc:reports", 0)}}.check())
+				headers: map[string]string{"authorization": "Bearer " + token(w, "svc:reports", 0)}}.check())
 			if err != nil || resp.GetOkResponse() == nil {
 				t.Fatalf("Check over mTLS: %v %v", resp.GetStatus(), err)
 			}
@@ -126,17 +104,17 @@ func TestListenMTLS(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
-	w := newWorld(t, "")
-	if _, err := Listen(context.Background(), w.eng, w.cfg, nil); err == nil {
+	_, a := open(t, "")
+	if _, err := Listen(context.Background(), a.Engine, a.Config, nil); err == nil {
 		t.Error("Listen without grpc.listen succeeded")
 	}
-	w2 := newWorld(t, "grpc:\n  listen: 127.0.0.1:0\n  tls: {cert: missing.crt, key: missing.key}\n")
-	if _, err := Listen(context.Background(), w2.eng, w2.cfg, nil); err == nil {
+	_, a2 := open(t, "grpc:\n  listen: 127.0.0.1:0\n  tls: {cert: missing.crt, key: missing.key}\n")
+	if _, err := Listen(context.Background(), a2.Engine, a2.Config, nil); err == nil {
 		t.Error("Listen with missing TLS files succeeded")
 	}
 	// Serve returns once its context ends, even with nothing in flight.
-	w3 := newWorld(t, loopbackGRPC)
-	ln, err := Listen(context.Background(), w3.eng, w3.cfg, nil)
+	_, a3 := open(t, loopbackGRPC)
+	ln, err := Listen(context.Background(), a3.Engine, a3.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@
 // recently seen evicted first. Uses under a binding in learn mode are also
 // kept per binding, for Learned and Propose. The SQLite store is the embedded
 // default; package origintest is the conformance suite every backend passes.
+// NewMemory returns a Store held in memory only, for tests and embedders.
 //
 //	store, err := origin.OpenSQLite(ctx, filepath.Join(dataDir, "provost.db"))
 //	if err != nil { ... }

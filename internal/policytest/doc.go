@@ -23,9 +23,9 @@
 //	s, err := policytest.Load("bindings.test.yaml")
 //	...
 //	clock := &policytest.Clock{}
-//	eng, err := provost.New(ctx, provost.Options{ConfigFile: s.Config, DataDir: dir, Now: clock.Now})
+//	a, err := app.Open(ctx, app.Options{ConfigFile: s.Config, DataDir: dir, Now: clock.Now})
 //	...
-//	for _, r := range s.Run(ctx, eng.Check, clock) {
+//	for _, r := range s.Run(ctx, a.Engine.Check, clock) {
 //		if !r.Passed() { ... r.Failures ... }
 //	}
 //

@@ -192,7 +192,7 @@ func (w *T) MustSVID(path string) (*x509.Certificate, *ecdsa.PrivateKey) {
 // XFCC is the x-forwarded-client-cert element a proxy sends for cert.
 func XFCC(cert *x509.Certificate) string {
 	p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
-	return `Cert="` + url.QueryEscape(string(p)) + `"`
+	return `Cert="` + url.PathEscape(string(p)) + `"`
 }
 
 // ClientCertHeader is the RFC 9440 Client-Cert value for cert.

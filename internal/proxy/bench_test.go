@@ -12,7 +12,7 @@ import (
 // attestation (in the "hop" case) and the round trip to an in-process
 // upstream over loopback.
 func BenchmarkProxy(b *testing.B) {
-	w := newWorld(b)
+	w := newFixture(b)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(b, nil)
 	for _, c := range []struct{ name, hop string }{{"plain", ""}, {"hop", "edge"}} {
@@ -23,7 +23,7 @@ func BenchmarkProxy(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer p.Close()
-			tok := w.token("svc:reports", nil)
+			tok := w.MustToken("svc:reports", nil)
 			b.ReportAllocs()
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodGet, "/v1/reports?id=7", nil)

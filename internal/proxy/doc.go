@@ -3,7 +3,7 @@
 //
 // For each request the proxy builds the engine's request value with
 // [provost.FromHTTP] (the TLS client certificates of its own TLS
-// termination are the workload identity), calls [provost.Engine.Check] and
+// termination are the workload identity), asks the [provost.Checker] and
 //
 //   - on allow, forwards the request to the upstream with the identity
 //     headers (X-Provost-*; any the client typed are removed first),

@@ -3,10 +3,11 @@ package proxy
 import (
 	"bufio"
 	"crypto/tls"
-	"encoding/base64"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/hop"
 	"github.com/provost-dev/provost/internal/network"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/internal/target"
 	"github.com/provost-dev/provost/internal/workload/workloadtest"
 	"github.com/provost-dev/provost/reason"
@@ -23,15 +25,15 @@ import (
 )
 
 func TestAllowedRequestReachesUpstream(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(t, nil)
 	logs := &logBuffer{}
 	url := w.startProxy(eng, w.settings(up.URL, "edge", config.ClientAuthRequest), logs)
-	svid, key := w.ca.IssueSVID(t, "spiffe://acme.test/payments/api")
-	tok := w.token("svc:payments", nil)
+	svid, key := w.MustSVID("/payments/api")
+	tok := w.MustToken("svc:payments", nil)
 
-	resp, body := get(t, w.client(svid, key, 0), url+"/v1/orders?id=7", tok, map[string]string{
+	resp, body := get(t, w.client([]*x509.Certificate{svid}, key, 0), url+"/v1/orders?id=7", tok, map[string]string{
 		answer.HeaderSubject:          "admin",
 		"X-Forwarded-For":             "203.0.113.9",
 		provost.HeaderClientCert:      ":AAAA:",
@@ -57,7 +59,7 @@ func TestAllowedRequestReachesUpstream(t *testing.T) {
 		"Authorization":               "Bearer " + tok, // forwarded unchanged
 		"X-Forwarded-For":             "203.0.113.9, 127.0.0.1",
 		"X-Forwarded-Proto":           "https",
-		provost.HeaderClientCert:      ":" + base64.StdEncoding.EncodeToString(svid[0].Raw) + ":",
+		provost.HeaderClientCert:      provosttest.ClientCertHeader(svid),
 		provost.HeaderXFCC:            "",
 		provost.HeaderClientCertChain: "",
 	}
@@ -78,7 +80,7 @@ func TestAllowedRequestReachesUpstream(t *testing.T) {
 
 	// The hop attestation verifies with the proxy's public key for exactly
 	// this request, and for no other.
-	v := &hop.Verifier{Keys: hop.Keys{"edge": {Name: "edge", Public: w.edge.Public()}}}
+	v := &hop.Verifier{Keys: hop.Keys{"edge": {Name: "edge", Public: w.HopKey("edge").Public()}}}
 	hops := got.Header.Values(provost.HeaderHop)
 	if len(hops) != 1 {
 		t.Fatalf("Provost-Hop lines: %q", hops)
@@ -111,19 +113,19 @@ func TestAllowedRequestReachesUpstream(t *testing.T) {
 }
 
 func TestWorkloadIdentity(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(t, nil)
 	url := w.startProxy(eng, w.settings(up.URL, "", config.ClientAuthRequest), nil)
-	tok := w.token("svc:payments", nil)
+	tok := w.MustToken("svc:payments", nil)
 	cases := []struct {
 		name   string
-		svid   string // "" presents no certificate
+		svid   string // a path in acme.test; "" presents no certificate
 		status int
 		code   reason.Code // a reason the decision must carry
 	}{
-		{"approved workload", "spiffe://acme.test/payments/api", http.StatusOK, ""},
-		{"other workload", "spiffe://acme.test/reports/batch", http.StatusForbidden, reason.WorkloadNotApproved},
+		{"approved workload", "/payments/api", http.StatusOK, ""},
+		{"other workload", "/reports/batch", http.StatusForbidden, reason.WorkloadNotApproved},
 		{"no certificate", "", http.StatusForbidden, reason.WorkloadAbsent},
 	}
 	for _, c := range cases {
@@ -131,7 +133,7 @@ func TestWorkloadIdentity(t *testing.T) {
 			before := up.count()
 			cl := w.client(nil, nil, 0)
 			if c.svid != "" {
-				cl = w.svidClient(t, w.ca, c.svid)
+				cl = w.svidClient(c.svid)
 			}
 			resp, body := get(t, cl, url+"/pay", tok, nil)
 			if resp.StatusCode != c.status {
@@ -152,13 +154,13 @@ func TestWorkloadIdentity(t *testing.T) {
 }
 
 func TestRejectedCredential(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(t, nil)
 	logs := &logBuffer{}
 	url := w.startProxy(eng, w.settings(up.URL, "edge", config.ClientAuthNone), logs)
-	expired := w.token("svc:reports", map[string]any{"iat": 1000, "exp": 2000})
-	forged := w.token("svc:reports", nil)
+	expired := w.MustToken("svc:reports", map[string]any{"iat": 1000, "exp": 2000})
+	forged := w.MustToken("svc:reports", nil)
 	forged = forged[:len(forged)-4] + "AAAA"
 	cases := []struct {
 		name, token, challenge string
@@ -191,11 +193,11 @@ func TestRejectedCredential(t *testing.T) {
 }
 
 func TestTLSVersions(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(t, nil)
 	url := w.startProxy(eng, w.settings(up.URL, "", config.ClientAuthNone), nil)
-	tok := w.token("svc:reports", nil)
+	tok := w.MustToken("svc:reports", nil)
 	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
 		req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -214,22 +216,23 @@ func TestTLSVersions(t *testing.T) {
 }
 
 func TestRequireClientCertificate(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(t, nil)
 	cfg := w.settings(up.URL, "", config.ClientAuthRequire)
-	cfg.TLS.ClientCA = w.caFile
+	cfg.TLS.ClientCA = w.CAFile()
 	url := w.startProxy(eng, cfg, nil)
-	tok := w.token("svc:payments", nil)
+	tok := w.MustToken("svc:payments", nil)
 	if resp, err := w.client(nil, nil, 0).Get(url + "/pay"); err == nil {
 		resp.Body.Close()
 		t.Fatal("a client without a certificate got through client_auth: require")
 	}
-	if resp, err := w.svidClient(t, workloadtest.NewCA(t, "evil.test"), "spiffe://evil.test/payments/api").Get(url + "/pay"); err == nil {
+	evil, evilKey := workloadtest.NewCA(t, "evil.test").IssueSVID(t, "spiffe://evil.test/payments/api")
+	if resp, err := w.client(evil, evilKey, 0).Get(url + "/pay"); err == nil {
 		resp.Body.Close()
 		t.Fatal("a certificate from another CA got through client_ca")
 	}
-	chain, key := w.ca.IssueSVID(t, "spiffe://acme.test/payments/api", workloadtest.WithIntermediate())
+	chain, key := w.MustSVIDChain("/payments/api")
 	resp, _ := get(t, w.client(chain, key, 0), url+"/pay", tok, nil)
 	if resp.StatusCode != http.StatusOK || up.count() != 1 {
 		t.Fatalf("status %d, upstream calls %d, reasons %s", resp.StatusCode, up.count(), resp.Header.Get(answer.HeaderReasons))
@@ -251,7 +254,7 @@ func TestRequireClientCertificate(t *testing.T) {
 // a third Provost judge at the upstream whether the request came through
 // the approved chain [edge, gw].
 func TestProxyChain(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	// Each proxy has its own engine (and origin history), as separate
 	// deployments would: one history seeing the same credential with two
 	// origins (before and after edge) reports concurrent use.
@@ -276,10 +279,10 @@ func TestProxyChain(t *testing.T) {
 	}
 	gwURL := w.startProxy(gwEng, w.settings(up.URL, "gw", config.ClientAuthNone), nil)
 	edgeCfg := w.settings(gwURL, "edge", config.ClientAuthNone)
-	edgeCfg.UpstreamCA = w.srvCrt
+	edgeCfg.UpstreamCA = w.CAFile()
 	edgeURL := w.startProxy(edgeEng, edgeCfg, nil)
 	cl := w.client(nil, nil, 0)
-	tok := w.token("integration:helpdesk", nil)
+	tok := w.MustToken("integration:helpdesk", nil)
 
 	resp, _ := get(t, cl, edgeURL+"/tickets/42?full=1", tok, nil)
 	if resp.StatusCode != http.StatusOK || up.count() != 1 {
@@ -299,7 +302,7 @@ func TestProxyChain(t *testing.T) {
 	// Bypassing edge leaves a valid chain [gw] that the binding refuses.
 	// (Each case uses a fresh credential: origin history would otherwise
 	// flag one credential arriving along two paths.)
-	tok = w.token("integration:helpdesk", nil)
+	tok = w.MustToken("integration:helpdesk", nil)
 	if resp, _ := get(t, cl, gwURL+"/tickets/42?full=1", tok, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("gw alone: status %d", resp.StatusCode)
 	}
@@ -313,26 +316,16 @@ func TestProxyChain(t *testing.T) {
 		name, value string
 		code        reason.Code
 	}{
-		{"copied chain", w.signHops(t, "GET", "/tickets/1", tok), reason.HopRequestMismatch},
+		{"copied chain", w.MustHops("GET", "/tickets/1", tok, "edge"), reason.HopRequestMismatch},
 		{"malformed", "not-a-jws", reason.HopMalformed},
 	} {
-		tok = w.token("integration:helpdesk", nil)
+		tok = w.MustToken("integration:helpdesk", nil)
 		before := up.count()
 		resp, _ = get(t, cl, gwURL+"/tickets/42?full=1", tok, map[string]string{provost.HeaderHop: c.value})
 		if resp.StatusCode != http.StatusForbidden || up.count() != before || !strings.Contains(resp.Header.Get(answer.HeaderReasons), string(c.code)) {
 			t.Errorf("%s: status %d, reasons %s, upstream calls %d", c.name, resp.StatusCode, resp.Header.Get(answer.HeaderReasons), up.count()-before)
 		}
 	}
-}
-
-// signHops signs an edge attestation for another request.
-func (w *world) signHops(t *testing.T, method, target, tok string) string {
-	s := &hop.Signer{Name: "edge", Key: w.edge}
-	v, err := s.Sign("", hop.Request{Method: method, Target: target, CredentialDigest: hop.CredentialDigest(tok)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func hasReason(d *provost.Decision, c reason.Code) bool {
@@ -345,14 +338,14 @@ func hasReason(d *provost.Decision, c reason.Code) bool {
 }
 
 func TestLimitsAndUpstreamFailure(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(t, nil)
 	cfg := w.settings(up.URL, "", config.ClientAuthNone)
 	cfg.MaxBodyBytes = 16
 	url := w.startProxy(eng, cfg, nil)
 	cl := w.client(nil, nil, 0)
-	tok := w.token("svc:reports", nil)
+	tok := w.MustToken("svc:reports", nil)
 
 	req, _ := http.NewRequest(http.MethodPost, url+"/upload", strings.NewReader(strings.Repeat("x", 17)))
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -386,9 +379,10 @@ func TestLimitsAndUpstreamFailure(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
-	w.write("rsa.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+	w.Write("rsa.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+	edgePub := filepath.Join(w.Dir, "hop-edge.pem") // the world's public key file of edge
 	cases := []struct {
 		name string
 		cfg  config.Proxy
@@ -396,10 +390,10 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no upstream", config.Proxy{}, "is not an http:// or https:// URL"},
 		{"upstream with path", config.Proxy{Upstream: "http://127.0.0.1:1/api"}, "scheme://host[:port] only"},
-		{"missing hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: w.dir + "/nope.pem"}}, "hop key"},
-		{"bad hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: w.dir + "/rsa.pem"}}, "not a PKCS #8 private key"},
-		{"public key as hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: w.dir + "/edge.pem"}}, "no PEM PRIVATE KEY"},
-		{"bad upstream CA", config.Proxy{Upstream: "https://127.0.0.1:1", UpstreamCA: w.dir + "/edge.pem"}, "holds no PEM certificate"},
+		{"missing hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: filepath.Join(w.Dir, "nope.pem")}}, "hop key"},
+		{"bad hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: filepath.Join(w.Dir, "rsa.pem")}}, "not a PKCS #8 private key"},
+		{"public key as hop key", config.Proxy{Upstream: "http://127.0.0.1:1", Hop: config.ProxyHop{Name: "edge", Key: edgePub}}, "no PEM PRIVATE KEY"},
+		{"bad upstream CA", config.Proxy{Upstream: "https://127.0.0.1:1", UpstreamCA: edgePub}, "holds no PEM certificate"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -409,7 +403,7 @@ func TestNewErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewServer(config.Proxy{TLS: config.ProxyTLS{Cert: w.dir + "/edge.pem", Key: w.dir + "/edge.pk8.pem"}}, http.NotFoundHandler(), nil); err == nil {
+	if _, err := NewServer(config.Proxy{TLS: config.ProxyTLS{Cert: edgePub, Key: w.MustHopKeyFile("edge")}}, http.NotFoundHandler(), nil); err == nil {
 		t.Fatal("NewServer took a public key as certificate")
 	}
 	if _, err := New(nil, config.Proxy{Upstream: "http://127.0.0.1:1"}, nil); err == nil {
@@ -418,14 +412,14 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestReloadCertificate(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	cfg := w.settings("http://127.0.0.1:1", "", config.ClientAuthNone)
 	srv, err := NewServer(cfg, http.NotFoundHandler(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := srv.tls.Load()
-	w.write("tls.crt", "garbage")
+	w.Write("tls.crt", "garbage")
 	if err := srv.ReloadCertificate(); err == nil || srv.tls.Load() != first {
 		t.Fatalf("a failed reload replaced the certificate: %v", err)
 	}
@@ -438,13 +432,13 @@ func TestReloadCertificate(t *testing.T) {
 // TestTargetForwardedExactly sends raw request lines: the upstream gets
 // the target byte for byte, and the hop attestation is for that target.
 func TestTargetForwardedExactly(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	eng := w.engine("proxy", proxyBindings)
 	up := newUpstream(t, nil)
 	cfg := w.settings(up.URL, "edge", config.ClientAuthNone)
 	cfg.TLS = config.ProxyTLS{}
 	addr := strings.TrimPrefix(w.startProxy(eng, cfg, nil), "http://")
-	v := &hop.Verifier{Keys: hop.Keys{"edge": {Name: "edge", Public: w.edge.Public()}}}
+	v := &hop.Verifier{Keys: hop.Keys{"edge": {Name: "edge", Public: w.HopKey("edge").Public()}}}
 	for _, tgt := range []string{
 		"/files/a%2cb/%7Euser?x=%41&y",
 		"/caf%C3%A9?q=1",
@@ -460,7 +454,7 @@ func TestTargetForwardedExactly(t *testing.T) {
 		"/v1/reports/../admin",
 	} {
 		t.Run(tgt, func(t *testing.T) {
-			tok := w.token("svc:reports", nil)
+			tok := w.MustToken("svc:reports", nil)
 			before := up.count()
 			conn, err := net.Dial("tcp", addr)
 			if err != nil {

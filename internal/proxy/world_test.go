@@ -4,33 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-
 	"github.com/provost-dev/provost"
-	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
-	"github.com/provost-dev/provost/internal/workload/workloadtest"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 const (
@@ -66,84 +53,47 @@ bindings:
     on_violation: deny
 `
 
-// world is a deployment made in a test: an issuer, a SPIFFE CA, two hop
-// keys (edge: Ed25519, gw: P-256), a server certificate for 127.0.0.1.
-type world struct {
-	t       testing.TB
-	dir     string
-	issuer  *ecdsa.PrivateKey
-	ca      *workloadtest.CA
-	caFile  string
-	edge    ed25519.PrivateKey
-	gw      *ecdsa.PrivateKey
-	srvCert *x509.Certificate
-	srvCrt  string // PEM files of the proxies' server certificate
-	srvKey  string
+// fixture is the shared test world (internal/provosttest) as the proxy
+// tests use it: hop keys for edge and gw, and a server certificate for
+// 127.0.0.1 from the world's CA that the proxies terminate TLS with.
+type fixture struct {
+	*provosttest.T
+	t      testing.TB
+	srvCrt string // PEM files of the proxies' server certificate
+	srvKey string
 }
 
-func newWorld(t testing.TB) *world {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir()}
-	var err error
-	if w.issuer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-		t.Fatal(err)
-	}
-	if _, w.edge, err = ed25519.GenerateKey(rand.Reader); err != nil {
-		t.Fatal(err)
-	}
-	if w.gw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-		t.Fatal(err)
-	}
-	w.ca = workloadtest.NewCA(t, "acme.test")
-	w.caFile = w.ca.WritePEM(t, w.dir)
-	w.writeJWKS("issuer.jwks.json", "sts-1", w.issuer.Public())
-	w.writePub("edge.pem", w.edge.Public())
-	w.writePub("gw.pem", w.gw.Public())
-	w.writePrivate("edge.pk8.pem", w.edge)
-	w.writePrivate("gw.pk8.pem", w.gw)
-	w.serverCert()
-	return w
+	w := provosttest.New(t, provosttest.Options{Issuer: wIssuer, Audience: wAudience, Origin: wAudience,
+		TrustDomain: "acme.test", Bindings: proxyBindings, Hops: []string{"edge", "gw"}})
+	// The proxies sign hop attestations on the real clock, so the world's
+	// credentials and engines run on it too.
+	w.Now = time.Now
+	f := &fixture{T: w, t: t}
+	f.serverCert()
+	return f
 }
 
-// engine starts an engine with its own data directory judging with bindings.
-func (w *world) engine(name, bindings string) *provost.Engine {
+// engine opens Provost over the world with its own data directory, judging
+// with bindings.
+func (w *fixture) engine(name, bindings string) *provost.Engine {
 	w.t.Helper()
-	w.write(name+"-bindings.yaml", bindings)
-	w.write(name+".yaml", `version: 1
-data_dir: `+name+`-data
-external_origins: [`+wAudience+`]
-bindings: `+name+`-bindings.yaml
-issuers:
-  - issuer: `+wIssuer+`
-    audiences: [`+wAudience+`]
-    algorithms: [ES256]
-    jwks_file: issuer.jwks.json
-trust:
-  spiffe:
-    - trust_domain: acme.test
-      x509_bundle: `+w.caFile+`
-  hops:
-    - {name: edge, public_key: edge.pem}
-    - {name: gw, public_key: gw.pem}
-`)
-	a, err := app.Open(context.Background(), app.Options{ConfigFile: filepath.Join(w.dir, name+".yaml")})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() { a.Close() })
-	return a.Engine
+	w.Write("bindings.yaml", bindings)
+	return w.App(name + "-data").Engine
 }
 
 // settings is a proxy configuration in front of upstream, terminating TLS
 // with the world's server certificate; hopName "" makes no hop.
-func (w *world) settings(upstream, hopName, clientAuth string) config.Proxy {
+func (w *fixture) settings(upstream, hopName, clientAuth string) config.Proxy {
+	w.t.Helper()
 	c := config.Proxy{
 		Listen:   "127.0.0.1:0",
 		Upstream: upstream,
 		TLS:      config.ProxyTLS{Cert: w.srvCrt, Key: w.srvKey, ClientAuth: clientAuth},
 	}
 	if hopName != "" {
-		c.Hop = config.ProxyHop{Name: hopName, Key: filepath.Join(w.dir, hopName+".pk8.pem")}
+		c.Hop = config.ProxyHop{Name: hopName, Key: w.MustHopKeyFile(hopName)}
 	}
 	return c
 }
@@ -167,7 +117,7 @@ func (l *logBuffer) String() string {
 }
 
 // startProxy runs a proxy for cfg on a loopback port and returns its URL.
-func (w *world) startProxy(eng *provost.Engine, cfg config.Proxy, logs io.Writer) string {
+func (w *fixture) startProxy(eng *provost.Engine, cfg config.Proxy, logs io.Writer) string {
 	w.t.Helper()
 	if logs == nil {
 		logs = io.Discard
@@ -246,9 +196,9 @@ func (u *upstream) last() *http.Request {
 
 // client is an HTTPS client trusting the proxies' certificate, presenting
 // the SVID chain when given. maxVersion 0 means the default.
-func (w *world) client(svid []*x509.Certificate, key crypto.Signer, maxVersion uint16) *http.Client {
+func (w *fixture) client(svid []*x509.Certificate, key crypto.Signer, maxVersion uint16) *http.Client {
 	roots := x509.NewCertPool()
-	roots.AddCert(w.srvCert)
+	roots.AddCert(w.CA())
 	cfg := &tls.Config{RootCAs: roots, MaxVersion: maxVersion}
 	if maxVersion != 0 && maxVersion < tls.VersionTLS12 {
 		cfg.MinVersion = maxVersion
@@ -265,103 +215,16 @@ func (w *world) client(svid []*x509.Certificate, key crypto.Signer, maxVersion u
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
-// svidClient presents an SVID for id issued by ca.
-func (w *world) svidClient(t testing.TB, ca *workloadtest.CA, id string) *http.Client {
-	chain, key := ca.IssueSVID(t, id)
-	return w.client(chain, key, 0)
+// svidClient presents an SVID the world issues for path.
+func (w *fixture) svidClient(path string) *http.Client {
+	cert, key := w.MustSVID(path)
+	return w.client([]*x509.Certificate{cert}, key, 0)
 }
 
-// token issues an access token for sub, valid for an hour.
-func (w *world) token(sub string, claims map[string]any) string {
+// serverCert issues the proxies' certificate for 127.0.0.1 (again).
+func (w *fixture) serverCert() {
 	w.t.Helper()
-	now := time.Now()
-	c := map[string]any{"iss": wIssuer, "aud": wAudience, "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	for k, v := range claims {
-		c[k] = v
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: w.issuer},
-		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "sts-1"))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	payload, _ := json.Marshal(c)
-	obj, err := s.Sign(payload)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return out
-}
-
-func (w *world) write(name, body string) {
-	w.t.Helper()
-	if err := os.WriteFile(filepath.Join(w.dir, name), []byte(body), 0o600); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-func (w *world) writeJWKS(name, kid string, pub crypto.PublicKey) {
-	w.t.Helper()
-	b, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: kid, Use: "sig"}}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.write(name, string(b))
-}
-
-func (w *world) writePub(name string, pub crypto.PublicKey) {
-	w.t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.write(name, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
-}
-
-func (w *world) writePrivate(name string, key crypto.Signer) {
-	w.t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.write(name, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
-}
-
-// serverCert makes a self-signed certificate for 127.0.0.1.
-func (w *world) serverCert() {
-	w.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "provost proxy test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if w.srvCert, err = x509.ParseCertificate(der); err != nil {
-		w.t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.srvCrt, w.srvKey = filepath.Join(w.dir, "tls.crt"), filepath.Join(w.dir, "tls.key")
-	w.write("tls.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	w.write("tls.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
+	w.srvCrt, w.srvKey = w.WriteLeaf("tls", provosttest.Leaf{CommonName: "provost proxy test", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
 }
 
 func get(t testing.TB, c *http.Client, url, token string, header map[string]string) (*http.Response, string) {

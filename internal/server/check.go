@@ -16,13 +16,6 @@ import (
 	"github.com/provost-dev/provost/internal/checkreq"
 )
 
-// checkAnswer is the body of a check API answer: the decision and the
-// request id.
-type checkAnswer struct {
-	*provost.Decision
-	RequestID string `json:"request_id"`
-}
-
 // check answers POST /v1/check.
 func (s *Server) check(w *reply, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -42,7 +35,7 @@ func (s *Server) check(w *reply, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.WriteTimeout.D())
 	defer cancel()
 	d := s.decide(ctx, w, req)
-	body, err := json.Marshal(checkAnswer{Decision: d, RequestID: w.id})
+	body, err := json.Marshal(answerOf(d, w.id))
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "encoding a decision failed", slog.String("request_id", w.id), slog.Any("error", err))
 		s.problem(w, problem{Type: typeInternal, Title: "Internal Server Error", Status: http.StatusInternalServerError,

@@ -41,14 +41,14 @@ var checkCases = []judged{
 	{name: "no binding", sub: "svc:unknown", peer: "10.40.7.7", want: verdict.Deny, wantCred: "accepted", wantCodes: []reason.Code{reason.ShadowAutomation}},
 }
 
-func (w *world) authorization(c judged) string {
+func (w *fixture) authorization(c judged) string {
 	switch c.sub {
 	case "":
 		return ""
 	case "-":
 		return "Bearer not.a.token"
 	}
-	return "Bearer " + w.token(c.sub, c.claims)
+	return "Bearer " + w.MustToken(c.sub, c.claims)
 }
 
 func postJSON(t testing.TB, c *http.Client, url string, body []byte) (*http.Response, []byte) {
@@ -69,8 +69,8 @@ func postJSON(t testing.TB, c *http.Client, url string, body []byte) (*http.Resp
 // request: a second engine with the same configuration, secret and clock
 // judges the same requests directly.
 func TestCheckAPIMatchesEngine(t *testing.T) {
-	w := newWorld(t)
-	direct := w.open("direct").Engine
+	w := newFixture(t)
+	direct := w.App("direct").Engine
 	r := w.start(config.Serve{})
 	for _, c := range checkCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,12 +121,12 @@ func TestCheckAPIMatchesEngine(t *testing.T) {
 				t.Fatal("a raw credential reached the log")
 			}
 		})
-		w.advance(10 * time.Minute)
+		w.Clock.Advance(10 * time.Minute)
 	}
 }
 
 func TestCheckAPIMalformed(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{MaxBodyBytes: 4096})
 	good := `{"method":"GET","target":"/x"}`
 	cases := []struct {
@@ -201,7 +201,7 @@ func readProblem(t testing.TB, resp *http.Response) problem {
 }
 
 func TestRequestID(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	body := []byte(`{"method":"GET","target":"/x","peer":"10.40.7.7"}`)
 	cases := []struct {
@@ -251,7 +251,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	for _, c := range []struct {
 		method, path string

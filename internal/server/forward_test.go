@@ -2,9 +2,6 @@ package server
 
 import (
 	"cmp"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -55,12 +52,12 @@ func (f fwd) do(t testing.TB, c *http.Client, base string) (*http.Response, stri
 // nginx sends X-Original-*; Traefik X-Forwarded-*; Envoy the original
 // method and path below its path_prefix.
 func TestForwardAuth(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	urls := map[string]string{}
 	for _, mode := range []string{config.ForwardAuthNginx, config.ForwardAuthTraefik, config.ForwardAuthEnvoy} {
 		urls[mode] = w.start(config.Serve{ForwardAuth: config.ForwardAuth{Headers: mode}}).url
 	}
-	dpopKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dpopKey := w.NewKey()
 	type want struct {
 		status    int
 		decision  string
@@ -77,40 +74,40 @@ func TestForwardAuth(t *testing.T) {
 	}{
 		{"nginx allow", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports?q=1",
-				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
+				"Authorization": "Bearer " + w.MustToken("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
 		}, allowReports},
 		{"traefik allow", config.ForwardAuthTraefik, func() fwd {
 			return fwd{headers: map[string]string{"X-Forwarded-Method": "POST", "X-Forwarded-Uri": "/v1/reports",
-				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
+				"Authorization": "Bearer " + w.MustToken("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
 		}, allowReports},
 		{"rejected credential", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
-				"Authorization": "Bearer " + w.token("svc:reports", map[string]any{"exp": 1}), "X-Forwarded-For": "10.40.7.7"}}
+				"Authorization": "Bearer " + w.MustToken("svc:reports", map[string]any{"exp": 1}), "X-Forwarded-For": "10.40.7.7"}}
 		}, want{401, "deny", `Bearer error="invalid_token"`, nil}},
 		{"no credential", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports", "X-Forwarded-For": "10.40.7.7"}}
 		}, want{401, "deny", `Bearer realm="provost"`, nil}},
 		{"provenance deny", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
-				"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "203.0.113.9"}}
+				"Authorization": "Bearer " + w.MustToken("svc:reports", nil), "X-Forwarded-For": "203.0.113.9"}}
 		}, want{403, "deny", "", nil}},
 		{"step up", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/sync",
-				"Authorization": "Bearer " + w.token("vendor:sync", nil), "X-Forwarded-For": "203.0.113.9"}}
+				"Authorization": "Bearer " + w.MustToken("vendor:sync", nil), "X-Forwarded-For": "203.0.113.9"}}
 		}, want{401, "step_up", `Bearer error="invalid_token", error_description="re-authenticate`, nil}},
 		{"XFCC from the trusted proxy", "", func() fwd {
 			return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/tools",
-				"Authorization": "Bearer " + w.token("agent:bot", nil), "X-Forwarded-For": "10.30.1.5", "X-Forwarded-Client-Cert": w.xfcc(agentID)}}
+				"Authorization": "Bearer " + w.MustToken("agent:bot", nil), "X-Forwarded-For": "10.30.1.5", "X-Forwarded-Client-Cert": w.xfcc(agentPath)}}
 		}, want{200, "allow", "", map[string]string{answer.HeaderWorkload: agentID, answer.HeaderBinding: "agent"}}},
 		{"Envoy: original method and path below the prefix", config.ForwardAuthEnvoy, func() fwd {
-			tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, dpopKey)}})
+			tok := w.MustBoundToken("svc:export", dpopKey)
 			return fwd{path: PathForwardAuth + "/v1/export?since=1", method: "PATCH", headers: map[string]string{
-				"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(dpopKey, "PATCH", "/v1/export?since=1", tok, w.eng.DPoPNonce())}}
+				"Authorization": "DPoP " + tok, "DPoP": w.MustDPoPProofURL(dpopKey, "PATCH", wOrigin+"/v1/export?since=1", tok, w.app.Engine.DPoPNonce())}}
 		}, want{200, "allow", "", map[string]string{answer.HeaderSubject: "svc:export"}}},
 		{"Envoy: a proof for another path fails", config.ForwardAuthEnvoy, func() fwd {
-			tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, dpopKey)}})
+			tok := w.MustBoundToken("svc:export", dpopKey)
 			return fwd{path: PathForwardAuth + "/v1/export", method: "PATCH", headers: map[string]string{
-				"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(dpopKey, "PATCH", "/v1/other", tok, w.eng.DPoPNonce())}}
+				"Authorization": "DPoP " + tok, "DPoP": w.MustDPoPProofURL(dpopKey, "PATCH", wOrigin+"/v1/other", tok, w.app.Engine.DPoPNonce())}}
 		}, want{401, "deny", `DPoP error="invalid_dpop_proof"`, nil}},
 	}
 	for _, c := range cases {
@@ -135,20 +132,20 @@ func TestForwardAuth(t *testing.T) {
 				t.Errorf("body %q", body)
 			}
 		})
-		w.advance(10 * time.Minute)
+		w.Clock.Advance(10 * time.Minute)
 	}
 }
 
 // The DPoP nonce dance through forward-auth: a proof without a nonce gets
 // 401 use_dpop_nonce with a DPoP-Nonce; the retry with it is allowed.
 func TestForwardAuthDPoPNonce(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tok := w.token("svc:export", map[string]any{"cnf": map[string]any{"jkt": jkt(t, k)}})
+	k := w.NewKey()
+	tok := w.MustBoundToken("svc:export", k)
 	call := func(nonce string) *http.Response {
 		resp, _ := fwd{headers: map[string]string{"X-Original-Method": "POST", "X-Original-URI": "/v1/export",
-			"Authorization": "DPoP " + tok, "DPoP": w.dpopProof(k, "POST", "/v1/export", tok, nonce)}}.do(t, http.DefaultClient, r.url)
+			"Authorization": "DPoP " + tok, "DPoP": w.MustDPoPProofURL(k, "POST", wOrigin+"/v1/export", tok, nonce)}}.do(t, http.DefaultClient, r.url)
 		return resp
 	}
 	resp := call("")
@@ -165,16 +162,16 @@ func TestForwardAuthDPoPNonce(t *testing.T) {
 // gains nothing by typing forwarded headers: its own address counts and
 // its XFCC is ignored.
 func TestForwardAuthUntrustedClient(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	proxy, stranger := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
 	reports := func() fwd {
 		return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/reports",
-			"Authorization": "Bearer " + w.token("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
+			"Authorization": "Bearer " + w.MustToken("svc:reports", nil), "X-Forwarded-For": "10.40.7.7"}}
 	}
 	agent := func() fwd {
 		return fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/tools",
-			"Authorization": "Bearer " + w.token("agent:bot", nil), "X-Forwarded-Client-Cert": w.xfcc(agentID)}}
+			"Authorization": "Bearer " + w.MustToken("agent:bot", nil), "X-Forwarded-Client-Cert": w.xfcc(agentPath)}}
 	}
 	cases := []struct {
 		name   string
@@ -198,7 +195,7 @@ func TestForwardAuthUntrustedClient(t *testing.T) {
 				t.Fatal("a typed XFCC named a workload")
 			}
 		})
-		w.advance(10 * time.Minute)
+		w.Clock.Advance(10 * time.Minute)
 	}
 }
 
@@ -206,7 +203,7 @@ func TestForwardAuthUntrustedClient(t *testing.T) {
 // request with another header pair than the configured one, lacks it, or
 // describes a method or target that is not canonical.
 func TestForwardAuthMalformed(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	cases := []struct {
 		name    string

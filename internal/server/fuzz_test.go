@@ -11,9 +11,9 @@ import (
 // FuzzCheckAPI posts random bodies to the check API: the answer is never a
 // 5xx and the handler never panics.
 func FuzzCheckAPI(f *testing.F) {
-	w := newWorld(f)
+	w := newFixture(f)
 	h := New(ForApp(w.app), config.Serve{}, nil).Handler()
-	tok := w.token("svc:reports", nil)
+	tok := w.MustToken("svc:reports", nil)
 	for _, seed := range []string{
 		`{"method":"GET","target":"/v1/reports","authorization":"Bearer ` + tok + `","peer":"10.40.7.7"}`,
 		`{"method":"GET","target":"/x","peer":"127.0.0.1","x_forwarded_for":["10.40.1.1, 10.0.0.1"],"forwarded":["for=1.2.3.4"]}`,
@@ -42,9 +42,9 @@ func FuzzCheckAPI(f *testing.F) {
 }
 
 func BenchmarkCheckAPI(b *testing.B) {
-	w := newWorld(b)
+	w := newFixture(b)
 	h := New(ForApp(w.app), config.Serve{}, nil).Handler()
-	body := `{"method":"GET","target":"/v1/reports","authorization":"Bearer ` + w.token("svc:reports", nil) + `","peer":"10.40.7.7"}`
+	body := `{"method":"GET","target":"/v1/reports","authorization":"Bearer ` + w.MustToken("svc:reports", nil) + `","peer":"10.40.7.7"}`
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest("POST", PathCheck, strings.NewReader(body))

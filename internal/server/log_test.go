@@ -46,7 +46,7 @@ func getOK(t testing.TB, url string, into any) []byte {
 }
 
 // decide posts one request to the check API and returns its evidence reference.
-func decide(t testing.TB, w *world, url string, c judged) (index int64, leaf string) {
+func decide(t testing.TB, w *fixture, url string, c judged) (index int64, leaf string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"method": "GET", "target": "/v1/reports", "authorization": w.authorization(c), "peer": c.peer})
 	resp, got := postJSON(t, http.DefaultClient, url+PathCheck, body)
@@ -66,7 +66,7 @@ func decide(t testing.TB, w *world, url string, c judged) (index int64, leaf str
 // A decision's evidence reference yields a receipt that verifies with the
 // key the server publishes, and the record is the decision's.
 func TestLogReceiptOfDecision(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	var refs []int64
 	leaves := map[int64]string{}
@@ -118,7 +118,7 @@ type proofJSON struct {
 // The checkpoint, entries and proofs check with x/mod's tlog against the
 // published key: every inclusion and consistency proof of a small log.
 func TestLogProofs(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	const n = 6
 	for range n {
@@ -202,7 +202,7 @@ func rootOf(t testing.TB, leaves []tlog.Hash) tlog.Hash {
 // The checkpoint is signed at most once a second: a decision right after a
 // fetch is not in the next fetch, but is once the second has passed.
 func TestLogCheckpointReuse(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	decide(t, w, r.url, checkCases[0])
 	first := getOK(t, r.url+PathLogCheckpoint, nil)
@@ -222,7 +222,7 @@ func TestLogCheckpointReuse(t *testing.T) {
 // Bad parameters answer 400 naming the parameter; indexes and sizes past
 // the log answer 404.
 func TestLogBadParameters(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	decide(t, w, r.url, checkCases[0])
 	decide(t, w, r.url, checkCases[0])

@@ -18,9 +18,9 @@ import (
 // in no answer, no log line and no byte of the data directory (the
 // evidence log and every store that exports read).
 func TestQueryCredentialsRedacted(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
-	secrets := []string{"sk_live_" + strings.Repeat("Q", 24), w.token("svc:reports", nil), "k3y-" + strings.Repeat("Z", 20)}
+	secrets := []string{"sk_live_" + strings.Repeat("Q", 24), w.MustToken("svc:reports", nil), "k3y-" + strings.Repeat("Z", 20)}
 	var answers bytes.Buffer
 	read := func(resp *http.Response) {
 		defer resp.Body.Close()
@@ -47,7 +47,7 @@ func TestQueryCredentialsRedacted(t *testing.T) {
 		t.Fatalf("the check API's answer does not show the redacted target:\n%s", answers.String())
 	}
 	var data bytes.Buffer
-	filepath.WalkDir(filepath.Join(w.dir, "data"), func(path string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(filepath.Join(w.Dir, "data"), func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			b, _ := os.ReadFile(path)
 			data.Write(b)

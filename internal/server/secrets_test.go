@@ -24,9 +24,9 @@ func leakedPiece(text, secret string) string {
 // place a decoding error would quote) comes back neither in the problem
 // answered nor in the log.
 func TestCheckAPIDoesNotEchoCredentialsInErrors(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
-	jwt := w.token("svc:reports", nil)
+	jwt := w.MustToken("svc:reports", nil)
 	const pre = `{"method":"GET","target":"/",`
 	cases := []struct{ name, body, field string }{
 		{"JWT as a member name", pre + `"` + jwt + `":1}`, `(a ` + strconv.Itoa(len(jwt)) + `-byte name starting "eyJh" at byte 29)`},

@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/tls"
-	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
@@ -43,7 +42,7 @@ func slowBody(t *testing.T, url string) (finish func(), result chan *http.Respon
 }
 
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{})
 	finish, result := slowBody(t, r.url)
 	stopped := make(chan error, 1)
@@ -80,7 +79,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 }
 
 func TestShutdownTimeoutCutsStuckRequests(t *testing.T) {
-	w := newWorld(t)
+	w := newFixture(t)
 	r := w.start(config.Serve{ShutdownTimeout: config.Duration(100 * time.Millisecond)})
 	finish, result := slowBody(t, r.url)
 	err := r.stop(t)
@@ -94,25 +93,13 @@ func TestShutdownTimeoutCutsStuckRequests(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	w := newWorld(t)
-	pki := newPKI(t, w.dir)
-	clientCA := w.ca.WritePEM(t, t.TempDir())
-	svid, key := w.ca.IssueSVID(t, agentID)
-	keyDER, err := x509MarshalKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(w.dir, "client.pem"), filepath.Join(w.dir, "client.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: svid[0].Raw}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
-	clientCert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := w.start(config.Serve{TLS: config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientCA: clientCA, ClientAuth: config.ClientAuthRequire}})
+	w := newFixture(t)
+	certFile, keyFile, roots := w.serverTLS()
+	clientCert := w.MustClientCert(agentPath)
+	r := w.start(config.Serve{TLS: config.ServeTLS{Cert: certFile, Key: keyFile, ClientCA: w.CAFile(), ClientAuth: config.ClientAuthRequire}})
 	client := func(minV, maxV uint16, certs ...tls.Certificate) *http.Client {
 		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-			RootCAs: pki.pool, MinVersion: minV, MaxVersion: maxV, Certificates: certs}}}
+			RootCAs: roots, MinVersion: minV, MaxVersion: maxV, Certificates: certs}}}
 	}
 	cases := []struct {
 		name    string
@@ -148,7 +135,7 @@ func TestTLS(t *testing.T) {
 	// not its client: it never stands in for the client's workload.
 	t.Run("forward-auth ignores the proxy's own certificate", func(t *testing.T) {
 		resp, _ := fwd{headers: map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/v1/tools",
-			"Authorization": "Bearer " + w.token("agent:bot", nil)}}.do(t, client(tls.VersionTLS12, 0, clientCert), r.url)
+			"Authorization": "Bearer " + w.MustToken("agent:bot", nil)}}.do(t, client(tls.VersionTLS12, 0, clientCert), r.url)
 		if resp.StatusCode != 403 {
 			t.Fatalf("status %d, want 403: the proxy's SVID must not satisfy the agent binding", resp.StatusCode)
 		}
@@ -156,8 +143,9 @@ func TestTLS(t *testing.T) {
 }
 
 func TestTLSConfigErrors(t *testing.T) {
-	dir := t.TempDir()
-	pki := newPKI(t, dir)
+	w := newFixture(t)
+	dir := w.Dir
+	certFile, keyFile, _ := w.serverTLS()
 	notPEM := filepath.Join(dir, "not.pem")
 	os.WriteFile(notPEM, []byte("hello"), 0o600)
 	cases := []struct {
@@ -165,21 +153,20 @@ func TestTLSConfigErrors(t *testing.T) {
 		c    config.ServeTLS
 		want string
 	}{
-		{"missing cert", config.ServeTLS{Cert: filepath.Join(dir, "none.pem"), Key: pki.keyFile}, "serve.tls"},
-		{"missing CA", config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "require", ClientCA: filepath.Join(dir, "none.pem")}, "serve.tls.client_ca"},
-		{"CA not PEM", config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "request", ClientCA: notPEM}, "holds no PEM certificate"},
+		{"missing cert", config.ServeTLS{Cert: filepath.Join(dir, "none.pem"), Key: keyFile}, "serve.tls"},
+		{"missing CA", config.ServeTLS{Cert: certFile, Key: keyFile, ClientAuth: "require", ClientCA: filepath.Join(dir, "none.pem")}, "serve.tls.client_ca"},
+		{"CA not PEM", config.ServeTLS{Cert: certFile, Key: keyFile, ClientAuth: "request", ClientCA: notPEM}, "holds no PEM certificate"},
 	}
 	for _, c := range cases {
 		if _, err := TLSConfig(c.c); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
-	tc, err := TLSConfig(config.ServeTLS{Cert: pki.certFile, Key: pki.keyFile, ClientAuth: "request", ClientCA: pki.caFile})
+	tc, err := TLSConfig(config.ServeTLS{Cert: certFile, Key: keyFile, ClientAuth: "request", ClientCA: w.CAFile()})
 	if err != nil || tc.MinVersion != tls.VersionTLS12 || tc.ClientAuth != tls.VerifyClientCertIfGiven {
 		t.Fatalf("%+v %v", tc, err)
 	}
 	// Serve reports a bad TLS configuration at once.
-	w := newWorld(t)
 	ln := mustListen(t)
 	err = New(ForApp(w.app), config.Serve{TLS: config.ServeTLS{Cert: "none", Key: "none"}}, nil).Serve(t.Context(), ln)
 	if err == nil || errors.Is(err, http.ErrServerClosed) {

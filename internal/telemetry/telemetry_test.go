@@ -46,8 +46,8 @@ func TestInstrumentRealEngine(t *testing.T) {
 	cases := []struct {
 		name, tok, decision, reasons string
 	}{
-		{"allowed", w.AccessToken(admintest.Subject, nil), "allow", ""},
-		{"shadow automation", w.AccessToken("svc:nobody", nil), "deny", "shadow_automation"},
+		{"allowed", w.MustToken(admintest.Subject, nil), "allow", ""},
+		{"shadow automation", w.MustToken("svc:nobody", nil), "deny", "shadow_automation"},
 		{"no credential", "", "deny", "token_missing"},
 	}
 	for i, tc := range cases {

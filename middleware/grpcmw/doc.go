@@ -1,11 +1,19 @@
 // Package grpcmw judges every call of a Go gRPC service with an embedded
 // Provost engine before the service's own handler runs.
 //
-//	eng, err := provost.New(ctx, provost.Options{ConfigFile: "provost.yaml"})
+//	pol, err := provost.LoadPolicy(ctx, "provost.yaml")
 //	if err != nil {
 //		return err
 //	}
-//	defer eng.Close()
+//	dir, err := stores.OpenDir(ctx, "provost-data", stores.Options{})
+//	if err != nil {
+//		return err
+//	}
+//	defer dir.Close()
+//	eng, err := provost.New(ctx, pol, dir.Stores(), provost.Options{Secret: dir.Secret()})
+//	if err != nil {
+//		return err
+//	}
 //	srv := grpc.NewServer(
 //		grpc.Creds(credentials.NewTLS(tlsConfig)), // client certificates give the workload identity
 //		grpc.UnaryInterceptor(grpcmw.UnaryServerInterceptor(eng)),
@@ -22,7 +30,8 @@
 // "x-forwarded-client-cert", "client-cert", "client-cert-chain"; believed
 // only from configured trusted proxies), hop attestations ("provost-hop"),
 // a posture attestation ("provost-posture") and a JWT-SVID
-// ("provost-workload-jwt"). It then calls Engine.Check and:
+// ("provost-workload-jwt"). It then asks the provost.Checker through
+// provost.Judge and:
 //
 //   - on allow, runs the handler with the decision in its context
 //     (DecisionFrom) and every client-typed x-provost-* metadata key removed;

@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/middleware/grpcmw"
-	"github.com/provost-dev/provost/middleware/internal/mwtest"
 	"github.com/provost-dev/provost/verdict"
 )
 
@@ -28,11 +28,11 @@ func (a textAddr) String() string  { return string(a) }
 // runs exactly when the call is allowed, every refusal is Unauthenticated or
 // PermissionDenied, and no status echoes the credential.
 func FuzzUnaryInterceptor(f *testing.F) {
-	w := mwtest.New(f, mwtest.Options{})
-	ic := grpcmw.UnaryServerInterceptor(w.Eng)
-	f.Add("Bearer "+w.Token("svc:ok", nil), "", "", "", checkMethod, "127.0.0.1:5000")
-	f.Add("Bearer "+w.Token("svc:remote", nil), "", "10.9.1.1", "", checkMethod, "[::ffff:127.0.0.1]:1")
-	f.Add("Bearer "+w.Token("svc:vendor", nil), "eyJ9.e30.x", "", "eyJ9.e30.x", "/", "/tmp/socket")
+	w := provosttest.New(f, mw(provosttest.Options{}))
+	ic := grpcmw.UnaryServerInterceptor(w.App("").Engine)
+	f.Add("Bearer "+w.MustToken("svc:ok", nil), "", "", "", checkMethod, "127.0.0.1:5000")
+	f.Add("Bearer "+w.MustToken("svc:remote", nil), "", "10.9.1.1", "", checkMethod, "[::ffff:127.0.0.1]:1")
+	f.Add("Bearer "+w.MustToken("svc:vendor", nil), "eyJ9.e30.x", "", "eyJ9.e30.x", "/", "/tmp/socket")
 	f.Add("", "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, authz, proof, xff, hop, method, addr string) {
 		md := metadata.MD{"authorization": {authz}, "dpop": {proof}, "x-forwarded-for": {xff},
@@ -70,9 +70,9 @@ func FuzzUnaryInterceptor(f *testing.F) {
 // BenchmarkUnaryInterceptor measures the allow path of the unary
 // interceptor over a real engine, without the network.
 func BenchmarkUnaryInterceptor(b *testing.B) {
-	w := mwtest.New(b, mwtest.Options{})
-	ic := grpcmw.UnaryServerInterceptor(w.Eng)
-	md := metadata.MD{"authorization": {"Bearer " + w.Token("svc:ok", nil)}}
+	w := provosttest.New(b, mw(provosttest.Options{}))
+	ic := grpcmw.UnaryServerInterceptor(w.App("").Engine)
+	md := metadata.MD{"authorization": {"Bearer " + w.MustToken("svc:ok", nil)}}
 	ctx := metadata.NewIncomingContext(context.Background(), md)
 	ctx = peer.NewContext(ctx, &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
 	info := &grpc.UnaryServerInfo{FullMethod: checkMethod}

@@ -1,6 +1,7 @@
 package grpcmw_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -20,8 +21,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/app"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/middleware/grpcmw"
-	"github.com/provost-dev/provost/middleware/internal/mwtest"
 	"github.com/provost-dev/provost/verdict"
 )
 
@@ -70,21 +72,65 @@ func (h *recorder) Watch(_ *healthpb.HealthCheckRequest, s grpc.ServerStreamingS
 	return s.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING})
 }
 
+// The test world's workload and bindings: loopback is approved for svc:ok,
+// svc:bound and svc:workload; svc:remote and svc:vendor are only approved
+// from a network no test connection comes from.
+const (
+	workloadPath = "/svc/orders"
+	workload     = "spiffe://mw.test" + workloadPath
+	bindings     = `version: 1
+mode: enforce
+networks:
+  loopback: [127.0.0.0/8, "::1/128"]
+  faraway: [10.9.0.0/16]
+bindings:
+  - name: ok
+    match: {subject: "svc:ok"}
+    require: {networks: [loopback]}
+    on_violation: deny
+  - name: remote
+    match: {subject: "svc:remote"}
+    require: {networks: [faraway]}
+    on_violation: deny
+  - name: vendor
+    match: {subject: "svc:vendor"}
+    require: {networks: [faraway]}
+    on_violation: step_up
+  - name: bound
+    match: {subject: "svc:bound"}
+    require: {possession: dpop, networks: [loopback]}
+    on_violation: deny
+  - name: workload
+    match: {subject: "svc:workload"}
+    require: {workloads: ["` + workload + `"], networks: [loopback]}
+    on_violation: deny
+`
+)
+
+// mw is o with the names of the test world (mw.test) and its bindings;
+// the external origin defaults to the audience.
+func mw(o provosttest.Options) provosttest.Options {
+	o.Issuer, o.Audience, o.TrustDomain, o.Bindings = "https://sts.mw.test", "https://api.mw.test", "mw.test", bindings
+	o.Origin = cmp.Or(o.Origin, o.Audience)
+	return o
+}
+
 // service is a real gRPC server on a loopback port guarded by both
 // interceptors over a real engine, and a real client connected to it.
 type service struct {
-	*mwtest.World
+	*provosttest.T
+	app    *app.App
 	origin string
 	svc    *recorder
 	client healthpb.HealthClient
 }
 
 type tlsSetup struct {
-	server *tls.Config                       // nil: plaintext
-	client func(w *mwtest.World) *tls.Config // called once the world exists
+	server *tls.Config                        // nil: plaintext
+	client func(w *provosttest.T) *tls.Config // called once the world exists
 }
 
-func newService(t *testing.T, o mwtest.Options, ts *tlsSetup, opts ...grpcmw.Option) *service {
+func newService(t *testing.T, o provosttest.Options, ts *tlsSetup, opts ...grpcmw.Option) *service {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -94,17 +140,18 @@ func newService(t *testing.T, o mwtest.Options, ts *tlsSetup, opts ...grpcmw.Opt
 	if ts != nil {
 		s.origin = "https://" + lis.Addr().String()
 	}
-	o.Origins = append(o.Origins, s.origin)
-	s.World = mwtest.New(t, o)
+	o.Origin = s.origin
+	s.T = provosttest.New(t, mw(o))
+	s.app = s.App("")
 	sopts := []grpc.ServerOption{
-		grpc.UnaryInterceptor(grpcmw.UnaryServerInterceptor(s.Eng, opts...)),
-		grpc.StreamInterceptor(grpcmw.StreamServerInterceptor(s.Eng, opts...)),
+		grpc.UnaryInterceptor(grpcmw.UnaryServerInterceptor(s.app.Engine, opts...)),
+		grpc.StreamInterceptor(grpcmw.StreamServerInterceptor(s.app.Engine, opts...)),
 		grpc.ConnectionTimeout(5 * time.Second),
 	}
 	copts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if ts != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(ts.server)))
-		copts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(ts.client(s.World)))}
+		copts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(ts.client(s.T)))}
 	}
 	srv := grpc.NewServer(sopts...)
 	healthpb.RegisterHealthServer(srv, s.svc)
@@ -140,10 +187,10 @@ func (s *service) call(t *testing.T, streaming bool, pairs ...string) (metadata.
 }
 
 func TestInterceptors(t *testing.T) {
-	s := newService(t, mwtest.Options{}, nil)
-	key := mwtest.NewKey(t)
-	bound := s.BoundToken("svc:bound", key)
-	expired := time.Now().Add(-2 * time.Hour)
+	s := newService(t, provosttest.Options{}, nil)
+	key := s.NewKey()
+	bound := s.MustBoundToken("svc:bound", key)
+	expired := s.Now().Add(-2 * time.Hour)
 	cases := []struct {
 		name      string
 		pairs     func(method string) []string
@@ -153,29 +200,29 @@ func TestInterceptors(t *testing.T) {
 	}{
 		{name: "allow, client-typed identity metadata stripped", code: codes.OK, reason: "provenance_verified",
 			pairs: func(string) []string {
-				return []string{"authorization", "Bearer " + s.Token("svc:ok", nil), "x-provost-subject", "admin", "x-provost-made-up", "1"}
+				return []string{"authorization", "Bearer " + s.MustToken("svc:ok", nil), "x-provost-subject", "admin", "x-provost-made-up", "1"}
 			}},
 		{name: "no credential", code: codes.Unauthenticated, reason: "token_missing", challenge: `Bearer realm="provost"`,
 			pairs: func(string) []string { return nil }},
 		{name: "expired credential", code: codes.Unauthenticated, reason: "expired", challenge: `Bearer error="invalid_token"`,
 			pairs: func(string) []string {
-				return []string{"authorization", "Bearer " + s.Token("svc:ok", map[string]any{"iat": expired.Unix(), "exp": expired.Add(time.Hour).Unix()})}
+				return []string{"authorization", "Bearer " + s.MustToken("svc:ok", map[string]any{"iat": expired.Unix(), "exp": expired.Add(time.Hour).Unix()})}
 			}},
 		{name: "provenance deny from the peer address", code: codes.PermissionDenied, reason: "network_not_approved",
-			pairs: func(string) []string { return []string{"authorization", "Bearer " + s.Token("svc:remote", nil)} }},
+			pairs: func(string) []string { return []string{"authorization", "Bearer " + s.MustToken("svc:remote", nil)} }},
 		{name: "typed x-forwarded-for gains nothing", code: codes.PermissionDenied, reason: "network_not_approved",
 			pairs: func(string) []string {
-				return []string{"authorization", "Bearer " + s.Token("svc:remote", nil), "x-forwarded-for", "10.9.1.1"}
+				return []string{"authorization", "Bearer " + s.MustToken("svc:remote", nil), "x-forwarded-for", "10.9.1.1"}
 			}},
 		{name: "step up", code: codes.Unauthenticated, reason: "network_not_approved", challenge: `Bearer error="invalid_token", error_description="re-authenticate`,
-			pairs: func(string) []string { return []string{"authorization", "Bearer " + s.Token("svc:vendor", nil)} }},
+			pairs: func(string) []string { return []string{"authorization", "Bearer " + s.MustToken("svc:vendor", nil)} }},
 		{name: "DPoP proof over origin and method path", code: codes.OK,
 			pairs: func(m string) []string {
-				return []string{"authorization", "DPoP " + bound, "dpop", mwtest.Proof(t, key, "POST", s.origin+m, bound, "")}
+				return []string{"authorization", "DPoP " + bound, "dpop", s.MustDPoPProof(key, "POST", m, bound)}
 			}},
 		{name: "DPoP proof for another method", code: codes.Unauthenticated, reason: "dpop_htu_mismatch", challenge: `DPoP error="invalid_dpop_proof"`,
 			pairs: func(string) []string {
-				return []string{"authorization", "DPoP " + bound, "dpop", mwtest.Proof(t, key, "POST", s.origin+"/grpc.health.v1.Health/List", bound, "")}
+				return []string{"authorization", "DPoP " + bound, "dpop", s.MustDPoPProof(key, "POST", "/grpc.health.v1.Health/List", bound)}
 			}},
 	}
 	for _, streaming := range []bool{false, true} {
@@ -250,42 +297,40 @@ func codesOf(d *provost.Decision) []string {
 
 // The TLS client certificate of the connection is the workload identity.
 func TestClientCertificate(t *testing.T) {
-	serverCert, serverPool := mwtest.ServerCert(t)
-	var world *mwtest.World
+	serverCert, serverPool := provosttest.ServerCert(t)
+	var world *provosttest.T
 	caPool := x509.NewCertPool()
 	withCert := true
 	ts := &tlsSetup{
 		server: &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12,
 			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: caPool},
-		client: func(w *mwtest.World) *tls.Config {
+		client: func(w *provosttest.T) *tls.Config {
 			world = w
-			for _, c := range w.CA.Certificates() {
-				caPool.AddCert(c)
-			}
+			caPool.AddCert(w.CA())
 			return &tls.Config{RootCAs: serverPool, MinVersion: tls.VersionTLS12,
 				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 					if !withCert {
 						return &tls.Certificate{}, nil
 					}
-					c := world.ClientCert(mwtest.Workload)
+					c := world.MustClientCert(workloadPath)
 					return &c, nil
 				}}
 		},
 	}
-	s := newService(t, mwtest.Options{}, ts)
-	_, err := s.call(t, false, "authorization", "Bearer "+s.Token("svc:workload", nil))
+	s := newService(t, provosttest.Options{}, ts)
+	_, err := s.call(t, false, "authorization", "Bearer "+s.MustToken("svc:workload", nil))
 	got := s.svc.take()
 	if err != nil || len(got) != 1 {
 		t.Fatalf("with the SVID: %v, handler calls %d", err, len(got))
 	}
-	if id := got[0].decision.Signals.Workload.ID; id != mwtest.Workload {
-		t.Fatalf("workload %q, want %q", id, mwtest.Workload)
+	if id := got[0].decision.Signals.Workload.ID; id != workload {
+		t.Fatalf("workload %q, want %q", id, workload)
 	}
 
 	// Same service, a new connection without a client certificate.
 	withCert = false
-	s2 := newService(t, mwtest.Options{}, ts)
-	_, err = s2.call(t, false, "authorization", "Bearer "+s2.Token("svc:workload", nil))
+	s2 := newService(t, provosttest.Options{}, ts)
+	_, err = s2.call(t, false, "authorization", "Bearer "+s2.MustToken("svc:workload", nil))
 	if status.Code(err) != codes.PermissionDenied || len(s2.svc.take()) != 0 {
 		t.Fatalf("without a certificate: %v", err)
 	}
@@ -303,14 +348,14 @@ func TestSameDecisionAsEngine(t *testing.T) {
 		reqs = append(reqs, grpcmw.FromIncoming(ctx, method))
 		decs = append(decs, d)
 	})
-	s := newService(t, mwtest.Options{}, nil, hook)
+	s := newService(t, provosttest.Options{}, nil, hook)
 	calls := [][]string{
-		{"authorization", "Bearer " + s.Token("svc:ok", nil)},
-		{"authorization", "Bearer " + s.Token("svc:ok", nil), "x-forwarded-for", "10.9.1.1"},
-		{"authorization", "Bearer " + s.Token("svc:remote", nil)},
-		{"authorization", "Bearer " + s.Token("svc:vendor", nil)},
-		{"authorization", "Bearer " + s.Token("svc:nobody", nil)},
-		{"authorization", "Bearer " + s.Token("svc:ok", map[string]any{"aud": "https://other.test"})},
+		{"authorization", "Bearer " + s.MustToken("svc:ok", nil)},
+		{"authorization", "Bearer " + s.MustToken("svc:ok", nil), "x-forwarded-for", "10.9.1.1"},
+		{"authorization", "Bearer " + s.MustToken("svc:remote", nil)},
+		{"authorization", "Bearer " + s.MustToken("svc:vendor", nil)},
+		{"authorization", "Bearer " + s.MustToken("svc:nobody", nil)},
+		{"authorization", "Bearer " + s.MustToken("svc:ok", map[string]any{"aud": "https://other.test"})},
 		{"authorization", "Basic dXNlcjpwYXNz"},
 		{},
 	}
@@ -323,7 +368,7 @@ func TestSameDecisionAsEngine(t *testing.T) {
 			if req.Method != "POST" || !strings.HasPrefix(req.Target, "/grpc.health.v1.Health/") || req.Peer.String() != "127.0.0.1" {
 				t.Fatalf("request value %s %s from %s", req.Method, req.Target, req.Peer)
 			}
-			want, cerr := s.Eng.Check(context.Background(), req)
+			want, cerr := s.app.Engine.Check(context.Background(), req)
 			if cerr != nil {
 				t.Fatal(cerr)
 			}
@@ -343,13 +388,13 @@ func TestSameDecisionAsEngine(t *testing.T) {
 
 // When the engine fails, the call is refused and the handler never runs.
 func TestFailClosed(t *testing.T) {
-	s := newService(t, mwtest.Options{}, nil)
-	tok := s.Token("svc:ok", nil)
+	s := newService(t, provosttest.Options{}, nil)
+	tok := s.MustToken("svc:ok", nil)
 	if _, err := s.call(t, false, "authorization", "Bearer "+tok); err != nil {
 		t.Fatalf("before the failure: %v", err)
 	}
 	s.svc.take()
-	s.App.Close()
+	s.app.Close()
 	for _, streaming := range []bool{false, true} {
 		_, err := s.call(t, streaming, "authorization", "Bearer "+tok)
 		if err == nil || len(s.svc.take()) != 0 {

@@ -1,38 +1,31 @@
-// Package admintest builds, for tests, a real Engine with the admin API
-// configured: an issuer, a bindings file, a server certificate for
-// 127.0.0.1, a client CA with an allowed and a refused client, and an admin
-// token, all made in the test's temporary directory.
+// Package admintest is the admin API's test fixture: the shared test world
+// of internal/provosttest (issuer, CA, clock, Provost opened on its
+// embedded stores) with an admin section configured — a TLS listener on
+// 127.0.0.1 whose server certificate the world's CA issues, admin client
+// certificates verified against that CA with an allowed and a refused
+// identity, an admin token, and a rate limit.
 package admintest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/admin"
 	"github.com/provost-dev/provost/internal/app"
+	"github.com/provost-dev/provost/internal/provosttest"
 	"github.com/provost-dev/provost/internal/telemetry"
 )
 
@@ -40,6 +33,7 @@ import (
 const (
 	Issuer      = "https://sts.acme.test"
 	Audience    = "https://api.acme.test"
+	TrustDomain = "acme.test"
 	Subject     = "svc:reports"
 	AllowedID   = "spiffe://acme.test/ops/admin"
 	AllowedCN   = "ops-admin"
@@ -68,40 +62,30 @@ type Options struct {
 	AdminYAML string
 }
 
-// World is an engine with its admin API configured.
+// World is a provosttest world with its admin API configured. Its App
+// field is Provost opened over the world (it hides provosttest.T's App
+// method; w.T.App opens another).
 type World struct {
-	T      testing.TB
-	Dir    string
-	Engine *provost.Engine
+	*provosttest.T
 	App    *app.App
-	// Token is the raw admin token (its hash is in the configuration).
-	Token string
-	// ServerCAFile verifies the admin server; ServerPool holds it.
+	Engine *provost.Engine
+	// AdminToken is the raw admin token (its hash is in the configuration).
+	AdminToken string
+	// ServerCAFile verifies the admin server (the world's CA); ServerPool
+	// holds it.
 	ServerCAFile string
 	ServerPool   *x509.CertPool
 
-	issuer   *ecdsa.PrivateKey
-	clientCA *authority
+	t testing.TB
 }
 
 // New builds the world.
 func New(t testing.TB, o Options) *World {
 	t.Helper()
-	w := &World{T: t, Dir: t.TempDir()}
-	w.issuer = newKey(t)
-	w.writeJWKS()
-	w.Write("bindings.yaml", Bindings)
-	serverCA := newAuthority(t, "admin server CA")
-	w.ServerCAFile = w.Write("server-ca.pem", serverCA.certPEM())
-	w.ServerPool = x509.NewCertPool()
-	w.ServerPool.AddCert(serverCA.cert)
-	sc, sk := serverCA.issue(t, leafTemplate{cn: "provost admin", ips: []net.IP{net.IPv4(127, 0, 0, 1)}, server: true})
-	w.Write("server.crt", sc)
-	w.Write("server.key", sk)
-	w.clientCA = newAuthority(t, "admin client CA")
-	w.Write("client-ca.pem", w.clientCA.certPEM())
-	w.Token = "adm_" + hex.EncodeToString(randomBytes(24))
-	sum := sha256.Sum256([]byte(w.Token))
+	tok := make([]byte, 24)
+	rand.Read(tok)
+	w := &World{t: t, AdminToken: "adm_" + hex.EncodeToString(tok)}
+	sum := sha256.Sum256([]byte(w.AdminToken))
 	if o.PerSecond == 0 {
 		o.PerSecond = 1000
 	}
@@ -113,80 +97,21 @@ func New(t testing.TB, o Options) *World {
 		adminYAML = fmt.Sprintf(`admin:
   listen: 127.0.0.1:0
   tls: {cert: server.crt, key: server.key}
-  client_ca: client-ca.pem
+  client_ca: ca.pem
   allowed_clients: [%q, %q]
   token_sha256: %s
   rate_limit: {per_second: %g, burst: %d}
 `, AllowedID, AllowedCN, hex.EncodeToString(sum[:]), o.PerSecond, o.Burst)
 	}
-	w.Write("provost.yaml", w.Config()+adminYAML)
-	a, err := app.Open(context.Background(), app.Options{ConfigFile: w.ConfigFile()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	w.App, w.Engine = a, a.Engine
+	w.T = provosttest.New(t, provosttest.Options{Bindings: Bindings, Config: adminYAML,
+		Issuer: Issuer, Audience: Audience, TrustDomain: TrustDomain})
+	w.WriteLeaf("server", provosttest.Leaf{CommonName: "provost admin", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	w.ServerCAFile = w.CAFile()
+	w.ServerPool = x509.NewCertPool()
+	w.ServerPool.AddCert(w.CA())
+	w.App = w.T.App("")
+	w.Engine = w.App.Engine
 	return w
-}
-
-// Config is the world's configuration without its admin section.
-func (w *World) Config() string {
-	return `version: 1
-data_dir: data
-bindings: bindings.yaml
-issuers:
-  - issuer: ` + Issuer + `
-    audiences: [` + Audience + `]
-    algorithms: [ES256]
-    jwks_file: issuer.jwks.json
-`
-}
-
-// ConfigFile is the configuration's path.
-func (w *World) ConfigFile() string { return filepath.Join(w.Dir, "provost.yaml") }
-
-// Write writes a file in the world's directory and returns its path.
-func (w *World) Write(name, body string) string {
-	w.T.Helper()
-	p := filepath.Join(w.Dir, name)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		w.T.Fatal(err)
-	}
-	return p
-}
-
-func (w *World) writeJWKS() {
-	b, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: w.issuer.Public(), KeyID: "sts-1", Use: "sig"}}})
-	if err != nil {
-		w.T.Fatal(err)
-	}
-	w.Write("issuer.jwks.json", string(b))
-}
-
-// AccessToken issues an access token for sub, valid for an hour; extra
-// claims are added.
-func (w *World) AccessToken(sub string, extra map[string]any) string {
-	w.T.Helper()
-	now := time.Now()
-	claims := map[string]any{"iss": Issuer, "aud": Audience, "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	for k, v := range extra {
-		claims[k] = v
-	}
-	opts := (&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "sts-1")
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: w.issuer}, opts)
-	if err != nil {
-		w.T.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := s.Sign(payload)
-	if err != nil {
-		w.T.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
-	if err != nil {
-		w.T.Fatal(err)
-	}
-	return out
 }
 
 // Request is a request bearing tok from the datacenter.
@@ -196,44 +121,34 @@ func (w *World) Request(tok string) *provost.Request {
 
 // Decide checks the request bearing tok and returns the decision.
 func (w *World) Decide(tok string) *provost.Decision {
-	w.T.Helper()
+	w.t.Helper()
 	d, err := w.Engine.Check(context.Background(), w.Request(tok))
 	if err != nil {
-		w.T.Fatalf("Check: %v", err)
+		w.t.Fatalf("Check: %v", err)
 	}
 	return d
 }
 
-// ClientCert issues a client certificate from the admin client CA with
-// Common Name cn and, when not empty, the URI SAN uri.
+// ClientCert issues a client certificate from the world's CA (the admin
+// client CA) with Common Name cn and, when not empty, the URI SAN uri.
 func (w *World) ClientCert(cn, uri string) tls.Certificate {
-	w.T.Helper()
-	c, k := w.clientCA.issue(w.T, leafTemplate{cn: cn, uri: uri})
-	cert, err := tls.X509KeyPair([]byte(c), []byte(k))
-	if err != nil {
-		w.T.Fatal(err)
-	}
-	return cert
+	w.t.Helper()
+	return w.MustTLSLeaf(provosttest.Leaf{CommonName: cn, URI: uri})
 }
 
 // ClientCertFiles writes a client certificate and key (as ClientCert) and
 // returns their paths.
 func (w *World) ClientCertFiles(name, cn, uri string) (certFile, keyFile string) {
-	w.T.Helper()
-	c, k := w.clientCA.issue(w.T, leafTemplate{cn: cn, uri: uri})
-	return w.Write(name+".crt", c), w.Write(name+".key", k)
+	w.t.Helper()
+	return w.WriteLeaf(name, provosttest.Leaf{CommonName: cn, URI: uri})
 }
 
 // ForeignClientCert is a client certificate from a CA the server does not
-// trust, naming an allowed identity.
+// trust (another world's), naming an allowed identity.
 func (w *World) ForeignClientCert() tls.Certificate {
-	w.T.Helper()
-	c, k := newAuthority(w.T, "foreign CA").issue(w.T, leafTemplate{cn: AllowedCN, uri: AllowedID})
-	cert, err := tls.X509KeyPair([]byte(c), []byte(k))
-	if err != nil {
-		w.T.Fatal(err)
-	}
-	return cert
+	w.t.Helper()
+	other := provosttest.New(w.t, provosttest.Options{TrustDomain: TrustDomain})
+	return other.MustTLSLeaf(provosttest.Leaf{CommonName: AllowedCN, URI: AllowedID})
 }
 
 // HTTPClient is a client that trusts the admin server and presents certs.
@@ -246,22 +161,22 @@ func (w *World) HTTPClient(certs ...tls.Certificate) *http.Client {
 // Serve starts the admin API on 127.0.0.1 and returns its base URL; it
 // stops when the test ends.
 func (w *World) Serve(m *telemetry.Metrics, log *slog.Logger) string {
-	w.T.Helper()
+	w.t.Helper()
 	srv, err := admin.New(admin.Options{App: w.App, Metrics: m, Logger: log, Version: "test"})
 	if err != nil {
-		w.T.Fatal(err)
+		w.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ln, err := srv.Listen(ctx)
 	if err != nil {
-		w.T.Fatal(err)
+		w.t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	w.T.Cleanup(func() {
+	w.t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			w.T.Errorf("admin Serve: %v", err)
+			w.t.Errorf("admin Serve: %v", err)
 		}
 	})
 	scheme := "http"
@@ -269,86 +184,4 @@ func (w *World) Serve(m *telemetry.Metrics, log *slog.Logger) string {
 		scheme = "https"
 	}
 	return (&url.URL{Scheme: scheme, Host: ln.Addr().String()}).String()
-}
-
-// authority is a test CA.
-type authority struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-type leafTemplate struct {
-	cn     string
-	uri    string
-	ips    []net.IP
-	server bool
-}
-
-func newAuthority(t testing.TB, cn string) *authority {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &authority{cert: cert, key: key}
-}
-
-func (a *authority) certPEM() string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.cert.Raw}))
-}
-
-// issue returns a PEM certificate and PEM key.
-func (a *authority) issue(t testing.TB, l leafTemplate) (string, string) {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: l.cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, IPAddresses: l.ips,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if l.server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	if l.uri != "" {
-		u, err := url.Parse(l.uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.URIs = []*url.URL{u}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, key.Public(), a.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}))
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func serial() *big.Int { return new(big.Int).SetBytes(randomBytes(16)) }
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
 }
