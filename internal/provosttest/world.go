@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,8 +57,10 @@ type Options struct {
 	// Config is appended to the generated provost.yaml: more top-level
 	// sections (grpc:, admin:, dpop:, evidence:, serve:, ...).
 	Config string
-	// Hops name the approved proxies that get hop keys (default edge, gw).
-	Hops []string
+	// Hops name the approved proxies that get hop keys (default edge, gw):
+	// Ed25519 keys (EdDSA), or P-256 keys (ES256) for those in P256Hops.
+	Hops     []string
+	P256Hops []string
 	// Issuer, Audience, TrustDomain and AttestorIss name the deployment
 	// (defaults: the constants of this package).
 	Issuer, Audience, TrustDomain, AttestorIss string
@@ -93,7 +96,7 @@ type World struct {
 	attestor *ecdsa.PrivateKey
 	caKey    *ecdsa.PrivateKey
 	ca       *x509.Certificate
-	hops     map[string]ed25519.PrivateKey
+	hops     map[string]crypto.Signer
 
 	mu     sync.Mutex
 	serial int64
@@ -103,7 +106,7 @@ type World struct {
 func (w *World) ConfigFile() string { return filepath.Join(w.Dir, "provost.yaml") }
 
 // HopKey returns the private key of an approved proxy ("edge" or "gw").
-func (w *World) HopKey(name string) ed25519.PrivateKey { return w.hops[name] }
+func (w *World) HopKey(name string) crypto.Signer { return w.hops[name] }
 
 // NewWorld generates keys and writes the configuration into dir. origin is
 // the external origin clients reach the API at (for DPoP); proxies are the
@@ -115,7 +118,7 @@ func NewWorld(dir, origin string, proxies []string, bindings string) (*World, er
 // Build generates keys and writes the configuration o describes into dir.
 func Build(dir string, o Options) (*World, error) {
 	o = o.withDefaults()
-	w := &World{Dir: dir, Origin: o.Origin, Now: time.Now, opts: o, hops: map[string]ed25519.PrivateKey{}}
+	w := &World{Dir: dir, Origin: o.Origin, Now: time.Now, opts: o, hops: map[string]crypto.Signer{}}
 	var err error
 	if w.issuer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, err
@@ -130,6 +133,12 @@ func Build(dir string, o Options) (*World, error) {
 		return nil, err
 	}
 	for _, n := range o.Hops {
+		if slices.Contains(o.P256Hops, n) {
+			if w.hops[n], err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if _, w.hops[n], err = ed25519.GenerateKey(rand.Reader); err != nil {
 			return nil, err
 		}

@@ -66,7 +66,10 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	w := provosttest.New(t, provosttest.Options{Issuer: wIssuer, Audience: wAudience, Origin: wAudience,
-		TrustDomain: "acme.test", Bindings: proxyBindings, Hops: []string{"edge", "gw"}})
+		TrustDomain: "acme.test", Bindings: proxyBindings, Hops: []string{"edge", "gw"},
+		// gw signs with P-256 (ES256), edge with Ed25519: both key types
+		// are loaded by the proxy and verified through one chain.
+		P256Hops: []string{"gw"}})
 	// The proxies sign hop attestations on the real clock, so the world's
 	// credentials and engines run on it too.
 	w.Now = time.Now
