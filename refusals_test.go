@@ -2,7 +2,6 @@ package provost_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/provost-dev/provost/internal/answer"
-	"github.com/provost-dev/provost/internal/checkreq"
 	"github.com/provost-dev/provost/internal/server"
 	"github.com/provost-dev/provost/reason"
 )
@@ -120,17 +118,7 @@ func TestTransportsRefuseAlike(t *testing.T) {
 // refuseViaCheckAPI is viaCheckAPI that also reads a 400 problem: its
 // verdict is the status and "field NAME".
 func (rig *transportRig) refuseViaCheckAPI(ctx context.Context, s *sent) (seen, error) {
-	doc := checkreq.Request{Method: s.method, Target: s.target, Authorization: s.authorization, DPoP: s.dpopProof, Peer: s.from}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return seen{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rig.api+server.PathCheck, bytes.NewReader(body))
-	if err != nil {
-		return seen{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := clientFrom(trustedProxy).Do(req)
+	resp, err := rig.postCheck(ctx, s)
 	if err != nil {
 		return seen{}, err
 	}
@@ -142,43 +130,7 @@ func (rig *transportRig) refuseViaCheckAPI(ctx context.Context, s *sent) (seen, 
 		err := json.NewDecoder(resp.Body).Decode(&p)
 		return seen{Status: resp.StatusCode, Reasons: "field " + p.Field}, err
 	}
-	return rig.viaCheckAPIBody(resp)
-}
-
-func (rig *transportRig) viaCheckAPIBody(resp *http.Response) (seen, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return seen{}, fmt.Errorf("answered %s (%v): %s", resp.Status, err, data)
-	}
-	var d struct {
-		Decision   string `json:"decision"`
-		Credential struct {
-			Verdict string `json:"verdict"`
-		} `json:"credential"`
-		Provenance string `json:"provenance"`
-		Reasons    []struct {
-			Code string `json:"code"`
-		} `json:"reasons"`
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		return seen{}, err
-	}
-	codes := make([]string, len(d.Reasons))
-	for i, r := range d.Reasons {
-		codes[i] = r.Code
-	}
-	dec := d.Decision
-	// The status compared is the one the decision renders to.
-	status := http.StatusForbidden
-	switch {
-	case dec == "allow":
-		status = http.StatusOK
-	case len(codes) == 1 && (codes[0] == string(reason.RequestMethodInvalid) || codes[0] == string(reason.RequestTargetInvalid)):
-		status = http.StatusBadRequest
-	case d.Credential.Verdict == "rejected" || dec == "step_up":
-		status = http.StatusUnauthorized
-	}
-	return seen{Decision: dec, Credential: d.Credential.Verdict, Provenance: d.Provenance, Reasons: sortedCodes(codes), Status: status}, nil
+	return checkAnswerSeen(resp)
 }
 
 // rawForwardAuth calls forward-auth as nginx does, from the trusted proxy,

@@ -358,6 +358,16 @@ func clientFrom(from string) *http.Client {
 // 200 with the decision in the body; the status compared is the one that
 // decision renders to.
 func (rig *transportRig) viaCheckAPI(ctx context.Context, s *sent) (seen, error) {
+	resp, err := rig.postCheck(ctx, s)
+	if err != nil {
+		return seen{}, err
+	}
+	defer resp.Body.Close()
+	return checkAnswerSeen(resp)
+}
+
+// postCheck sends s's description to the check API from the trusted proxy.
+func (rig *transportRig) postCheck(ctx context.Context, s *sent) (*http.Response, error) {
 	doc := checkreq.Request{Method: s.method, Target: s.target, Authorization: s.authorization, DPoP: s.dpopProof,
 		Peer: s.from, Posture: s.posture}
 	if s.typedXFF != "" {
@@ -365,18 +375,18 @@ func (rig *transportRig) viaCheckAPI(ctx context.Context, s *sent) (seen, error)
 	}
 	body, err := json.Marshal(doc)
 	if err != nil {
-		return seen{}, err
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rig.api+server.PathCheck, bytes.NewReader(body))
 	if err != nil {
-		return seen{}, err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := clientFrom(trustedProxy).Do(req)
-	if err != nil {
-		return seen{}, err
-	}
-	defer resp.Body.Close()
+	return clientFrom(trustedProxy).Do(req)
+}
+
+// checkAnswerSeen reads a check API answer: the decision in its body.
+func checkAnswerSeen(resp *http.Response) (seen, error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return seen{}, fmt.Errorf("answered %s (%v): %s", resp.Status, err, data)
