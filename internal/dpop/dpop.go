@@ -319,6 +319,12 @@ func (v *Verifier) checkIAT(raw []byte, now time.Time) (time.Time, error) {
 // checkReplay records the proof's jti; it runs last so a rejected proof does
 // not use up its jti.
 func (v *Verifier) checkReplay(ctx context.Context, jkt, jti string, iat time.Time) error {
+	if h, ok := v.cache.(replay.Horizon); ok && iat.Before(h.Since()) {
+		// A proof made before the cache's memory began (Provost restarted
+		// with an in-memory cache) may have been used already: it cannot
+		// be told from its replay, so a fresh proof is asked for.
+		return reason.New(reason.DPoPIATWindow, "proof issued before this Provost's replay cache started: send a fresh proof")
+	}
 	key := "dpop:" + jkt + ":" + jti
 	seen, err := v.cache.Seen(ctx, key, iat.Add(v.maxAge+v.leeway))
 	if err != nil {

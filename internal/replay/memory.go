@@ -56,6 +56,7 @@ type MemoryConfig struct {
 // An until that is not after now records nothing: the entry would already be
 // expired. Seen then only reports whether key is live.
 type Memory struct {
+	since  time.Time
 	max    int64
 	maxKey int
 	now    func() time.Time
@@ -83,11 +84,16 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.since = m.now()
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]int64)
 	}
 	return m
 }
+
+// Since implements Horizon: the cache remembers nothing recorded before it
+// was made, such as before the process restarted.
+func (m *Memory) Since() time.Time { return m.since }
 
 // Len returns the number of recorded entries, including expired entries not
 // yet removed. It never exceeds MaxEntries.

@@ -15,6 +15,14 @@ type Cache interface {
 	Seen(ctx context.Context, key string, until time.Time) (bool, error)
 }
 
+// Horizon is implemented by a cache whose memory starts at a point in time
+// (one kept in a process's memory starts when the process does). Keys
+// recorded before Since were forgotten, so a caller must not trust it to
+// catch the replay of anything issued before then.
+type Horizon interface {
+	Since() time.Time
+}
+
 // ErrFull is returned, wrapped in a *reason.Error with code
 // reason.ReplayCacheFull, when the cache holds its maximum number of live
 // entries and cannot record a new key without forgetting a live one. Callers
