@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): formatting, vet, staticcheck, and
-# the whole suite with the race detector. It needs only Go: the embedded
-# stores are SQLite through a pure Go driver.
+# the whole suite with the race detector. The embedded stores are SQLite
+# through a pure Go driver; the scale-out stores are tested against the
+# PostgreSQL (127.0.0.1:5432, database test) and Redis (127.0.0.1:6379) of
+# this machine kind, started here when they are down. On CI (CI set) a test
+# whose server is missing fails; elsewhere it skips and says why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +55,20 @@ if command -v nginx >/dev/null 2>&1; then
   nginx -V 2>&1 | grep -- --with-http_auth_request_module >/dev/null ||
     { echo "nginx lacks ngx_http_auth_request_module"; nginx -V; exit 1; }
 fi
+
+echo "== postgresql and redis"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && ls /etc/postgresql >/dev/null 2>&1; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 || echo "PostgreSQL is not reachable: its tests fail on CI"
+redis-cli -h 127.0.0.1 -p 6379 ping || echo "Redis is not reachable: its tests fail on CI"
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...

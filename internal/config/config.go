@@ -38,6 +38,8 @@ type Config struct {
 
 	// Evidence says how decisions reach the evidence log.
 	Evidence Evidence `yaml:"evidence"`
+	// Storage says where shared state lives (default: embedded).
+	Storage Storage `yaml:"storage"`
 
 	// Transports (see serve.go, grpc.go, proxy.go, admin.go).
 	Serve Serve `yaml:"serve"`

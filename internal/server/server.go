@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,11 +49,15 @@ type Deps struct {
 	Policy func() *provost.Policy
 	// Log is the evidence log /v1/log/... serves; nil answers 503.
 	Log *evidencelog.Log
+	// Ready says whether the stores decisions need answer; /readyz is 503
+	// while it returns an error (nil: always ready). The error names the
+	// store, never a secret.
+	Ready func(context.Context) error
 }
 
 // ForApp is the Deps of a running Provost.
 func ForApp(a *app.App) Deps {
-	return Deps{Checker: a.Engine, Policy: a.Policy, Log: a.Evidence}
+	return Deps{Checker: a.Engine, Policy: a.Policy, Log: a.Evidence, Ready: a.Ready}
 }
 
 // New returns a Server over d. cfg's zero fields take their defaults
@@ -173,6 +178,13 @@ func (s *Server) health(w *reply, r *http.Request, ready bool) {
 			status, body = http.StatusServiceUnavailable, `{"status":"shutting_down"}`
 		case s.deps.Checker == nil || s.deps.Policy == nil:
 			status, body = http.StatusServiceUnavailable, `{"status":"no_engine"}`
+		case s.deps.Ready != nil:
+			if err := s.deps.Ready(r.Context()); err != nil {
+				b, _ := json.Marshal(map[string]string{"status": "not_ready", "reason": err.Error()})
+				status, body = http.StatusServiceUnavailable, string(b)
+				break
+			}
+			fallthrough
 		default:
 			body = `{"status":"ready","bindings_digest":"` + s.deps.Policy().Digest() + `"}`
 		}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Storage says where Provost keeps its shared state. Unset, everything is
+// the embedded default: SQLite files in data_dir and an in-memory replay
+// cache, for one replica. Several replicas behind a load balancer share
+// PostgreSQL and Redis instead (docs/scale-out.md).
+type Storage struct {
+	// Postgres holds the revocations, durable and shared.
+	Postgres Postgres `yaml:"postgres"`
+	// Redis holds the replay cache and origin history, shared.
+	Redis Redis `yaml:"redis"`
+}
+
+// Postgres is a PostgreSQL connection.
+type Postgres struct {
+	// DSN is a libpq connection string or URL. Keep the password out of
+	// it: PGPASSWORD or a PGPASSFILE (~/.pgpass) is read by the driver.
+	DSN string `yaml:"dsn"`
+	// MaxConns bounds the pool (default 16); ConnectTimeout bounds each
+	// connection attempt (default 5s).
+	MaxConns       int      `yaml:"max_conns"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+}
+
+// Redis is a Redis connection.
+type Redis struct {
+	// Addr is host:port.
+	Addr string `yaml:"addr"`
+	// DB is the database number (default 0). Username and PasswordFile
+	// authenticate (ACL); the password is read from the file, never
+	// written in this one.
+	DB           int    `yaml:"db"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// PoolSize bounds the connections (default 10 per CPU); Timeout bounds
+	// each command (default 1s): a command that times out is an error,
+	// and the decision that needed it is denied (fail closed).
+	PoolSize int      `yaml:"pool_size"`
+	Timeout  Duration `yaml:"timeout"`
+	// TLS turns on TLS to Redis, verified against CA (PEM; the system
+	// roots when empty).
+	TLS RedisTLS `yaml:"tls"`
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	Enabled bool   `yaml:"enabled"`
+	CA      string `yaml:"ca"`
+}
+
+// Defaults of Storage.
+const (
+	DefaultPostgresMaxConns       = 16
+	DefaultPostgresConnectTimeout = 5 * time.Second
+	DefaultRedisTimeout           = time.Second
+)
+
+func (s *Storage) check() error {
+	if p := s.Postgres; p != (Postgres{}) {
+		if p.DSN == "" {
+			return bad("storage.postgres.dsn", "is required when storage.postgres is set")
+		}
+		if u, err := url.Parse(p.DSN); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				return bad("storage.postgres.dsn", "holds a password; set PGPASSWORD or a PGPASSFILE instead, so the configuration holds no secret")
+			}
+		}
+		if strings.Contains(p.DSN, "password=") {
+			return bad("storage.postgres.dsn", "holds a password; set PGPASSWORD or a PGPASSFILE instead, so the configuration holds no secret")
+		}
+		if p.MaxConns < 0 || p.MaxConns > 1000 {
+			return bad("storage.postgres.max_conns", "must be between 1 and 1000")
+		}
+	}
+	if r := s.Redis; r != (Redis{}) {
+		if _, _, err := net.SplitHostPort(r.Addr); err != nil {
+			return bad("storage.redis.addr", "must be host:port (got %q)", r.Addr)
+		}
+		if r.DB < 0 || r.DB > 15 {
+			return bad("storage.redis.db", "must be between 0 and 15")
+		}
+		if r.PoolSize < 0 || r.PoolSize > 10000 {
+			return bad("storage.redis.pool_size", "must be between 1 and 10000")
+		}
+		if r.TLS.CA != "" && !r.TLS.Enabled {
+			return bad("storage.redis.tls.ca", "is set but storage.redis.tls.enabled is false")
+		}
+	}
+	return nil
+}

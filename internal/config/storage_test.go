@@ -1,0 +1,50 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStorageGood(t *testing.T) {
+	c, err := Parse("p.yaml", []byte(`version: 1
+storage:
+  postgres: {dsn: "postgres://provost@db:5432/provost?sslmode=verify-full", max_conns: 8, connect_timeout: 2s}
+  redis: {addr: "redis:6379", db: 1, username: provost, password_file: redis.pass, pool_size: 20, timeout: 500ms, tls: {enabled: true, ca: ca.pem}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Storage
+	if s.Postgres.MaxConns != 8 || s.Postgres.ConnectTimeout.D() != 2*time.Second || s.Redis.Addr != "redis:6379" || s.Redis.DB != 1 ||
+		s.Redis.Timeout.D() != 500*time.Millisecond || !s.Redis.TLS.Enabled || s.Redis.PasswordFile != "redis.pass" {
+		t.Fatalf("%+v", s)
+	}
+	if c, err := Parse("p.yaml", []byte("version: 1\n")); err != nil || c.Storage != (Storage{}) {
+		t.Fatalf("no storage section: %+v %v", c, err)
+	}
+}
+
+func TestStorageBad(t *testing.T) {
+	cases := []struct{ name, section, want string }{
+		{"postgres without dsn", "  postgres: {max_conns: 4}\n", "p.yaml:3: storage.postgres.dsn: is required"},
+		{"password in a URL", "  postgres: {dsn: \"postgres://u:s3cret@db/p\"}\n", "storage.postgres.dsn: holds a password"},
+		{"password in a keyword DSN", "  postgres: {dsn: \"host=db user=u password=s3cret\"}\n", "storage.postgres.dsn: holds a password"},
+		{"too many conns", "  postgres: {dsn: \"host=db\", max_conns: 5000}\n", "storage.postgres.max_conns"},
+		{"redis without port", "  redis: {addr: redis}\n", `storage.redis.addr: must be host:port (got "redis")`},
+		{"redis db", "  redis: {addr: \"r:6379\", db: 16}\n", "storage.redis.db"},
+		{"ca without tls", "  redis: {addr: \"r:6379\", tls: {ca: ca.pem}}\n", "storage.redis.tls.ca"},
+		{"unknown field", "  mysql: {dsn: x}\n", "field mysql not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte("version: 1\nstorage:\n"+c.section))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("the error repeats the password: %v", err)
+			}
+		})
+	}
+}
