@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -235,7 +236,7 @@ func TestXFCCLastElementIsBelieved(t *testing.T) {
 func TestFailClosedIsRecorded(t *testing.T) {
 	w, a := newWorld(t)
 	tok := w.MustToken("svc:reports", nil)
-	a.Origins.Close() // origin history becomes unreadable
+	a.Origins.(io.Closer).Close() // origin history becomes unreadable
 	d, err := a.Engine.Check(context.Background(), &provost.Request{Method: "GET", Target: "/r", Authorization: "Bearer " + tok, Peer: addr("10.40.1.1")})
 	if err == nil || d.Outcome != verdict.Deny || d.Credential.Reason != reason.InternalError {
 		t.Fatalf("decision %+v, err %v", d, err)

@@ -74,7 +74,7 @@ func runSuite(ctx context.Context, s *policytest.Suite, dataDir string, stdout i
 		dataDir = tmp
 	}
 	clock := &policytest.Clock{}
-	a, err := app.Open(ctx, app.Options{ConfigFile: s.Config, DataDir: dataDir, Now: clock.Now})
+	a, err := app.Open(ctx, app.Options{ConfigFile: s.Config, DataDir: dataDir, Now: clock.Now, Offline: true})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -41,7 +41,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return at
 	}
-	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Now: clock})
+	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Now: clock, Offline: true})
 	if err != nil {
 		fmt.Fprintln(stderr, "provost check:", err)
 		return exitUsage

@@ -186,7 +186,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	writeJSON(w, http.StatusOK, Status{
 		Version: s.version, StartedAt: s.started.UTC(), UptimeSeconds: int64(now.Sub(s.started).Seconds()),
-		Summary: s.app.Policy().Summary(), DataDir: s.app.Layout.Dir, Revocations: n, ReplayEntries: s.app.Replay.Len(),
+		Summary: s.app.Policy().Summary(), DataDir: s.app.Layout.Dir, Revocations: n, ReplayEntries: s.app.ReplayEntries(),
 	})
 }
 

@@ -66,21 +66,27 @@ type Options struct {
 	// Logger receives operational logs (never a raw credential); nil
 	// discards them.
 	Logger *slog.Logger
+	// Offline judges recorded requests in order (DataOptions.Offline).
+	Offline bool
 }
 
 // Data is an opened data directory: the server secret and the embedded
 // stores.
 type Data struct {
-	Layout      Layout
-	Secret      []byte
-	Revocations *revocation.SQLite
-	Origins     *origin.SQLite
-	Replay      *replay.Memory
+	Layout Layout
+	Secret []byte
+	// The stores: the embedded ones (SQLite, in memory) unless the
+	// configuration's storage section names shared backends.
+	Revocations revocation.Store
+	Origins     origin.Store
+	Replay      replay.Cache
 	Evidence    *evidencelog.Log
 
 	fp *fingerprint.Fingerprinter
-	// checks are the readiness checks of the shared backends.
-	checks []func(context.Context) error
+	// checks are the readiness checks of the shared backends; closers
+	// release what was opened, last first.
+	checks  []func(context.Context) error
+	closers []func() error
 }
 
 // DataOptions tune the stores of a data directory.
@@ -89,10 +95,18 @@ type DataOptions struct {
 	Now func() time.Time
 	// ReplayMaxEntries bounds the replay cache (0: its default).
 	ReplayMaxEntries int
+	// Offline is for judging recorded requests in order (provost check):
+	// the in-memory replay cache then has no horizon (replay.Horizon), as
+	// every request it is asked about goes through it.
+	Offline bool
 	// AsyncEvidence answers decisions before their records are on disk.
 	AsyncEvidence bool
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
+	// Storage names shared backends (PostgreSQL, Redis) to use in place
+	// of the embedded stores; its file paths are resolved by Resolve.
+	Storage config.Storage
+	Resolve func(string) string
 }
 
 // OpenData opens (creating on first start) the data directory dir: the
@@ -118,12 +132,29 @@ func (d *Data) open(ctx context.Context, o DataOptions) error {
 	if d.fp, err = fingerprint.New(d.Secret); err != nil {
 		return fmt.Errorf("provost: %w", err)
 	}
-	d.Replay = replay.NewMemory(replay.MemoryConfig{MaxEntries: o.ReplayMaxEntries, Now: now})
-	if d.Revocations, err = revocation.OpenSQLite(ctx, d.Layout.Revocations, now); err != nil {
-		return fmt.Errorf("provost: revocations: %w", err)
+	if err := d.openShared(ctx, o, now); err != nil {
+		return err
 	}
-	if d.Origins, err = origin.OpenSQLite(ctx, d.Layout.Origins); err != nil {
-		return fmt.Errorf("provost: origin history: %w", err)
+	if d.Replay == nil {
+		mc := replay.MemoryConfig{MaxEntries: o.ReplayMaxEntries, Now: now}
+		if o.Offline {
+			mc.Since = time.Unix(0, 0)
+		}
+		d.Replay = replay.NewMemory(mc)
+	}
+	if d.Revocations == nil {
+		rev, err := revocation.OpenSQLite(ctx, d.Layout.Revocations, now)
+		if err != nil {
+			return fmt.Errorf("provost: revocations: %w", err)
+		}
+		d.Revocations, d.closers = rev, append(d.closers, rev.Close)
+	}
+	if d.Origins == nil {
+		orig, err := origin.OpenSQLite(ctx, d.Layout.Origins)
+		if err != nil {
+			return fmt.Errorf("provost: origin history: %w", err)
+		}
+		d.Origins, d.closers = orig, append(d.closers, orig.Close)
 	}
 	if d.Evidence, err = evidencelog.Open(ctx, d.Layout.Evidence, evidencelog.Options{Async: o.AsyncEvidence, Now: now}); err != nil {
 		return fmt.Errorf("provost: evidence log: %w", err)
@@ -160,18 +191,34 @@ func (d *Data) RevocationCount(ctx context.Context) (int, error) {
 	return len(list), err
 }
 
+// ReplayEntries is the number of entries in the replay cache, or -1 when
+// the cache cannot tell (a shared one).
+func (d *Data) ReplayEntries() int {
+	if c, ok := d.Replay.(interface{ Len() int }); ok {
+		return c.Len()
+	}
+	return -1
+}
+
+// OriginCacheStats counts origin-history lookups answered from the
+// in-process cache and from the store (zero for stores without one).
+func (d *Data) OriginCacheStats() (hits, misses uint64) {
+	if c, ok := d.Origins.(interface{ CacheStats() (uint64, uint64) }); ok {
+		return c.CacheStats()
+	}
+	return 0, 0
+}
+
 // Close releases the stores.
 func (d *Data) Close() error {
 	var errs []error
-	if d.Revocations != nil {
-		errs = append(errs, d.Revocations.Close())
-	}
-	if d.Origins != nil {
-		errs = append(errs, d.Origins.Close())
-	}
 	if d.Evidence != nil {
 		errs = append(errs, d.Evidence.Close())
 	}
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		errs = append(errs, d.closers[i]())
+	}
+	d.closers = nil
 	return errors.Join(errs...)
 }
 
@@ -203,15 +250,12 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Storage != (config.Storage{}) {
-		return nil, errors.New("provost: storage: the PostgreSQL and Redis backends are not wired in yet; remove the storage section to run on the embedded stores")
-	}
 	dir := cfg.DataDirPath()
 	if o.DataDir != "" {
 		dir = o.DataDir
 	}
 	data, err := OpenData(ctx, dir, DataOptions{Now: o.Now, ReplayMaxEntries: cfg.Replay.MaxEntries,
-		AsyncEvidence: cfg.Evidence.Mode == "async", Logger: o.Logger})
+		AsyncEvidence: cfg.Evidence.Mode == "async", Logger: o.Logger, Storage: cfg.Storage, Resolve: cfg.Resolve, Offline: o.Offline})
 	if err != nil {
 		return nil, err
 	}

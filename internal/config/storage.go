@@ -47,6 +47,14 @@ type Redis struct {
 	// TLS turns on TLS to Redis, verified against CA (PEM; the system
 	// roots when empty).
 	TLS RedisTLS `yaml:"tls"`
+	// KeyPrefix starts every key Provost writes (default "provost:"):
+	// deployments that share one Redis use different prefixes, replicas of
+	// one deployment the same.
+	KeyPrefix string `yaml:"key_prefix"`
+	// OriginTTL, when set, forgets a credential's origin history this long
+	// after its last use, which bounds Redis's memory; its next use is then
+	// judged as a first use. Default: kept (bound Redis with maxmemory).
+	OriginTTL Duration `yaml:"origin_ttl"`
 }
 
 // RedisTLS configures TLS to Redis.
@@ -60,6 +68,7 @@ const (
 	DefaultPostgresMaxConns       = 16
 	DefaultPostgresConnectTimeout = 5 * time.Second
 	DefaultRedisTimeout           = time.Second
+	DefaultRedisKeyPrefix         = "provost:"
 )
 
 func (s *Storage) check() error {
@@ -88,6 +97,9 @@ func (s *Storage) check() error {
 		}
 		if r.PoolSize < 0 || r.PoolSize > 10000 {
 			return bad("storage.redis.pool_size", "must be between 1 and 10000")
+		}
+		if strings.ContainsAny(r.KeyPrefix, "{}") {
+			return bad("storage.redis.key_prefix", "must not hold { or }, which would change Redis Cluster hash slots")
 		}
 		if r.TLS.CA != "" && !r.TLS.Enabled {
 			return bad("storage.redis.tls.ca", "is set but storage.redis.tls.enabled is false")

@@ -83,7 +83,7 @@ func newFixture(t testing.TB, mutate ...func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fx.revs.Close() })
-	dv, err := dpop.New(dpop.Config{Origins: []string{testOrigin}}, replay.NewMemory(replay.MemoryConfig{Now: clock}), clock)
+	dv, err := dpop.New(dpop.Config{Origins: []string{testOrigin}}, replay.NewMemory(replay.MemoryConfig{Now: clock, Since: testNow.Add(-time.Hour)}), clock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,13 @@ type MemoryConfig struct {
 	MaxKeyBytes int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Since is where the cache's memory starts (Horizon). Zero means when
+	// the cache is made, to the second (a proof's iat has whole seconds):
+	// a proof made in that very second is still accepted, so a process
+	// that restarts within one second leaves that second's proofs
+	// replayable once. A run that judges recorded requests in order
+	// passes a time before all of them.
+	Since time.Time
 }
 
 // Memory is an in-process replay cache, safe for concurrent use.
@@ -84,7 +91,10 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	if m.now == nil {
 		m.now = time.Now
 	}
-	m.since = m.now()
+	m.since = cfg.Since
+	if m.since.IsZero() {
+		m.since = m.now().Truncate(time.Second)
+	}
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]int64)
 	}

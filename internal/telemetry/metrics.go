@@ -43,7 +43,7 @@ type JWKSStats struct {
 // AppSources reads the sources of a running Provost: its stores, and its
 // policy's remote key sources.
 func AppSources(a *app.App) Sources {
-	return Sources{ReplayEntries: a.Replay.Len, Revocations: a.RevocationCount, OriginCache: a.Origins.CacheStats, EvidenceDurable: a.Evidence.Durable, JWKS: func() []JWKSStats {
+	return Sources{ReplayEntries: a.ReplayEntries, Revocations: a.RevocationCount, OriginCache: a.OriginCacheStats, EvidenceDurable: a.Evidence.Durable, JWKS: func() []JWKSStats {
 		var out []JWKSStats
 		for _, s := range a.Policy().Summary().RemoteKeys {
 			out = append(out, JWKSStats{Issuer: s.Issuer, Stats: issuer.Stats{Fetches: s.Fetches, Failures: s.Failures,

@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/origin"
+	"github.com/provost-dev/provost/internal/pgdb"
+	"github.com/provost-dev/provost/internal/replay"
+	"github.com/provost-dev/provost/internal/revocation"
+	"github.com/provost-dev/provost/internal/smallfile"
+)
+
+// Reconcile is how often a replica reloads the shared revocations even
+// when no notification came, so a missed one heals.
+const Reconcile = 30 * time.Second
+
+// openShared opens the shared backends the storage section names: the
+// revocations in PostgreSQL (followed through LISTEN/NOTIFY), the replay
+// cache and origin history in Redis. Stores it does not open stay nil
+// (the embedded ones are opened instead).
+func (d *Data) openShared(ctx context.Context, o DataOptions, now func() time.Time) error {
+	s := o.Storage
+	if s.Postgres.DSN != "" {
+		if err := d.openPostgres(ctx, s.Postgres, now, o.Logger); err != nil {
+			return err
+		}
+	}
+	if s.Redis.Addr != "" {
+		if err := d.openRedis(ctx, s.Redis, o.Resolve); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Data) openPostgres(ctx context.Context, c config.Postgres, now func() time.Time, log *slog.Logger) error {
+	maxConns := c.MaxConns
+	if maxConns == 0 {
+		maxConns = config.DefaultPostgresMaxConns
+	}
+	timeout := c.ConnectTimeout.D()
+	if timeout == 0 {
+		timeout = config.DefaultPostgresConnectTimeout
+	}
+	pool, err := pgdb.Open(ctx, pgdb.Config{DSN: c.DSN, MaxConns: int32(maxConns), ConnectTimeout: timeout})
+	if err != nil {
+		return fmt.Errorf("provost: storage.postgres: %w", err)
+	}
+	d.closers = append(d.closers, func() error { pool.Close(); return nil })
+	rev, err := revocation.OpenPostgres(ctx, pool, now)
+	if err != nil {
+		return fmt.Errorf("provost: storage.postgres: revocations: %w", err)
+	}
+	d.Revocations = rev
+	fctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rev.Follow(fctx, Reconcile, func(err error) {
+			if log != nil {
+				log.LogAttrs(fctx, slog.LevelError, "following the shared revocations", slog.Any("error", err))
+			}
+		})
+	}()
+	d.closers = append(d.closers, func() error { stop(); <-done; return nil })
+	d.checks = append(d.checks, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := pool.Ping(ctx); err != nil {
+			return errors.New("postgresql is not answering")
+		}
+		return nil
+	})
+	return nil
+}
+
+func (d *Data) openRedis(ctx context.Context, c config.Redis, resolve func(string) string) error {
+	if resolve == nil {
+		resolve = func(p string) string { return p }
+	}
+	opts := &redis.Options{Addr: c.Addr, DB: c.DB, Username: c.Username, PoolSize: c.PoolSize, ContextTimeoutEnabled: true}
+	timeout := c.Timeout.D()
+	if timeout == 0 {
+		timeout = config.DefaultRedisTimeout
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeout, timeout, timeout
+	if c.PasswordFile != "" {
+		pw, err := smallfile.Read(resolve(c.PasswordFile), 4<<10)
+		if err != nil {
+			return fmt.Errorf("provost: storage.redis.password_file: %w", err)
+		}
+		opts.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	if c.TLS.Enabled {
+		host, _, _ := strings.Cut(c.Addr, ":")
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+		if c.TLS.CA != "" {
+			pem, err := smallfile.Read(resolve(c.TLS.CA), smallfile.DefaultLimit)
+			if err != nil {
+				return fmt.Errorf("provost: storage.redis.tls.ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return errors.New("provost: storage.redis.tls.ca: no PEM certificate in it")
+			}
+			opts.TLSConfig.RootCAs = pool
+		}
+	}
+	client := redis.NewClient(opts)
+	d.closers = append(d.closers, client.Close)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("provost: storage.redis: %s is not answering: %w", c.Addr, err)
+	}
+	prefix := c.KeyPrefix
+	if prefix == "" {
+		prefix = config.DefaultRedisKeyPrefix
+	}
+	d.Replay = replay.NewRedis(client, replay.RedisConfig{Prefix: prefix + "replay:", Timeout: timeout})
+	d.Origins = origin.NewRedis(client, origin.RedisConfig{Prefix: prefix + "origin:", Timeout: timeout, TTL: c.OriginTTL.D()})
+	d.checks = append(d.checks, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := client.Ping(ctx).Err(); err != nil {
+			return errors.New("redis is not answering")
+		}
+		return nil
+	})
+	return nil
+}
