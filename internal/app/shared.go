@@ -88,7 +88,9 @@ func (d *Data) openRedis(ctx context.Context, c config.Redis, resolve func(strin
 	if resolve == nil {
 		resolve = func(p string) string { return p }
 	}
-	opts := &redis.Options{Addr: c.Addr, DB: c.DB, Username: c.Username, PoolSize: c.PoolSize, ContextTimeoutEnabled: true}
+	// No retries: a command that fails is a denial now (fail closed), not
+	// a request held for several attempts while Redis is down.
+	opts := &redis.Options{Addr: c.Addr, DB: c.DB, Username: c.Username, PoolSize: c.PoolSize, ContextTimeoutEnabled: true, MaxRetries: -1}
 	timeout := c.Timeout.D()
 	if timeout == 0 {
 		timeout = config.DefaultRedisTimeout

@@ -53,7 +53,9 @@ type Redis struct {
 	KeyPrefix string `yaml:"key_prefix"`
 	// OriginTTL, when set, forgets a credential's origin history this long
 	// after its last use, which bounds Redis's memory; its next use is then
-	// judged as a first use. Default: kept (bound Redis with maxmemory).
+	// judged as a first use. Keep it longer than the detectors' dormancy
+	// (default 720h), or dormant revivals go unflagged. Default: kept
+	// (bound Redis with maxmemory and noeviction).
 	OriginTTL Duration `yaml:"origin_ttl"`
 }
 

@@ -64,7 +64,8 @@ type RedisConfig struct {
 // a control character (Use.Validate), so the sorted set, every score 0,
 // is in CompareSeen order by its members' bytes: Lookup reads it whole and
 // Learned reads a range of it, each with one command, already ordered. A
-// binding's learned origins are the same pair under Prefix learned:{binding}.
+// binding's learned origins are the same pair, Prefix learned:{binding}:h
+// and :o.
 //
 // Record is one round trip: EVALSHA of a Lua script (EVAL once if the
 // server's script cache lacks it), which Redis runs atomically, so uses
@@ -75,14 +76,18 @@ type RedisConfig struct {
 // least recently seen), as SQLite's DELETE ... OFFSET does; then it updates
 // the credential's LastSeen and Uses and, with TTL set, the keys' expiry;
 // with Learn set it does the same under the binding, bounded by MaxLearned.
-// On Redis Cluster, where a credential and a binding live in different hash
-// slots, a learn-mode Record is two script calls, each atomic; Lookup and
-// Learned are one call everywhere.
+// On Redis Cluster (or a Ring), where a credential and a binding live in
+// different hash slots, a learn-mode Record is two script calls, each
+// atomic; Lookup and Learned are one call everywhere.
 //
-// Memory: a credential takes about 0.5 KB per origin of typical sizes (a
-// SPIFFE ID, a /24, a short chain and posture class) plus two keys, at most
-// MaxOrigins origins. Bound the number of credentials with TTL, or with
-// maxmemory and a volatile-* policy. Should Redis evict one key of a pair
+// Memory: a credential with three origins of typical sizes (a SPIFFE ID, a
+// /24, a short chain and posture class) takes about 2.1 KB with Redis's
+// default encodings, as its entries are longer than 64 bytes; with
+// zset-max-listpack-value and hash-max-listpack-value raised to 256, about
+// 0.9 KB. A credential keeps at most MaxOrigins origins; bound the number
+// of credentials with TTL and maxmemory with a volatile-* policy, or with
+// noeviction, under which a full Redis refuses Record (before it writes
+// anything) and still answers Lookup. Should Redis evict one key of a pair
 // anyway, the other is dropped with it at the next Record and Lookup sees
 // no history: the credential starts over, as after expiry. Redis
 // replication is asynchronous: a failover may lose the last uses recorded,
@@ -93,7 +98,7 @@ type Redis struct {
 	prefix  string
 	timeout time.Duration
 	ttl     int64 // milliseconds, 0 for none
-	split   bool  // run a learn-mode Record as two calls (Cluster, Ring)
+	split   bool  // record a learn-mode use in two calls (Cluster, Ring)
 }
 
 var _ Store = (*Redis)(nil)

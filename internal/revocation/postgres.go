@@ -182,7 +182,7 @@ func (p *Postgres) follow(ctx context.Context, reconcile time.Duration, report f
 		return fmt.Errorf("revocation: follow: %w", err)
 	}
 	// Changes made before LISTEN took effect are read now.
-	report(p.Refresh(ctx))
+	report(p.refreshWithin(ctx))
 	for {
 		wctx, cancel := context.WithTimeout(ctx, reconcile)
 		_, err := conn.Conn().WaitForNotification(wctx)
@@ -193,8 +193,18 @@ func (p *Postgres) follow(ctx context.Context, reconcile time.Duration, report f
 		case err != nil && wctx.Err() == nil:
 			return fmt.Errorf("revocation: follow: %w", err)
 		}
-		report(p.Refresh(ctx))
+		report(p.refreshWithin(ctx))
 	}
+}
+
+// refreshTimeout bounds one Refresh of Follow: it holds the write lock, so
+// a PostgreSQL that stops answering must not hold Add and Remove with it.
+const refreshTimeout = 5 * time.Second
+
+func (p *Postgres) refreshWithin(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	return p.Refresh(ctx)
 }
 
 // Remove implements Store. A revocation another replica added is removed
