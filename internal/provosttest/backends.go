@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // RedisStart says how to start the machine's Redis.
@@ -44,9 +46,25 @@ func RedisAddr(t testing.TB) string {
 	return addr
 }
 
-// KeyPrefix is a Redis key prefix no other test uses.
+// KeyPrefix is a Redis key prefix no other test uses; the keys under it
+// are deleted from the test Redis when the test ends.
 func KeyPrefix(t testing.TB) string {
 	b := make([]byte, 6)
 	rand.Read(b)
-	return "provost-test-" + hex.EncodeToString(b) + ":"
+	prefix := "provost-test-" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		addr := os.Getenv("PROVOST_TEST_REDIS")
+		if addr == "" {
+			addr = "127.0.0.1:6379"
+		}
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			c.Unlink(ctx, iter.Val())
+		}
+	})
+	return prefix
 }
