@@ -53,6 +53,7 @@ Commands:
   admin        hash-token | status | reload, for the admin API
   trail        investigate the evidence log: verify, show, timeline, origins, blast-radius, export, report, backtest
   receipt      verify an evidence receipt offline (verify --key KEY FILE), or fetch one (get --server URL --index N)
+  evidence     new-key FILE --name NAME: the signing key of the evidence log shared in PostgreSQL
   bench        load-test the check API and ext_authz beside bare baseline servers, on loopback
   version      print the version
 
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "receipt":
 		return cmdReceipt(ctx, args[1:], stdin, stdout, stderr)
+	case "evidence":
+		return cmdEvidence(ctx, args[1:], stdout, stderr)
 	case "trail":
 		return cmdTrail(ctx, args[1:], stdin, stdout, stderr)
 	case "proxy":

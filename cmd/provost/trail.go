@@ -146,7 +146,23 @@ func trailDataDir(cfgFile, dataDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := sharedEvidence(cfg); err != nil {
+		return "", err
+	}
 	return cfg.DataDirPath(), nil
+}
+
+// sharedEvidence refuses a configuration whose evidence log is in
+// PostgreSQL: the trail commands read the SQLite log of a data directory
+// only (the shared log has no read-only open without its signing key, nor
+// a whole-log Verify, yet).
+func sharedEvidence(cfg *config.Config) error {
+	if !cfg.Storage.SharedEvidence() {
+		return nil
+	}
+	return errors.New("the evidence log of this configuration is in PostgreSQL (storage.postgres.evidence_key_file), " +
+		"which the trail commands do not read: check it through a server's GET /v1/log/... endpoints and receipts " +
+		"(provost receipt get, provost receipt verify), see docs/scale-out.md; --data-dir DIR reads the log a replica kept in DIR before")
 }
 
 // resolve checks the flags for sub and builds the filter; it reads the

@@ -52,6 +52,10 @@ func trailBacktest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			fmt.Fprintf(stderr, "provost trail backtest: %v\n", err)
 			return exitUsage
 		}
+		if err := sharedEvidence(cfg); err != nil {
+			fmt.Fprintf(stderr, "provost trail backtest: %v\n", err)
+			return exitUsage
+		}
 		dir = cfg.DataDirPath()
 	}
 	lg, err := evidencelog.Open(ctx, app.LayoutOf(dir).Evidence, evidencelog.Options{ReadOnly: true})

@@ -52,6 +52,10 @@ func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 			fmt.Fprintln(stderr, "provost trail verify:", err)
 			return exitUsage
 		}
+		if err := sharedEvidence(cfg); err != nil {
+			fmt.Fprintln(stderr, "provost trail verify:", err)
+			return exitUsage
+		}
 		dir = cfg.DataDirPath()
 	}
 	logDir := app.LayoutOf(dir).Evidence

@@ -12,7 +12,9 @@
 //	origins.db       origin history (SQLite)
 //	evidence/        the evidence log (SQLite, signing key, checkpoint)
 //
-// The replay cache is in memory.
+// The replay cache is in memory. With storage.postgres (and its
+// evidence_key_file), the evidence log is the one every replica shares in
+// PostgreSQL instead of evidence/.
 package app
 
 import (
@@ -80,7 +82,9 @@ type Data struct {
 	Revocations revocation.Store
 	Origins     origin.Store
 	Replay      replay.Cache
-	Evidence    *evidencelog.Log
+	// Evidence is the SQLite *evidencelog.Log of the data directory, or
+	// the shared *evidencelog.Postgres.
+	Evidence evidencelog.Store
 
 	fp *fingerprint.Fingerprinter
 	// checks are the readiness checks of the shared backends; closers
@@ -156,8 +160,12 @@ func (d *Data) open(ctx context.Context, o DataOptions) error {
 		}
 		d.Origins, d.closers = orig, append(d.closers, orig.Close)
 	}
-	if d.Evidence, err = evidencelog.Open(ctx, d.Layout.Evidence, evidencelog.Options{Async: o.AsyncEvidence, Now: now}); err != nil {
-		return fmt.Errorf("provost: evidence log: %w", err)
+	if d.Evidence == nil {
+		l, err := evidencelog.Open(ctx, d.Layout.Evidence, evidencelog.Options{Async: o.AsyncEvidence, Now: now})
+		if err != nil {
+			return fmt.Errorf("provost: evidence log: %w", err)
+		}
+		d.Evidence = l
 	}
 	if o.AsyncEvidence && o.Logger != nil {
 		o.Logger.LogAttrs(ctx, slog.LevelWarn, "evidence mode is async: decisions are answered before their records are on disk, and a crash can lose answered decisions")

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/origin"
 	"github.com/provost-dev/provost/internal/pgdb"
 	"github.com/provost-dev/provost/internal/replay"
@@ -25,13 +26,14 @@ import (
 const Reconcile = 30 * time.Second
 
 // openShared opens the shared backends the storage section names: the
-// revocations in PostgreSQL (followed through LISTEN/NOTIFY), the replay
-// cache and origin history in Redis. Stores it does not open stay nil
-// (the embedded ones are opened instead).
+// revocations in PostgreSQL (followed through LISTEN/NOTIFY) and, with
+// storage.postgres.evidence_key_file, the evidence log there too; the
+// replay cache and origin history in Redis. Stores it does not open stay
+// nil (the embedded ones are opened instead).
 func (d *Data) openShared(ctx context.Context, o DataOptions, now func() time.Time) error {
 	s := o.Storage
 	if s.Postgres.DSN != "" {
-		if err := d.openPostgres(ctx, s.Postgres, now, o.Logger); err != nil {
+		if err := d.openPostgres(ctx, s.Postgres, o, now); err != nil {
 			return err
 		}
 	}
@@ -43,7 +45,11 @@ func (d *Data) openShared(ctx context.Context, o DataOptions, now func() time.Ti
 	return nil
 }
 
-func (d *Data) openPostgres(ctx context.Context, c config.Postgres, now func() time.Time, log *slog.Logger) error {
+func (d *Data) openPostgres(ctx context.Context, c config.Postgres, o DataOptions, now func() time.Time) error {
+	log := o.Logger
+	if c.EvidenceKeyFile != "" && o.AsyncEvidence {
+		return errors.New("provost: evidence.mode async: the evidence log in PostgreSQL is always durable; remove evidence.mode or set it to durable")
+	}
 	maxConns := c.MaxConns
 	if maxConns == 0 {
 		maxConns = config.DefaultPostgresMaxConns
@@ -62,6 +68,20 @@ func (d *Data) openPostgres(ctx context.Context, c config.Postgres, now func() t
 		return fmt.Errorf("provost: storage.postgres: revocations: %w", err)
 	}
 	d.Revocations = rev
+	if c.EvidenceKeyFile != "" {
+		resolve := o.Resolve
+		if resolve == nil {
+			resolve = func(p string) string { return p }
+		}
+		// Readiness: the pool's ping below covers the log, which has no
+		// connection of its own.
+		ev, err := evidencelog.OpenPostgres(ctx, pool, evidencelog.PostgresOptions{KeyFile: resolve(c.EvidenceKeyFile),
+			CheckpointInterval: c.EvidenceCheckpointInterval.D()})
+		if err != nil {
+			return fmt.Errorf("provost: storage.postgres: evidence log: %w", err)
+		}
+		d.Evidence = ev
+	}
 	fctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

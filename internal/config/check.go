@@ -79,6 +79,9 @@ func (c *Config) check() error {
 	if m := c.Evidence.Mode; m != "" && m != "durable" && m != "async" {
 		return bad("evidence.mode", "must be durable or async (got %q)", m)
 	}
+	if c.Evidence.Mode == "async" && c.Storage.Postgres.EvidenceKeyFile != "" {
+		return bad("evidence.mode", "async is refused with the evidence log in PostgreSQL (storage.postgres.evidence_key_file), which is always durable: a record queued in a replica's memory would die with the replica")
+	}
 	if c.Replay.MaxEntries < 0 {
 		return bad("replay.max_entries", "must not be negative")
 	}

@@ -27,6 +27,24 @@ type Postgres struct {
 	// connection attempt (default 5s).
 	MaxConns       int      `yaml:"max_conns"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// EvidenceKeyFile, when set, puts the evidence log in PostgreSQL: one
+	// log every replica appends to, signed with the key in this file
+	// (PRIVATE+KEY+..., mode 0600, made by `provost evidence new-key`),
+	// which every replica must be given. Relative to this file. Unset,
+	// each replica keeps its own log in its data directory.
+	EvidenceKeyFile string `yaml:"evidence_key_file"`
+	// EvidenceCheckpointInterval, when set, lets every replica serve the
+	// newest stored checkpoint while it is younger than this, so that all
+	// replicas together sign about once per interval. Default 0: a
+	// checkpoint is signed whenever the log grew.
+	EvidenceCheckpointInterval Duration `yaml:"evidence_checkpoint_interval"`
+}
+
+// SharedEvidence reports whether the evidence log is the one in
+// PostgreSQL (storage.postgres.evidence_key_file) rather than the data
+// directory's.
+func (s Storage) SharedEvidence() bool {
+	return s.Postgres.DSN != "" && s.Postgres.EvidenceKeyFile != ""
 }
 
 // Redis is a Redis connection.
@@ -88,6 +106,9 @@ func (s *Storage) check() error {
 		}
 		if p.MaxConns < 0 || p.MaxConns > 1000 {
 			return bad("storage.postgres.max_conns", "must be between 1 and 1000")
+		}
+		if p.EvidenceCheckpointInterval != 0 && p.EvidenceKeyFile == "" {
+			return bad("storage.postgres.evidence_checkpoint_interval", "is set but storage.postgres.evidence_key_file is not, so the evidence log is not in PostgreSQL")
 		}
 	}
 	if r := s.Redis; r != (Redis{}) {

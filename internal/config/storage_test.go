@@ -48,3 +48,43 @@ func TestStorageBad(t *testing.T) {
 		})
 	}
 }
+
+func TestStorageEvidenceInPostgres(t *testing.T) {
+	c, err := Parse("/etc/provost/p.yaml", []byte(`version: 1
+storage:
+  postgres: {dsn: "host=db", evidence_key_file: keys/evidence.key, evidence_checkpoint_interval: 10s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Storage.Postgres
+	if p.EvidenceKeyFile != "keys/evidence.key" || p.EvidenceCheckpointInterval.D() != 10*time.Second || !c.Storage.SharedEvidence() {
+		t.Fatalf("%+v", p)
+	}
+	if got := c.Resolve(p.EvidenceKeyFile); got != "/etc/provost/keys/evidence.key" {
+		t.Fatalf("the key file resolves to %q, want it beside the configuration", got)
+	}
+	if c, err := Parse("p.yaml", []byte("version: 1\nstorage:\n  postgres: {dsn: \"host=db\"}\n")); err != nil || c.Storage.SharedEvidence() {
+		t.Fatalf("without a key file the evidence log stays in the data directory: %+v %v", c, err)
+	}
+
+	for _, tc := range []struct{ name, doc, want string }{
+		{"key file without dsn", "storage:\n  postgres: {evidence_key_file: e.key}\n", "storage.postgres.dsn: is required"},
+		{"interval without key file", "storage:\n  postgres: {dsn: \"host=db\", evidence_checkpoint_interval: 5s}\n",
+			"storage.postgres.evidence_checkpoint_interval: is set but storage.postgres.evidence_key_file is not"},
+		{"async", "evidence: {mode: async}\nstorage:\n  postgres: {dsn: \"host=db\", evidence_key_file: e.key}\n",
+			"evidence.mode: async is refused with the evidence log in PostgreSQL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte("version: 1\n"+tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// async with PostgreSQL revocations but the evidence log in the data
+	// directory is still allowed.
+	if _, err := Parse("p.yaml", []byte("version: 1\nevidence: {mode: async}\nstorage:\n  postgres: {dsn: \"host=db\"}\n")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -77,7 +77,7 @@ func (s *Server) logAPI(w *reply, r *http.Request) {
 // logCheckpoint serves the latest signed checkpoint, reusing the one it
 // served last when that is younger than checkpointReuse or the log did not
 // grow since (the log itself signs only when it grew).
-func (s *Server) logCheckpoint(w *reply, r *http.Request, l *evidencelog.Log) {
+func (s *Server) logCheckpoint(w *reply, r *http.Request, l evidencelog.Reader) {
 	c := &s.ckpt
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -102,7 +102,7 @@ type entriesReply struct {
 
 // logEntries serves records [start, end), at most evidencelog.MaxEntries and
 // none past the log's size: a client pages on with start += len(entries).
-func (s *Server) logEntries(w *reply, r *http.Request, l *evidencelog.Log) {
+func (s *Server) logEntries(w *reply, r *http.Request, l evidencelog.Reader) {
 	start, end, ok := s.params(w, r, "start", "end")
 	if !ok {
 		return
@@ -132,7 +132,7 @@ type proofReply struct {
 }
 
 // logInclusion serves the inclusion proof of record index in the tree of size.
-func (s *Server) logInclusion(w *reply, r *http.Request, l *evidencelog.Log) {
+func (s *Server) logInclusion(w *reply, r *http.Request, l evidencelog.Reader) {
 	index, size, ok := s.params(w, r, "index", "size")
 	if !ok {
 		return
@@ -155,7 +155,7 @@ func (s *Server) logInclusion(w *reply, r *http.Request, l *evidencelog.Log) {
 
 // logConsistency serves the proof that the tree of size old is a prefix of
 // the tree of size new.
-func (s *Server) logConsistency(w *reply, r *http.Request, l *evidencelog.Log) {
+func (s *Server) logConsistency(w *reply, r *http.Request, l evidencelog.Reader) {
 	oldSize, newSize, ok := s.params(w, r, "old", "new")
 	if !ok {
 		return
@@ -178,7 +178,7 @@ func (s *Server) logConsistency(w *reply, r *http.Request, l *evidencelog.Log) {
 
 // logReceipt serves the receipt of record index: the record, a signed
 // checkpoint that includes it and the inclusion proof.
-func (s *Server) logReceipt(w *reply, r *http.Request, l *evidencelog.Log) {
+func (s *Server) logReceipt(w *reply, r *http.Request, l evidencelog.Reader) {
 	index, _, ok := s.params(w, r, "index", "")
 	if !ok {
 		return

@@ -47,8 +47,9 @@ type Deps struct {
 	// Policy is the policy in force: whom forward-auth believes, and the
 	// bindings digest /readyz names.
 	Policy func() *provost.Policy
-	// Log is the evidence log /v1/log/... serves; nil answers 503.
-	Log *evidencelog.Log
+	// Log is the evidence log /v1/log/... serves (the data directory's, or
+	// the one the replicas share in PostgreSQL); nil answers 503.
+	Log evidencelog.Reader
 	// Ready says whether the stores decisions need answer; /readyz is 503
 	// while it returns an error (nil: always ready). The error names the
 	// store, never a secret.
