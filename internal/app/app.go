@@ -68,7 +68,9 @@ type Options struct {
 	// Logger receives operational logs (never a raw credential); nil
 	// discards them.
 	Logger *slog.Logger
-	// Offline judges recorded requests in order (DataOptions.Offline).
+	// Offline judges recorded requests in order (DataOptions.Offline). An
+	// offline App never shares or receives revocations over SSF: the ssf
+	// section is ignored, so replayed decisions reach no other party.
 	Offline bool
 }
 
@@ -239,6 +241,11 @@ type App struct {
 	// take effect on restart only (listeners, stores) are read from it.
 	Config *config.Config
 	Engine *provost.Engine
+	// SSF is the transmitter and receiver of the ssf section (docs/ssf.md),
+	// each nil when not configured. Data.Revocations notifies the
+	// transmitter of every revocation added through it; revocations the
+	// receiver hands over are added to the store underneath, never sent on.
+	SSF SSF
 
 	log      *slog.Logger
 	reloadMu sync.Mutex
@@ -271,12 +278,34 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	if !o.Offline {
+		if a.SSF, data.Revocations, err = openSSF(cfg, data.Revocations, data.Replay, a.log); err != nil {
+			data.Close()
+			return nil, err
+		}
+	}
 	a.Engine, err = provost.New(ctx, pol, data.Stores(), provost.Options{Secret: data.Secret, Now: o.Now, Logger: o.Logger})
 	if err != nil {
-		data.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// Close stops the SSF transmitter, letting it deliver the SETs still
+// queued for up to SSFDrainTimeout (those left become dead letters), then
+// releases the stores.
+func (a *App) Close() error {
+	var err error
+	if t := a.SSF.Transmitter; t != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), SSFDrainTimeout)
+		err = t.Close(ctx)
+		cancel()
+		if err != nil {
+			a.log.LogAttrs(ctx, slog.LevelWarn, "ssf: closed before every SET was delivered", slog.String("error", err.Error()))
+		}
+	}
+	return errors.Join(err, a.Data.Close())
 }
 
 // Reload reads the configuration and bindings files again and puts them in

@@ -85,7 +85,7 @@ func (c *Config) check() error {
 	if c.Replay.MaxEntries < 0 {
 		return bad("replay.max_entries", "must not be negative")
 	}
-	for _, check := range []func() error{c.Trust.check, c.Serve.check, c.GRPC.check, c.Proxy.check, c.Admin.check, c.Storage.check} {
+	for _, check := range []func() error{c.Trust.check, c.Serve.check, c.GRPC.check, c.Proxy.check, c.Admin.check, c.Storage.check, c.SSF.check} {
 		if err := check(); err != nil {
 			return err
 		}

@@ -40,6 +40,8 @@ type Config struct {
 	Evidence Evidence `yaml:"evidence"`
 	// Storage says where shared state lives (default: embedded).
 	Storage Storage `yaml:"storage"`
+	// SSF shares revocations over the Shared Signals Framework (ssf.go).
+	SSF SSF `yaml:"ssf"`
 
 	// Transports (see serve.go, grpc.go, proxy.go, admin.go).
 	Serve Serve `yaml:"serve"`

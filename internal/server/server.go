@@ -26,6 +26,9 @@ const (
 	PathForwardAuth  = "/v1/forward-auth"
 	PathHealthz      = "/healthz"
 	PathReadyz       = "/readyz"
+	PathSSFEvents    = "/v1/ssf/events"
+	PathSSFJWKS      = app.PathSSFJWKS
+	PathSSFConfig    = "/.well-known/ssf-configuration"
 	HeaderRequestID  = "X-Request-Id"
 	maxRequestIDSize = 128
 )
@@ -54,11 +57,19 @@ type Deps struct {
 	// while it returns an error (nil: always ready). The error names the
 	// store, never a secret.
 	Ready func(context.Context) error
+	// SSFEvents receives pushed SETs (RFC 8935) at POST /v1/ssf/events;
+	// nil answers 404.
+	SSFEvents http.Handler
+	// SSFJWKS and SSFConfiguration are the SSF transmitter's public keys
+	// (GET /v1/ssf/jwks) and configuration document (GET
+	// /.well-known/ssf-configuration); nil answers 404.
+	SSFJWKS, SSFConfiguration []byte
 }
 
 // ForApp is the Deps of a running Provost.
 func ForApp(a *app.App) Deps {
-	return Deps{Checker: a.Engine, Policy: a.Policy, Log: a.Evidence, Ready: a.Ready}
+	return Deps{Checker: a.Engine, Policy: a.Policy, Log: a.Evidence, Ready: a.Ready,
+		SSFEvents: a.SSF.Handler(), SSFJWKS: a.SSF.JWKS, SSFConfiguration: a.SSF.Configuration}
 }
 
 // New returns a Server over d. cfg's zero fields take their defaults
@@ -159,6 +170,14 @@ func (s *Server) route(w *reply, r *http.Request) {
 		s.health(w, r, true)
 	case strings.HasPrefix(p, PathLog):
 		s.logAPI(w, r)
+	case p == PathSSFEvents && s.deps.SSFEvents != nil:
+		// The receiver answers every refusal, a wrong method included,
+		// with an RFC 8935 error.
+		s.deps.SSFEvents.ServeHTTP(w, r)
+	case p == PathSSFJWKS && s.deps.SSFJWKS != nil:
+		s.static(w, r, "application/jwk-set+json", s.deps.SSFJWKS)
+	case p == PathSSFConfig && s.deps.SSFConfiguration != nil:
+		s.static(w, r, "application/json", s.deps.SSFConfiguration)
 	default:
 		s.problem(w, problem{Type: typeNotFound, Title: "Not Found", Status: http.StatusNotFound,
 			Detail: "no such endpoint: see docs/api.md"})
@@ -195,4 +214,19 @@ func (s *Server) health(w *reply, r *http.Request, ready bool) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	io.WriteString(w, body+"\n")
+}
+
+// static answers GET and HEAD with a fixed public document.
+func (s *Server) static(w *reply, r *http.Request, contentType string, body []byte) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.methodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write(body)
+	}
 }
