@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
@@ -93,6 +95,8 @@ type Data struct {
 	// release what was opened, last first.
 	checks  []func(context.Context) error
 	closers []func() error
+	// pg is the shared PostgreSQL pool, nil with the embedded stores.
+	pg *pgxpool.Pool
 }
 
 // DataOptions tune the stores of a data directory.
@@ -249,6 +253,9 @@ type App struct {
 
 	log      *slog.Logger
 	reloadMu sync.Mutex
+	// instance names this process in reload announcements, so it does not
+	// reload twice for its own.
+	instance string
 }
 
 // Open loads the configuration, opens the data directory (creating the
@@ -289,6 +296,9 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	if data.pg != nil && !o.Offline {
+		a.followReloads()
+	}
 	return a, nil
 }
 
@@ -312,7 +322,21 @@ func (a *App) Close() error {
 // force. When they fail to load, the engine keeps the policy it has and
 // Reload says why. Settings of the stores (data_dir, replay.max_entries,
 // evidence.mode) take effect on restart only.
+//
+// With shared PostgreSQL storage, a successful reload is announced to every
+// other replica, which reloads its own configuration files too (each
+// replica reads its own copy, as a ConfigMap update gives every pod).
 func (a *App) Reload(ctx context.Context) error {
+	if err := a.reload(ctx); err != nil {
+		return err
+	}
+	if a.pg != nil {
+		a.pg.Exec(ctx, `SELECT pg_notify($1, $2)`, ReloadChannel, a.instance)
+	}
+	return nil
+}
+
+func (a *App) reload(ctx context.Context) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	pol, err := provost.LoadPolicy(ctx, a.ConfigFile)

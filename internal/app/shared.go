@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +65,7 @@ func (d *Data) openPostgres(ctx context.Context, c config.Postgres, o DataOption
 		return fmt.Errorf("provost: storage.postgres: %w", err)
 	}
 	d.closers = append(d.closers, func() error { pool.Close(); return nil })
+	d.pg = pool
 	rev, err := revocation.OpenPostgres(ctx, pool, now)
 	if err != nil {
 		return fmt.Errorf("provost: storage.postgres: revocations: %w", err)
@@ -160,4 +163,54 @@ func (d *Data) openRedis(ctx context.Context, c config.Redis, resolve func(strin
 		return nil
 	})
 	return nil
+}
+
+// ReloadChannel is the PostgreSQL notification channel on which a replica
+// announces a successful reload, so every replica reloads.
+const ReloadChannel = "provost_reload"
+
+// followReloads reloads this replica when another announces a reload. It
+// runs until the App closes; a lost connection is retried.
+func (a *App) followReloads() {
+	b := make([]byte, 8)
+	rand.Read(b)
+	a.instance = hex.EncodeToString(b)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if err := a.listenReloads(ctx); err != nil && ctx.Err() == nil {
+				a.log.LogAttrs(ctx, slog.LevelError, "following reloads", slog.Any("error", err))
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	a.closers = append(a.closers, func() error { stop(); <-done; return nil })
+}
+
+func (a *App) listenReloads(ctx context.Context) error {
+	conn, err := a.pg.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+ReloadChannel); err != nil {
+		return err
+	}
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if n.Payload == a.instance {
+			continue
+		}
+		if err := a.reload(ctx); err != nil {
+			a.log.LogAttrs(ctx, slog.LevelError, "reload announced by another replica failed; keeping the configuration in force", slog.Any("error", err))
+		}
+	}
 }

@@ -94,3 +94,30 @@ func TestReplicasShareStores(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A reload on one replica (SIGHUP or the admin API) reloads every replica
+// that shares the PostgreSQL storage; a reload that fails on a replica
+// keeps its configuration in force.
+func TestReplicasReloadTogether(t *testing.T) {
+	pg := pgdbtest.FreshSchema(t)
+	w := provosttest.New(t, provosttest.Options{Bindings: sharedBindings, Config: fmt.Sprintf("storage:\n  postgres: {dsn: %q}\n", pg.DSN)})
+	one, two := w.App("replica-1"), w.App("replica-2")
+	before := two.Policy().Digest()
+	w.Write("bindings.yaml", sharedBindings+`  - name: added
+    match: {subject: "svc:added"}
+`)
+	if err := one.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after := one.Policy().Digest()
+	if after == before {
+		t.Fatal("the reload did not change replica 1's bindings")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for two.Policy().Digest() != after {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica 2 still has bindings %s 10s after replica 1 reloaded to %s", two.Policy().Digest(), after)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
