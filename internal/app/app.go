@@ -93,7 +93,7 @@ type Data struct {
 	fp *fingerprint.Fingerprinter
 	// checks are the readiness checks of the shared backends; closers
 	// release what was opened, last first.
-	checks  []func(context.Context) error
+	checks  []backendCheck
 	closers []func() error
 	// pg is the shared PostgreSQL pool, nil with the embedded stores.
 	pg *pgxpool.Pool
@@ -192,11 +192,27 @@ func (d *Data) Fingerprint(raw string) string { return d.fp.Of(raw) }
 // embedded stores, which live in this process.
 func (d *Data) Ready(ctx context.Context) error {
 	for _, c := range d.checks {
-		if err := c(ctx); err != nil {
+		if err := c.check(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// backendCheck is a shared backend's readiness check.
+type backendCheck struct {
+	name  string // postgresql, redis
+	check func(context.Context) error
+}
+
+// Backends reports, for each shared backend, whether it answers now (for
+// metrics); empty with the embedded stores.
+func (d *Data) Backends(ctx context.Context) map[string]bool {
+	out := make(map[string]bool, len(d.checks))
+	for _, c := range d.checks {
+		out[c.name] = c.check(ctx) == nil
+	}
+	return out
 }
 
 // RevocationCount is the number of revocations in force.

@@ -96,14 +96,14 @@ func (d *Data) openPostgres(ctx context.Context, c config.Postgres, o DataOption
 		})
 	}()
 	d.closers = append(d.closers, func() error { stop(); <-done; return nil })
-	d.checks = append(d.checks, func(ctx context.Context) error {
+	d.checks = append(d.checks, backendCheck{"postgresql", func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if err := pool.Ping(ctx); err != nil {
 			return errors.New("postgresql is not answering")
 		}
 		return nil
-	})
+	}})
 	return nil
 }
 
@@ -154,14 +154,14 @@ func (d *Data) openRedis(ctx context.Context, c config.Redis, resolve func(strin
 	}
 	d.Replay = replay.NewRedis(client, replay.RedisConfig{Prefix: prefix + "replay:", Timeout: timeout})
 	d.Origins = origin.NewRedis(client, origin.RedisConfig{Prefix: prefix + "origin:", Timeout: timeout, TTL: c.OriginTTL.D()})
-	d.checks = append(d.checks, func(ctx context.Context) error {
+	d.checks = append(d.checks, backendCheck{"redis", func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if err := client.Ping(ctx).Err(); err != nil {
 			return errors.New("redis is not answering")
 		}
 		return nil
-	})
+	}})
 	return nil
 }
 

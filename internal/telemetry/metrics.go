@@ -32,6 +32,9 @@ type Sources struct {
 	// EvidenceDurable reports whether decisions wait for their evidence
 	// record to be on disk (false: evidence.mode async).
 	EvidenceDurable func() bool
+	// Backends reports whether each shared backend (postgresql, redis)
+	// answers.
+	Backends func(ctx context.Context) map[string]bool
 }
 
 // JWKSStats are one issuer's remote key source counters.
@@ -43,7 +46,7 @@ type JWKSStats struct {
 // AppSources reads the sources of a running Provost: its stores, and its
 // policy's remote key sources.
 func AppSources(a *app.App) Sources {
-	return Sources{ReplayEntries: a.ReplayEntries, Revocations: a.RevocationCount, OriginCache: a.OriginCacheStats, EvidenceDurable: a.Evidence.Durable, JWKS: func() []JWKSStats {
+	return Sources{ReplayEntries: a.ReplayEntries, Revocations: a.RevocationCount, OriginCache: a.OriginCacheStats, EvidenceDurable: a.Evidence.Durable, Backends: a.Backends, JWKS: func() []JWKSStats {
 		var out []JWKSStats
 		for _, s := range a.Policy().Summary().RemoteKeys {
 			out = append(out, JWKSStats{Issuer: s.Issuer, Stats: issuer.Stats{Fetches: s.Fetches, Failures: s.Failures,
@@ -145,6 +148,7 @@ type sourceCollector struct {
 	lastSuccess *prometheus.Desc
 	cache       *prometheus.Desc
 	durable     *prometheus.Desc
+	backendUp   *prometheus.Desc
 }
 
 func newSourceCollector(src Sources) *sourceCollector {
@@ -158,16 +162,28 @@ func newSourceCollector(src Sources) *sourceCollector {
 		lastSuccess: prometheus.NewDesc("provost_jwks_last_success_timestamp_seconds", "Start of the last good JWKS fetch, by issuer.", []string{"issuer"}, nil),
 		durable:     prometheus.NewDesc("provost_evidence_durable", "1 when a decision is answered only after its evidence record is on disk; 0 in async mode, where a crash can lose answered decisions.", nil, nil),
 		cache:       prometheus.NewDesc("provost_cache_lookups_total", "Cache lookups by cache and result (hit or miss); the hit rate is hit / (hit + miss).", []string{"cache", "result"}, nil),
+		backendUp:   prometheus.NewDesc("provost_backend_up", "1 when the shared backend answers, 0 when it does not (decisions that need it are denied); absent with the embedded stores.", []string{"backend"}, nil),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.replay, c.revocations, c.fetches, c.dropped, c.privDropped, c.lastSuccess, c.cache, c.durable} {
+	for _, d := range []*prometheus.Desc{c.replay, c.revocations, c.fetches, c.dropped, c.privDropped, c.lastSuccess, c.cache, c.durable, c.backendUp} {
 		ch <- d
 	}
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	if f := c.src.Backends; f != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+		for name, up := range f(ctx) {
+			v := 0.0
+			if up {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.backendUp, prometheus.GaugeValue, v, name)
+		}
+		cancel()
+	}
 	if f := c.src.EvidenceDurable; f != nil {
 		v := 0.0
 		if f() {
