@@ -153,15 +153,14 @@ func trailDataDir(cfgFile, dataDir string) (string, error) {
 }
 
 // sharedEvidence refuses a configuration whose evidence log is in
-// PostgreSQL: the trail commands read the SQLite log of a data directory
-// only (the shared log has no read-only open without its signing key, nor
-// a whole-log Verify, yet).
+// PostgreSQL: the trail commands other than verify (trailVerifyShared)
+// read the SQLite log of a data directory only.
 func sharedEvidence(cfg *config.Config) error {
 	if !cfg.Storage.SharedEvidence() {
 		return nil
 	}
 	return errors.New("the evidence log of this configuration is in PostgreSQL (storage.postgres.evidence_key_file), " +
-		"which the trail commands do not read: check it through a server's GET /v1/log/... endpoints and receipts " +
+		"which the trail commands other than trail verify do not read: check it with provost trail verify, or through a server's GET /v1/log/... endpoints and receipts " +
 		"(provost receipt get, provost receipt verify), see docs/scale-out.md; --data-dir DIR reads the log a replica kept in DIR before")
 }
 

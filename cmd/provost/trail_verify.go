@@ -15,6 +15,7 @@ import (
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/pgdb"
 )
 
 // Progress bar bounds: logs smaller than progressMinRecords verify without
@@ -25,10 +26,13 @@ const (
 	progressWidth      = 30
 )
 
-const trailVerifyUsage = `usage: provost trail verify [--config provost.yaml] [--data-dir DIR]
+const trailVerifyUsage = `usage: provost trail verify [--config provost.yaml] [--data-dir DIR] [--key VERIFIER-KEY]
 Re-reads the evidence log in <data_dir>/evidence (read-only; a running server carries on),
 re-hashes every record, rebuilds the tree and checks it against every checkpoint the log
 signed. Exits 0 when the log verifies, 1 naming the first problem.
+When the configuration keeps the evidence log in PostgreSQL (storage.postgres.evidence_key_file),
+it verifies that shared log, read-only, with the verifier key given by --key, else the public
+half of evidence_key_file when readable, else the key pinned in the database.
 `
 
 // trailVerify checks the whole evidence log of a data directory.
@@ -37,6 +41,7 @@ func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	flags.SetOutput(stderr)
 	cfgFile := flags.String("config", defaultConfigFile, "configuration `file` naming the data directory")
 	dataDir := flags.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
+	vkey := flags.String("key", "", "the shared log's verifier `key` (name+hash+key), for a log in PostgreSQL")
 	flags.Usage = func() { fmt.Fprint(stderr, trailVerifyUsage); flags.PrintDefaults() }
 	if err := flags.Parse(args); err != nil {
 		return exitUsage
@@ -52,9 +57,8 @@ func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 			fmt.Fprintln(stderr, "provost trail verify:", err)
 			return exitUsage
 		}
-		if err := sharedEvidence(cfg); err != nil {
-			fmt.Fprintln(stderr, "provost trail verify:", err)
-			return exitUsage
+		if cfg.Storage.SharedEvidence() {
+			return trailVerifyShared(ctx, cfg, *vkey, stdout, stderr)
 		}
 		dir = cfg.DataDirPath()
 	}
@@ -80,9 +84,52 @@ func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	return exitOK
 }
 
+// trailVerifyShared verifies the evidence log every replica of cfg shares in
+// PostgreSQL, read-only and without its private key.
+func trailVerifyShared(ctx context.Context, cfg *config.Config, vkey string, stdout, stderr io.Writer) int {
+	c := cfg.Storage.Postgres
+	timeout := c.ConnectTimeout.D()
+	if timeout == 0 {
+		timeout = config.DefaultPostgresConnectTimeout
+	}
+	pool, err := pgdb.Open(ctx, pgdb.Config{DSN: c.DSN, MaxConns: 2, ConnectTimeout: timeout})
+	if err != nil {
+		fmt.Fprintln(stderr, "provost trail verify: storage.postgres:", err)
+		return exitFail
+	}
+	defer pool.Close()
+	opts := evidencelog.PostgresOptions{ReadOnly: true, VerifierKey: vkey}
+	if vkey == "" {
+		keyFile := cfg.Resolve(c.EvidenceKeyFile)
+		if f, err := os.Open(keyFile); err == nil {
+			f.Close()
+			opts.KeyFile = keyFile
+		} else {
+			fmt.Fprintf(stderr, "provost trail verify: %s unreadable (%v): checking signatures with the verifier key pinned in the database; give --key to check it against a key of your own\n",
+				keyFile, err)
+		}
+	}
+	const where = "evidence log in PostgreSQL"
+	l, err := evidencelog.OpenPostgres(ctx, pool, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "provost trail verify: %s: NOT VERIFIED: %v\n", where, err)
+		return exitFail
+	}
+	defer l.Close()
+	bar := newProgressBar(stderr, time.Now)
+	if err := l.Verify(ctx, bar.update); err != nil {
+		bar.done()
+		fmt.Fprintf(stderr, "provost trail verify: %s: NOT VERIFIED: %v\n", where, err)
+		return exitFail
+	}
+	bar.done()
+	fmt.Fprintf(stdout, "verified %d records, %s\n", bar.total, checkpointSummary(ctx, l))
+	return exitOK
+}
+
 // checkpointSummary names the latest checkpoint, which Verify just checked
 // against the records.
-func checkpointSummary(ctx context.Context, l *evidencelog.Log) string {
+func checkpointSummary(ctx context.Context, l evidencelog.Reader) string {
 	signed, err := l.Checkpoint(ctx)
 	if err != nil {
 		return "no checkpoint signed yet (log " + l.Name() + ")"

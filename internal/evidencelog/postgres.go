@@ -94,6 +94,14 @@ type PostgresOptions struct {
 	// say), with VerifierKey its note verifier key (name+hash+base64).
 	Signer      note.Signer
 	VerifierKey string
+	// ReadOnly opens an existing log to read and verify it (provost trail
+	// verify), with no private key: nothing is written, not even the
+	// schema; Append fails with ErrReadOnly and Checkpoint and Receipt
+	// serve only checkpoints stored by the replicas. The verifier key is
+	// VerifierKey when set, else the public half of KeyFile when set, else
+	// the one pinned in the database; either of the first two must be the
+	// pinned key (ErrUnknownKey). Signer must not be set.
+	ReadOnly bool
 	// Name, when set, must be the key's name: the log's origin line.
 	Name string
 	// MaxRecordSize bounds one record, in bytes. Default DefaultMaxRecordSize.
@@ -215,6 +223,9 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions)
 		return nil, errors.New("evidencelog: open postgres: nil pool")
 	}
 	opts = opts.withDefaults()
+	if opts.ReadOnly {
+		return openPostgresReadOnly(ctx, pool, opts)
+	}
 	signer, vkey, err := pgSigner(opts)
 	if err != nil {
 		return nil, err
@@ -242,6 +253,63 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions)
 		return nil, err
 	}
 	go p.run()
+	return p, nil
+}
+
+// openPostgresReadOnly opens the log for OpenPostgres with opts.ReadOnly.
+func openPostgresReadOnly(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) (*Postgres, error) {
+	if opts.Signer != nil {
+		return nil, errors.New("evidencelog: open postgres read-only: give no Signer")
+	}
+	v, err := pgdb.Version(ctx, pool, pgSchemaName)
+	if err != nil {
+		return nil, fmt.Errorf("evidencelog: %w", err)
+	}
+	switch {
+	case v == 0:
+		return nil, errors.New("evidencelog: open postgres read-only: there is no evidence log in this database (no replica has opened it yet)")
+	case v < len(pgSchema):
+		return nil, fmt.Errorf("evidencelog: open postgres read-only: the log's schema is at version %d of %d: start a replica of this version first", v, len(pgSchema))
+	case v > len(pgSchema):
+		return nil, fmt.Errorf("evidencelog: open postgres read-only: the log's schema is at version %d, newer than this build's %d", v, len(pgSchema))
+	}
+	var pinned string
+	if err := pool.QueryRow(ctx, `SELECT value FROM evidence_meta WHERE key = 'verifier_key'`).Scan(&pinned); err != nil {
+		return nil, fmt.Errorf("evidencelog: read pinned verifier key: %w", err)
+	}
+	vkey := pinned
+	switch {
+	case opts.VerifierKey != "":
+		vkey = opts.VerifierKey
+	case opts.KeyFile != "":
+		skey, err := readKey(opts.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("evidencelog: signing key: %w", err)
+		}
+		if vkey, err = verifierKey(skey); err != nil {
+			return nil, fmt.Errorf("evidencelog: %s: %w", opts.KeyFile, err)
+		}
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, problem(ErrBadVerifierKey, -1, "%q: %v", vkey, err)
+	}
+	if vkey != pinned {
+		return nil, problem(ErrUnknownKey, -1, "the verifier key (%s) is not the key this log was created with (%s)", vkey, pinned)
+	}
+	if opts.Name != "" && opts.Name != verifier.Name() {
+		return nil, fmt.Errorf("evidencelog: log name %q differs from the name %q of its key", opts.Name, verifier.Name())
+	}
+	p := &Postgres{
+		pool: pool, opts: opts, verifier: verifier, vkey: vkey,
+		resolvedCh: make(chan struct{}),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	close(p.done) // no writer
+	if _, err := p.readSize(ctx); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -436,6 +504,9 @@ func (p *Postgres) Stats() PostgresStats {
 // transaction. If ctx ends first, Append returns its error and the record
 // may or may not be in the log.
 func (p *Postgres) Append(ctx context.Context, record []byte) (Entry, error) {
+	if p.opts.ReadOnly {
+		return Entry{}, problem(ErrReadOnly, -1, "append")
+	}
 	if len(record) > p.opts.MaxRecordSize {
 		return Entry{}, problem(ErrRecordTooLarge, -1, "%d bytes, at most %d", len(record), p.opts.MaxRecordSize)
 	}
@@ -721,7 +792,13 @@ func decodeFrontier(size int64, b []byte) (frontier, error) {
 // pgHashes is a tlog.HashReader over evidence_hash.
 type pgHashes struct {
 	ctx  context.Context
-	pool *pgxpool.Pool
+	pool pgQuerier
+}
+
+// pgQuerier is a pool or a transaction.
+type pgQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 func (r pgHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -823,6 +900,15 @@ func (p *Postgres) checkpoint(ctx context.Context, need int64) (storedCheckpoint
 			"this replica saw a checkpoint of size %d, the newest stored one has %d records", p.latest.size, latest.size)
 	}
 	if latest.note != nil && (latest.size == size || fresh && p.opts.CheckpointInterval > 0 && latest.size >= need) {
+		p.latest = latest
+		return latest, nil
+	}
+	if p.opts.ReadOnly {
+		// No key to sign with: the newest stored checkpoint, if it covers need.
+		if latest.note == nil || latest.size < need {
+			return storedCheckpoint{}, problem(ErrReadOnly, -1,
+				"no stored checkpoint covers %d records, and a read-only log signs none", need)
+		}
 		p.latest = latest
 		return latest, nil
 	}

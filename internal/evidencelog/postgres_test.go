@@ -725,7 +725,13 @@ func TestPostgresKey(t *testing.T) {
 	}
 
 	// Nothing in the database holds the private key.
-	_, seed, _ := strings.Cut(skey[strings.LastIndex(skey, "+"):], "+")
+	// A note signer key is PRIVATE+KEY+name+hash+key: the key is the fifth
+	// field, whose base64 may itself hold '+'.
+	parts := strings.SplitN(skey, "+", 5)
+	if len(parts) != 5 || len(parts[4]) < 40 {
+		t.Fatalf("unexpected signer key shape: %d fields", len(parts))
+	}
+	seed := parts[4]
 	var found int
 	err = pool.QueryRow(pgCtx, `SELECT
 		(SELECT count(*) FROM evidence_meta WHERE value LIKE '%' || $1 || '%' OR value LIKE 'PRIVATE+KEY%') +

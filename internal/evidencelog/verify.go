@@ -70,7 +70,7 @@ func (l *Log) Verify(ctx context.Context, progress func(done, total int64)) erro
 		return err
 	}
 	v := verifier{anchors: anchors}
-	if err := v.scan(ctx, tx, n, progress); err != nil {
+	if err := v.scan(ctx, sqlSource{tx}, n, progress); err != nil {
 		return err
 	}
 	if err := v.result(); err != nil {
@@ -167,13 +167,54 @@ type verifier struct {
 	rootErr error
 }
 
-func (v *verifier) scan(ctx context.Context, tx *sql.Tx, n int64, progress func(done, total int64)) error {
+// verifySource is what Verify reads the records and stored hashes from, in
+// one read snapshot: a SQLite or a PostgreSQL transaction.
+type verifySource interface {
+	// hashRange reads stored hashes [lo, hi); absent ones are nil.
+	hashRange(ctx context.Context, lo, hi int64) ([]*tlog.Hash, error)
+	// leaves calls fn for each leaf row with index in [start, end), in
+	// index order: its index, record and leaf hash column.
+	leaves(ctx context.Context, start, end int64, fn func(idx int64, rec, hash []byte) error) error
+}
+
+// sqlSource is a verifySource over a SQLite transaction.
+type sqlSource struct{ tx *sql.Tx }
+
+func (s sqlSource) hashRange(ctx context.Context, lo, hi int64) ([]*tlog.Hash, error) {
+	return readHashRange(ctx, s.tx, lo, hi)
+}
+
+func (s sqlSource) leaves(ctx context.Context, start, end int64, fn func(idx int64, rec, hash []byte) error) error {
+	rows, err := s.tx.QueryContext(ctx, `SELECT idx, record, hash FROM evidence_leaf WHERE idx >= ? AND idx < ? ORDER BY idx`, start, end)
+	if err != nil {
+		return fmt.Errorf("evidencelog: verify: read records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			idx       int64
+			rec, hcol []byte
+		)
+		if err := rows.Scan(&idx, &rec, &hcol); err != nil {
+			return fmt.Errorf("evidencelog: verify: read records: %w", err)
+		}
+		if err := fn(idx, rec, hcol); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("evidencelog: verify: read records: %w", err)
+	}
+	return nil
+}
+
+func (v *verifier) scan(ctx context.Context, src verifySource, n int64, progress func(done, total int64)) error {
 	if err := v.checkAnchors(); err != nil {
 		return err
 	}
 	for start := int64(0); start < n; start += verifyChunk {
 		end := min(start+verifyChunk, n)
-		if err := v.chunk(ctx, tx, start, end); err != nil {
+		if err := v.chunk(ctx, src, start, end); err != nil {
 			return err
 		}
 		if progress != nil {
@@ -187,35 +228,25 @@ func (v *verifier) scan(ctx context.Context, tx *sql.Tx, n int64, progress func(
 }
 
 // chunk verifies records [start, end).
-func (v *verifier) chunk(ctx context.Context, tx *sql.Tx, start, end int64) error {
+func (v *verifier) chunk(ctx context.Context, src verifySource, start, end int64) error {
 	base := tlog.StoredHashIndex(0, start)
-	stored, err := readHashRange(ctx, tx, base, tlog.StoredHashIndex(0, end))
+	stored, err := src.hashRange(ctx, base, tlog.StoredHashIndex(0, end))
 	if err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT idx, record, hash FROM evidence_leaf WHERE idx >= ? AND idx < ? ORDER BY idx`, start, end)
-	if err != nil {
-		return fmt.Errorf("evidencelog: verify: read records: %w", err)
-	}
-	defer rows.Close()
 	i := start
-	for ; rows.Next(); i++ {
-		var (
-			idx       int64
-			rec, hcol []byte
-		)
-		if err := rows.Scan(&idx, &rec, &hcol); err != nil {
-			return fmt.Errorf("evidencelog: verify: read records: %w", err)
-		}
+	err = src.leaves(ctx, start, end, func(idx int64, rec, hcol []byte) error {
 		if idx != i {
 			return problem(ErrRecordMissing, i, "record %d was removed (the next record is %d)", i, idx)
 		}
 		if err := v.leaf(i, rec, hcol, stored[tlog.StoredHashIndex(0, i)-base:]); err != nil {
 			return err
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("evidencelog: verify: read records: %w", err)
+		i++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if i != end {
 		return problem(ErrRecordMissing, i, "record %d was removed", i)
