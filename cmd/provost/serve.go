@@ -53,7 +53,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: provost serve [--config provost.yaml] [--data-dir DIR] [--listen ADDR]")
 		fmt.Fprintln(stderr, "Serves the check API (POST /v1/check), forward-auth (/v1/forward-auth), /healthz and /readyz; see docs/api.md.")
-		fmt.Fprintln(stderr, "SIGHUP reloads the configuration and bindings; SIGINT or SIGTERM shuts down gracefully.")
+		fmt.Fprintln(stderr, "SIGHUP reloads the configuration, bindings and TLS certificates; SIGINT or SIGTERM shuts down gracefully.")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
@@ -95,12 +95,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		logger.Error("cannot start", "error", err)
 		return exitUsage
 	}
+	var certs []certReloader
 	if cfg.GRPC.Listen != "" {
 		gl, err := extauthz.Listen(ctx, a.Engine, cfg, logger)
 		if err != nil {
 			logger.Error("cannot start ext_authz", "error", err)
 			return exitFail
 		}
+		certs = append(certs, certReloader{"grpc.tls", gl.ReloadCertificate})
 		logger.Info("ext_authz listening", "addr", gl.Addr().String())
 		go func() {
 			if err := gl.Serve(ctx); err != nil {
@@ -108,11 +110,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}()
 	}
-	return serve(ctx, a, sc, path, logger)
+	return serve(ctx, a, sc, path, logger, certs...)
 }
 
-// serve listens, answers until ctx is done, and reloads on SIGHUP.
-func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger *slog.Logger) int {
+// certReloader re-reads the certificate and key of a TLS listener (the
+// setting named), keeping the old pair when the new one fails to load.
+type certReloader struct {
+	name   string
+	reload func() error
+}
+
+// serve listens, answers until ctx is done, and reloads on SIGHUP, with the
+// certificates of its own listener and of certs.
+func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger *slog.Logger, certs ...certReloader) int {
 	ln, err := net.Listen("tcp", sc.Listen)
 	if err != nil {
 		logger.Error("cannot listen", "addr", sc.Listen, "error", err)
@@ -124,6 +134,8 @@ func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger
 	if !tlsOn && !loopback(ln.Addr()) {
 		logger.Warn("listening beyond loopback without TLS: credentials cross the network in clear; set serve.tls", "addr", ln.Addr().String())
 	}
+	srv := server.New(server.ForApp(a), sc, logger)
+	certs = append(certs, certReloader{"serve.tls", srv.ReloadCertificate})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -131,13 +143,13 @@ func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger
 		for {
 			select {
 			case <-hup:
-				reload(ctx, a, logger)
+				reload(ctx, a, logger, certs...)
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
-	if err := server.New(server.ForApp(a), sc, logger).Serve(ctx, ln); err != nil {
+	if err := srv.Serve(ctx, ln); err != nil {
 		logger.Error("server stopped", "error", err)
 		return exitFail
 	}
@@ -146,15 +158,25 @@ func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger
 }
 
 // reload is what SIGHUP does: reload the configuration and bindings
-// atomically; on failure the old configuration keeps serving. Settings of
-// the listener (serve:) take effect on restart only.
-func reload(ctx context.Context, a *app.App, logger *slog.Logger) error {
+// atomically (on failure the old configuration keeps serving), and re-read
+// the TLS certificates and keys of certs (a pair that fails to load leaves
+// the old one serving). Other settings of the listeners (serve:, grpc:)
+// take effect on restart only. It returns the errors joined.
+func reload(ctx context.Context, a *app.App, logger *slog.Logger, certs ...certReloader) error {
+	var errs []error
 	if err := a.Reload(ctx); err != nil {
 		logger.Error("reload failed; the previous configuration keeps serving", "error", err)
-		return err
+		errs = append(errs, err)
+	} else {
+		logger.Info("reload succeeded", "bindings_digest", a.Policy().Digest())
 	}
-	logger.Info("reload succeeded", "bindings_digest", a.Policy().Digest())
-	return nil
+	for _, c := range certs {
+		if err := c.reload(); err != nil {
+			logger.Error("certificate reload failed; the previous certificate keeps serving", "setting", c.name, "error", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // configPath picks the configuration file and the data directory override.

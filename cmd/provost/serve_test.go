@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +183,42 @@ func TestServeReload(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"reload succeeded","bindings_digest":"`+a.Policy().Digest()+`"`) {
 		t.Fatalf("log: %s", logs.String())
+	}
+}
+
+// SIGHUP also re-reads the listeners' certificates: a failing one is
+// logged and reported, and neither stops the others.
+func TestServeReloadCertificates(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bindings.yaml"), []byte("version: 1\nbindings:\n  - name: a\n    match: {subject: a}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "provost.yaml")
+	if err := os.WriteFile(cfg, []byte("version: 1\ndata_dir: data\nbindings: bindings.yaml\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(t.Context(), app.Options{ConfigFile: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var logs strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	var calls []string
+	certs := []certReloader{
+		{"grpc.tls", func() error { calls = append(calls, "grpc.tls"); return errors.New("broken key") }},
+		{"serve.tls", func() error { calls = append(calls, "serve.tls"); return nil }},
+	}
+	err = reload(t.Context(), a, logger, certs...)
+	if err == nil || !strings.Contains(err.Error(), "broken key") {
+		t.Fatalf("reload: %v, want the certificate error", err)
+	}
+	if !slices.Equal(calls, []string{"grpc.tls", "serve.tls"}) {
+		t.Fatalf("reloaded %v, want both listeners", calls)
+	}
+	for _, want := range []string{`"msg":"reload succeeded"`, `"msg":"certificate reload failed; the previous certificate keeps serving","setting":"grpc.tls"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("log lacks %s: %s", want, logs.String())
+		}
 	}
 }

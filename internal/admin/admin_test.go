@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,28 +365,78 @@ func TestReload(t *testing.T) {
 	}
 }
 
-func TestRateLimit(t *testing.T) {
-	e := newEnv(t, admintest.Options{PerSecond: 0.5, Burst: 2})
-	c := e.w.HTTPClient()
+// Issue 14 item 2: requests are authenticated before they are rate
+// limited. Failed attempts are limited per source address in a limiter of
+// their own, authenticated requests per client: an unauthenticated flood
+// from the operator's own address is answered 429 but leaves the
+// operator's budget alone, and one client's flood leaves another's alone.
+func TestRateLimitAuthenticatesFirst(t *testing.T) {
+	const burst = 3
+	// One token every 20 s: nothing refills while the test runs.
+	e := newEnv(t, admintest.Options{PerSecond: 0.05, Burst: burst})
+	c := e.w.HTTPClient() // every client of the test calls from 127.0.0.1
+	refused := e.w.HTTPClient(e.w.ClientCert(admintest.RefusedCN, ""))
+	ops := e.w.HTTPClient(e.w.ClientCert(admintest.AllowedCN, ""))
+
+	// The unauthenticated flood: no token, a wrong token, a refused
+	// certificate, all from the same address, all on one budget.
 	var statuses []int
-	var last *http.Response
-	var lastBody []byte
-	for range 3 {
-		last, lastBody = e.call(t, c, "", "GET", "/v1/status", "") // unauthenticated calls count too
-		statuses = append(statuses, last.StatusCode)
+	for i := range 4 * burst {
+		var resp *http.Response
+		var body []byte
+		switch i % 3 {
+		case 0:
+			resp, body = e.call(t, c, "", "GET", "/v1/status", "")
+		case 1:
+			resp, body = e.call(t, c, "Bearer not-the-token", "GET", "/v1/status", "")
+		default:
+			resp, body = e.call(t, refused, "", "GET", "/v1/status", "")
+		}
+		statuses = append(statuses, resp.StatusCode)
+		if i < burst {
+			continue
+		}
+		if resp.StatusCode != 429 {
+			t.Fatalf("failed attempt %d: statuses %v, want 429 after %d", i+1, statuses, burst)
+		}
+		if p := problem(t, resp, body); p.Code != admin.CodeRateLimited {
+			t.Errorf("problem %+v", p)
+		}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 || s > 20 {
+			t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+		}
 	}
-	if statuses[0] != 401 || statuses[1] != 401 || statuses[2] != 429 {
-		t.Fatalf("statuses %v, want [401 401 429]", statuses)
+	if want := []int{401, 401, 403}; !slices.Equal(statuses[:burst], want) {
+		t.Fatalf("first failed attempts %v, want %v", statuses[:burst], want)
 	}
-	if p := problem(t, last, lastBody); p.Code != admin.CodeRateLimited {
-		t.Errorf("problem %+v", p)
+
+	// The operator's authenticated calls from that same address go through.
+	for i := range burst {
+		body := `{"kind":"jti","value":"flood-` + strconv.Itoa(i) + `","reason":"issue 14"}`
+		if resp, out := e.call(t, c, "token", "POST", "/v1/revocations", body); resp.StatusCode != 201 {
+			t.Fatalf("operator's revocation %d of %d during the flood: %d %s", i+1, burst, resp.StatusCode, out)
+		}
 	}
-	if s, err := strconv.Atoi(last.Header.Get("Retry-After")); err != nil || s < 1 || s > 2 {
-		t.Errorf("Retry-After %q", last.Header.Get("Retry-After"))
+	// The token client has spent its own budget now...
+	resp, body := e.call(t, c, "token", "GET", "/v1/status", "")
+	if resp.StatusCode != 429 || problem(t, resp, body).Code != admin.CodeRateLimited || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("token client past its burst: %d %s", resp.StatusCode, body)
 	}
-	// Even the right token is limited now.
-	if resp, _ := e.call(t, c, "token", "GET", "/v1/status", ""); resp.StatusCode != 429 {
-		t.Errorf("token call while limited: %d", resp.StatusCode)
+	// ...which does not starve another authenticated client.
+	for i := range burst {
+		if resp, out := e.call(t, ops, "", "GET", "/v1/status", ""); resp.StatusCode != 200 {
+			t.Fatalf("certificate client call %d while the token client is limited: %d %s", i+1, resp.StatusCode, out)
+		}
+	}
+	if resp, _ := e.call(t, ops, "", "GET", "/v1/status", ""); resp.StatusCode != 429 {
+		t.Errorf("certificate client past its burst: %d", resp.StatusCode)
+	}
+	// And the failed attempts are still limited.
+	if resp, _ := e.call(t, c, "", "GET", "/v1/status", ""); resp.StatusCode != 429 {
+		t.Errorf("unauthenticated call after the others: %d", resp.StatusCode)
+	}
+	if list, _ := e.w.App.Revocations.List(context.Background()); len(list) != burst {
+		t.Errorf("%d revocations, want %d", len(list), burst)
 	}
 }
 

@@ -7,8 +7,10 @@
 // or subjects) or by a bearer token whose SHA-256 is configured; the token
 // is compared in constant time and never stored. A missing or wrong
 // credential answers 401, a verified certificate of a client not allowed
-// answers 403, and each client address is rate limited (429 with
-// Retry-After). Errors are RFC 9457 problem documents.
+// answers 403. Requests are authenticated first, then rate limited (429
+// with Retry-After): failed attempts per source address, authenticated
+// requests per client, so a flood of bad credentials spends no
+// authenticated client's budget. Errors are RFC 9457 problem documents.
 //
 // A revocation may be asked for by the raw credential (kind fingerprint):
 // the server fingerprints it and forgets it; it is never stored, logged or

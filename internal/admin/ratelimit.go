@@ -1,31 +1,41 @@
 package admin
 
 import (
-	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// maxBuckets bounds the clients the limiter remembers.
-const maxBuckets = 10000
+// Bounds of a limiter's memory.
+const (
+	// maxLimiterKeys bounds the keys (source addresses or clients) one
+	// limiter remembers, so that a flood from many distinct addresses
+	// cannot grow memory without limit.
+	maxLimiterKeys = 10000
+	// sweepEvery is how often a limiter drops its idle keys, at most: a
+	// full limiter does not scan its map on every request of a flood.
+	sweepEvery = time.Second
+)
 
-// limiter is a token bucket per client key.
+// limiter is a token bucket (golang.org/x/time/rate) per key, in a bounded
+// map. A key whose bucket has refilled is idle: forgetting it changes
+// nothing, so idle keys are dropped. When the map is full of keys that
+// are not idle, a new key is refused (fail closed) until some are.
 type limiter struct {
-	rate  float64 // tokens per second
-	burst float64
-	now   func() time.Time
+	rate    rate.Limit
+	burst   int
+	maxKeys int
+	now     func() time.Time
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
+	mu        sync.Mutex
+	keys      map[string]*rate.Limiter
+	lastSweep time.Time
 }
 
 func newLimiter(perSecond float64, burst int, now func() time.Time) *limiter {
-	return &limiter{rate: perSecond, burst: float64(burst), now: now, buckets: make(map[string]*bucket)}
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, maxKeys: maxLimiterKeys, now: now,
+		keys: make(map[string]*rate.Limiter), lastSweep: now()}
 }
 
 // allow takes a token from key's bucket; when there is none it says how
@@ -34,40 +44,44 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
+	if now.Sub(l.lastSweep) >= time.Minute {
+		l.sweep(now) // forget the idle keys from time to time, full or not
+	}
+	lim, ok := l.keys[key]
 	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			l.forgetFull(now)
+		if len(l.keys) >= l.maxKeys && now.Sub(l.lastSweep) >= sweepEvery {
+			l.sweep(now)
 		}
-		if len(l.buckets) >= maxBuckets {
-			return false, time.Second // too many clients at once: fail closed
+		if len(l.keys) >= l.maxKeys {
+			return false, sweepEvery // too many keys at once: fail closed
 		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.keys[key] = lim
 	}
-	b.refill(now, l.rate, l.burst)
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
+	res := lim.ReserveN(now, 1)
+	if !res.OK() {
+		return false, sweepEvery
 	}
-	wait := time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
-	return false, wait
+	if wait := res.DelayFrom(now); wait > 0 {
+		res.CancelAt(now) // a refused request costs no token
+		return false, wait
+	}
+	return true, 0
 }
 
-func (b *bucket) refill(now time.Time, rate, burst float64) {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = math.Min(burst, b.tokens+el*rate)
-	}
-	b.last = now
-}
-
-// forgetFull drops the buckets that have refilled: remembering them
-// changes nothing.
-func (l *limiter) forgetFull(now time.Time) {
-	for k, b := range l.buckets {
-		b.refill(now, l.rate, l.burst)
-		if b.tokens >= l.burst {
-			delete(l.buckets, k)
+// sweep drops the idle keys: those whose bucket is full again.
+func (l *limiter) sweep(now time.Time) {
+	l.lastSweep = now
+	for k, lim := range l.keys {
+		if lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.keys, k)
 		}
 	}
+}
+
+// size is the number of keys remembered.
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.keys)
 }

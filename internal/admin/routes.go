@@ -53,23 +53,30 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// guard rate limits each client address, then authenticates.
+// guard authenticates, then rate limits. A request that fails
+// authentication (401 or 403) is limited by its source address in a
+// limiter of its own, so a flood of missing or wrong credentials is
+// answered 429 without spending anyone else's budget; an authenticated
+// request is limited by its client (how it authenticated and its name),
+// whatever address it comes from.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := s.limit.allow(clientAddr(r.RemoteAddr)); !ok {
-			secs := int((wait + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			writeProblem(w, r, http.StatusTooManyRequests, CodeRateLimited, "too many admin requests from this address; retry later")
+		c, status, why := s.auth.authenticate(r)
+		if status != 0 {
+			if ok, wait := s.failLimit.allow(clientAddr(r.RemoteAddr)); !ok {
+				rateLimited(w, r, wait, "too many failed admin authentications from this address; retry later")
+				return
+			}
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="provost-admin"`)
+				writeProblem(w, r, status, CodeUnauthenticated, why)
+			} else {
+				writeProblem(w, r, http.StatusForbidden, CodeForbidden, why)
+			}
 			return
 		}
-		c, status, why := s.auth.authenticate(r)
-		switch status {
-		case http.StatusUnauthorized:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="provost-admin"`)
-			writeProblem(w, r, status, CodeUnauthenticated, why)
-			return
-		case http.StatusForbidden:
-			writeProblem(w, r, status, CodeForbidden, why)
+		if ok, wait := s.clientLimit.allow(c.Method + ":" + c.Name); !ok {
+			rateLimited(w, r, wait, "too many admin requests from this client; retry later")
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), clientKey{}, c), requestTimeout)
@@ -77,6 +84,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// rateLimited answers 429 with Retry-After in whole seconds (at least 1).
+func rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration, why string) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	writeProblem(w, r, http.StatusTooManyRequests, CodeRateLimited, why)
 }
 
 // observe logs each request and counts it by route and status.
@@ -139,7 +153,8 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// clientAddr is the rate limit key of a peer: its IP address.
+// clientAddr is the rate limit key of a peer that failed to
+// authenticate: its IP address.
 func clientAddr(remote string) string {
 	if ap, err := netip.ParseAddrPort(remote); err == nil {
 		return ap.Addr().Unmap().String()

@@ -53,13 +53,17 @@ type Server struct {
 	adm     config.Admin
 	tls     *tls.Config
 	auth    *authenticator
-	limit   *limiter
 	metrics *telemetry.Metrics
 	log     *slog.Logger
 	now     func() time.Time
 	version string
 	started time.Time
 	handler http.Handler
+
+	// failLimit limits the requests that fail authentication, per source
+	// address; clientLimit the authenticated ones, per client.
+	failLimit   *limiter
+	clientLimit *limiter
 }
 
 // New checks the admin configuration, loads its certificates and returns
@@ -96,7 +100,8 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	l := s.adm.Limit()
-	s.limit = newLimiter(l.PerSecond, l.Burst, s.now)
+	s.failLimit = newLimiter(l.PerSecond, l.Burst, s.now)
+	s.clientLimit = newLimiter(l.PerSecond, l.Burst, s.now)
 	s.started = s.now()
 	s.handler = s.routes()
 	return s, nil

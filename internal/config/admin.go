@@ -41,8 +41,10 @@ type AdminTLS struct {
 	Key  string `yaml:"key"`  // PEM private key file
 }
 
-// AdminRateLimit is a token bucket per client address: PerSecond requests a
-// second on average (default 10), bursts of up to Burst (default 20).
+// AdminRateLimit is a token bucket per authenticated client, and one per
+// source address for failed authentication attempts (which never spend an
+// authenticated client's budget): PerSecond requests a second on average
+// (default 10), bursts of up to Burst (default 20).
 type AdminRateLimit struct {
 	PerSecond float64 `yaml:"per_second"`
 	Burst     int     `yaml:"burst"`

@@ -27,6 +27,9 @@ func openLog(t testing.TB, opts Options) (*Log, string) {
 	if opts.Name == "" {
 		opts.Name = testName
 	}
+	if opts.CheckpointInterval == 0 {
+		opts.CheckpointInterval = -1 // sign on demand, unless the test sets an interval
+	}
 	l, err := Open(ctx, dir, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,9 @@ const (
 	DefaultMaxRecordSize = 1 << 20
 	// MaxEntries bounds one Entries call.
 	MaxEntries = 1000
+	// DefaultCheckpointInterval is the least time between two checkpoints
+	// a Log signs (Options.CheckpointInterval).
+	DefaultCheckpointInterval = 10 * time.Second
 )
 
 // Options configure a Log. The zero value is a durable log named after the host.
@@ -58,6 +61,15 @@ type Options struct {
 	// checkpoint. Size and the proofs see the records committed at Open;
 	// Verify reads a fresh snapshot.
 	ReadOnly bool
+	// CheckpointInterval is the least time between two checkpoints the
+	// Log signs, whoever asks (Checkpoint, Receipt, GET /v1/log/...):
+	// within it Checkpoint returns the newest stored checkpoint even if
+	// the log grew, and Receipt of a record that checkpoint does not cover
+	// waits until the interval has passed, then signs one checkpoint that
+	// every waiting caller shares. 0 means DefaultCheckpointInterval; a
+	// negative value signs on demand, whenever the log grew (for tests and
+	// offline tools). It is measured on the monotonic clock, not Now.
+	CheckpointInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -75,6 +87,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRecordSize <= 0 {
 		o.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
 	}
 	return o
 }
@@ -113,8 +128,9 @@ type Log struct {
 	slots   chan struct{} // one per queued record, bounds the queue
 	commits atomic.Int64  // transactions committed, for Stats
 
-	ckMu   sync.Mutex // serialises Checkpoint
-	latest storedCheckpoint
+	ckMu     sync.Mutex // serialises Checkpoint
+	latest   storedCheckpoint
+	signedAt time.Time // when this Log last signed a checkpoint (zero: not yet)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -286,8 +302,10 @@ func (l *Log) checkHead(ctx context.Context) error {
 	return nil
 }
 
-// Close commits the queued records, stops the writer and closes the
-// database. It is safe to call more than once.
+// Close commits the queued records, stops the writer, signs a last
+// checkpoint if the log grew since the newest one (whatever the
+// CheckpointInterval) and closes the database. It is safe to call more
+// than once.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
@@ -295,6 +313,7 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		close(l.quit)
 		<-l.done
+		signErr := l.signAtClose()
 		l.hashes.Close()
 		l.closeErr = l.db.Close()
 		l.mu.Lock()
@@ -302,6 +321,9 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		if l.closeErr == nil && err != nil {
 			l.closeErr = err
+		}
+		if l.closeErr == nil && signErr != nil {
+			l.closeErr = signErr
 		}
 	})
 	return l.closeErr

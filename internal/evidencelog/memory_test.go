@@ -161,7 +161,7 @@ func TestMemoryReopen(t *testing.T) {
 // a receipt made from Memory's answers verifies with VerifyReceipt.
 func TestMemoryMatchesLog(t *testing.T) {
 	ctx := context.Background()
-	sq, err := evidencelog.Open(ctx, t.TempDir(), evidencelog.Options{Name: "provost.evidence/diff"})
+	sq, err := evidencelog.Open(ctx, t.TempDir(), evidencelog.Options{Name: "provost.evidence/diff", CheckpointInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

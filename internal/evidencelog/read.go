@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -14,34 +15,113 @@ import (
 // signed note signed with the log's Ed25519 key. It covers the committed
 // records only (in Async mode, Flush first to include every Append). A new
 // checkpoint is signed and stored only when the log grew since the last
-// one; a read-only log returns the latest stored one.
+// one and Options.CheckpointInterval has passed since this Log last signed
+// one; otherwise the newest stored one is returned. A read-only log
+// returns the latest stored one.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
+	ck, err := l.checkpoint(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(ck.note), nil
+}
+
+// checkpoint returns a checkpoint of at least need records (when the log
+// has them): the newest stored one when it is of the committed tree, or
+// when it is large enough and the interval has not passed; else a new one,
+// signed once the interval has passed (waiting for it, or for ctx, or for
+// Close). Callers waiting together share the checkpoint the first signs.
+func (l *Log) checkpoint(ctx context.Context, need int64) (storedCheckpoint, error) {
+	for {
+		l.ckMu.Lock()
+		l.mu.Lock()
+		size, root := l.committed, l.root
+		l.mu.Unlock()
+		latest := l.latest
+		if latest.note != nil && (latest.size == size || l.opts.ReadOnly) {
+			l.ckMu.Unlock()
+			return latest, nil
+		}
+		if l.opts.ReadOnly {
+			l.ckMu.Unlock()
+			return storedCheckpoint{}, problem(ErrReadOnly, -1, "no checkpoint stored yet")
+		}
+		wait := l.signWaitLocked()
+		if wait <= 0 {
+			ck, err := l.signLocked(ctx, size, root)
+			l.ckMu.Unlock()
+			return ck, err
+		}
+		l.ckMu.Unlock()
+		if latest.note != nil && latest.size >= need {
+			return latest, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return storedCheckpoint{}, ctx.Err()
+		case <-l.quit:
+			t.Stop()
+			return storedCheckpoint{}, problem(ErrClosed, -1, "the log was closed while waiting for a checkpoint")
+		}
+	}
+}
+
+// SignWait is how long until the log may sign its next checkpoint: 0 when
+// it may now (see Options.CheckpointInterval).
+func (l *Log) SignWait() time.Duration {
 	l.ckMu.Lock()
 	defer l.ckMu.Unlock()
-	l.mu.Lock()
-	size, root := l.committed, l.root
-	l.mu.Unlock()
-	if l.latest.note != nil && (l.latest.size == size || l.opts.ReadOnly) {
-		return bytes.Clone(l.latest.note), nil
+	return max(l.signWaitLocked(), 0)
+}
+
+func (l *Log) signWaitLocked() time.Duration {
+	if l.opts.CheckpointInterval <= 0 || l.signedAt.IsZero() {
+		return 0
 	}
-	if l.opts.ReadOnly {
-		return nil, problem(ErrReadOnly, -1, "no checkpoint stored yet")
-	}
+	return l.opts.CheckpointInterval - time.Since(l.signedAt)
+}
+
+// signLocked signs, stores and returns the checkpoint of the tree of size
+// with root. The caller holds ckMu.
+func (l *Log) signLocked(ctx context.Context, size int64, root tlog.Hash) (storedCheckpoint, error) {
 	body := formatCheckpoint(Checkpoint{Origin: l.verifier.Name(), Size: size, Root: root})
 	signed, err := note.Sign(&note.Note{Text: body}, l.signer)
 	if err != nil {
-		return nil, fmt.Errorf("evidencelog: sign checkpoint: %w", err)
+		return storedCheckpoint{}, fmt.Errorf("evidencelog: sign checkpoint: %w", err)
 	}
 	if _, err := l.db.ExecContext(ctx, `INSERT INTO evidence_checkpoint (size, root, note, created_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT (size) DO NOTHING`,
 		size, root[:], signed, l.opts.Now().UnixMicro()); err != nil {
-		return nil, fmt.Errorf("evidencelog: store checkpoint: %w", err)
+		return storedCheckpoint{}, fmt.Errorf("evidencelog: store checkpoint: %w", err)
 	}
 	if err := writeCheckpointFile(l.dir, signed); err != nil {
-		return nil, err
+		return storedCheckpoint{}, err
 	}
 	l.latest = storedCheckpoint{size: size, root: root, note: signed}
-	return bytes.Clone(signed), nil
+	l.signedAt = time.Now()
+	return l.latest, nil
+}
+
+// signAtClose signs a last checkpoint when the log grew since the newest
+// one, so that a restart finds every committed record covered. Close calls
+// it after the writer stopped.
+func (l *Log) signAtClose() error {
+	if l.opts.ReadOnly {
+		return nil
+	}
+	l.ckMu.Lock()
+	defer l.ckMu.Unlock()
+	l.mu.Lock()
+	size, root, failed := l.committed, l.root, l.failed
+	l.mu.Unlock()
+	if failed != nil || l.latest.note != nil && l.latest.size == size {
+		return nil
+	}
+	_, err := l.signLocked(context.Background(), size, root)
+	return err
 }
 
 // VerifyCheckpoint checks a checkpoint obtained elsewhere (from a receipt,
@@ -145,8 +225,10 @@ func (l *Log) Entries(ctx context.Context, start, end int64) ([][]byte, error) {
 }
 
 // Receipt returns the proof that the record at index is in the log: the
-// record, the latest signed checkpoint (a new one is signed if none covers
-// the record yet) and the inclusion proof in that checkpoint's tree.
+// record, the latest signed checkpoint and the inclusion proof in that
+// checkpoint's tree. When no stored checkpoint covers the record yet, a
+// new one is signed, at once if Options.CheckpointInterval has passed since
+// the last, else once it has (Receipt waits for that, or for ctx).
 // VerifyReceipt checks it with nothing but the log's verifier key.
 func (l *Log) Receipt(ctx context.Context, index int64) (Receipt, error) {
 	if index < 0 || index >= l.Size() {
@@ -156,12 +238,10 @@ func (l *Log) Receipt(ctx context.Context, index int64) (Receipt, error) {
 	ck := l.latest
 	l.ckMu.Unlock()
 	if ck.note == nil || ck.size <= index {
-		if _, err := l.Checkpoint(ctx); err != nil {
+		var err error
+		if ck, err = l.checkpoint(ctx, index+1); err != nil {
 			return Receipt{}, err
 		}
-		l.ckMu.Lock()
-		ck = l.latest
-		l.ckMu.Unlock()
 	}
 	proof, err := l.InclusionProof(ctx, index, ck.size)
 	if err != nil {

@@ -2,12 +2,16 @@ package evidencelog
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -247,5 +251,129 @@ func TestParseReceipt(t *testing.T) {
 				wantProblem(t, err, ErrMalformedReceipt, -1)
 			}
 		})
+	}
+}
+
+// storedCheckpoints counts the checkpoints the log stored.
+func storedCheckpoints(t *testing.T, l *Log) int {
+	t.Helper()
+	var n int
+	if err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM evidence_checkpoint`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The log signs at most once per CheckpointInterval, whoever asks:
+// repeated checkpoints and receipts within it store none, and 50
+// concurrent receipts of a record no checkpoint covers yet share one.
+func TestCheckpointInterval(t *testing.T) {
+	const interval = 400 * time.Millisecond
+	l, dir := openLog(t, Options{CheckpointInterval: interval})
+	appendN(t, l, 0, 3)
+	if _, err := l.Receipt(ctx, 2); err != nil { // the first signature is at once
+		t.Fatal(err)
+	}
+	if n := storedCheckpoints(t, l); n != 1 {
+		t.Fatalf("%d checkpoints stored, want 1", n)
+	}
+	appendN(t, l, 3, 5)
+	start := time.Now()
+	for range 20 {
+		signed, err := l.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := OpenCheckpoint(signed, l.VerifierKey())
+		if err != nil || c.Size != 3 {
+			t.Fatalf("checkpoint within the interval: %+v %v, want the stored one of size 3", c, err)
+		}
+		if _, err := l.Receipt(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	_, err := l.Receipt(short, 4)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("receipt of an uncovered record within the interval: %v, want it to wait", err)
+	}
+	if n := storedCheckpoints(t, l); n != 1 && time.Since(start) < interval {
+		t.Fatalf("%d checkpoints stored within the interval, want 1", n)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := l.Receipt(ctx, 4)
+			if err == nil {
+				err = VerifyReceipt(r, l.VerifierKey())
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := storedCheckpoints(t, l); n != 2 {
+		t.Fatalf("50 concurrent receipts stored %d new checkpoints, want 1", n-1)
+	}
+	if time.Since(start) < interval/2 {
+		t.Fatalf("a checkpoint was signed %s after the last, interval %s", time.Since(start), interval)
+	}
+	for range 50 {
+		if _, err := l.Receipt(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := storedCheckpoints(t, l); n != 2 {
+		t.Fatalf("%d checkpoints stored after repeated receipts, want 2", n)
+	}
+
+	// Close signs the records no checkpoint covers yet.
+	appendN(t, l, 5, 7)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := Open(ctx, dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	signed, err := ro.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := OpenCheckpoint(signed, ro.VerifierKey()); err != nil || c.Size != 7 {
+		t.Fatalf("checkpoint after Close: %+v %v, want size 7", c, err)
+	}
+}
+
+// Close waits for no interval, and a log that did not grow signs nothing.
+func TestCloseSignsOnlyWhenGrown(t *testing.T) {
+	l, dir := openLog(t, Options{CheckpointInterval: time.Hour})
+	appendN(t, l, 0, 2)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open(ctx, dir, Options{Name: testName, CheckpointInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := storedCheckpoints(t, l2); n != 1 {
+		t.Fatalf("%d checkpoints stored, want 1: Close signed a log that did not grow", n)
+	}
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -30,12 +31,17 @@ type Listener struct {
 	health   *health.Server
 	ln       net.Listener
 	shutdown time.Duration
+	// certFile and keyFile are grpc.tls's pair (resolved), empty without
+	// TLS; cert is the pair last loaded, served to each handshake.
+	certFile, keyFile string
+	cert              atomic.Pointer[tls.Certificate]
 }
 
 // Listen binds the listener cfg.GRPC describes (its relative TLS file
 // paths resolved against cfg's file) and registers the Authorization and
 // health services on it. cfg.GRPC.Listen must be set. Changes to the grpc
-// section take effect on restart; Engine.Reload changes the decisions.
+// section take effect on restart, except a rotated certificate and key,
+// which ReloadCertificate reads; Engine.Reload changes the decisions.
 func Listen(ctx context.Context, eng provost.Checker, cfg *config.Config, logger *slog.Logger) (*Listener, error) {
 	c := cfg.GRPC.WithDefaults()
 	if c.Listen == "" {
@@ -51,8 +57,13 @@ func Listen(ctx context.Context, eng provost.Checker, cfg *config.Config, logger
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.Keepalive.MinTime.D(), PermitWithoutStream: true}),
 	}
+	l := &Listener{shutdown: c.ShutdownTimeout.D()}
 	if c.TLS.Cert != "" {
-		tc, err := serverTLS(c.TLS, cfg.Resolve)
+		l.certFile, l.keyFile = cfg.Resolve(c.TLS.Cert), cfg.Resolve(c.TLS.Key)
+		if err := l.ReloadCertificate(); err != nil {
+			return nil, err
+		}
+		tc, err := serverTLS(c.TLS, cfg.Resolve, l.getCertificate)
 		if err != nil {
 			return nil, fmt.Errorf("extauthz: grpc.tls: %w", err)
 		}
@@ -65,7 +76,34 @@ func Listen(ctx context.Context, eng provost.Checker, cfg *config.Config, logger
 	}
 	srv := grpc.NewServer(opts...)
 	New(eng, logger, WithLimits(Limits{MaxHeaders: c.MaxHeaders, MaxHeaderBytes: c.MaxHeaderBytes})).Register(srv)
-	return &Listener{srv: srv, health: RegisterHealth(srv), ln: ln, shutdown: c.ShutdownTimeout.D()}, nil
+	l.srv, l.health, l.ln = srv, RegisterHealth(srv), ln
+	return l, nil
+}
+
+// ReloadCertificate reads grpc.tls's certificate and key files again and
+// serves the pair to new TLS handshakes (a certificate rotated by
+// cert-manager or SPIRE); on failure the old pair stays and the error says
+// why. Without TLS it does nothing. The client CA and client_names take
+// effect on restart.
+func (l *Listener) ReloadCertificate() error {
+	if l.certFile == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
+	if err != nil {
+		return fmt.Errorf("extauthz: grpc.tls: %w", err)
+	}
+	l.cert.Store(&cert)
+	return nil
+}
+
+// getCertificate is the tls.Config.GetCertificate of the listener: the
+// pair last loaded.
+func (l *Listener) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if c := l.cert.Load(); c != nil {
+		return c, nil
+	}
+	return nil, errors.New("extauthz: grpc.tls: no certificate loaded")
 }
 
 // Addr is the bound address (useful with port 0).
@@ -107,14 +145,11 @@ func serveErr(err error) error {
 // Close stops the listener at once, cutting in-flight calls.
 func (l *Listener) Close() { l.srv.Stop() }
 
-// serverTLS builds the listener's TLS configuration: TLS 1.2+, and with a
-// client CA a verified client certificate, optionally one of ClientNames.
-func serverTLS(t config.GRPCTLS, resolve func(string) string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(resolve(t.Cert), resolve(t.Key))
-	if err != nil {
-		return nil, err
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+// serverTLS builds the listener's TLS configuration: TLS 1.2+, the
+// certificate get returns at each handshake, and with a client CA a
+// verified client certificate, optionally one of ClientNames.
+func serverTLS(t config.GRPCTLS, resolve func(string) string, get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get}
 	if t.ClientCA == "" {
 		return tc, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,77 @@ func TestListenErrors(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		t.Error("the listener still accepts connections after shutdown")
+	}
+}
+
+// writePair writes c as grpc.crt and grpc.key in w's directory.
+func writePair(t *testing.T, w *provosttest.T, c tls.Certificate) {
+	t.Helper()
+	kder, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write("grpc.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Leaf.Raw})))
+	w.Write("grpc.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
+}
+
+// ReloadCertificate serves a rotated pair to new handshakes and keeps the
+// old pair when the new files do not load.
+func TestListenReloadCertificate(t *testing.T) {
+	w := acme(t, "grpc:\n  listen: 127.0.0.1:0\n  tls: {cert: grpc.crt, key: grpc.key}\n")
+	first, firstRoots := provosttest.ServerCert(t)
+	writePair(t, w, first)
+	a := w.App("")
+	ln, err := Listen(context.Background(), a.Engine, a.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ln.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	// served handshakes trusting roots alone and returns the certificate.
+	served := func(roots *x509.CertPool) *x509.Certificate {
+		t.Helper()
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ln.Addr().String(),
+			&tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0]
+	}
+	if !served(firstRoots).Equal(first.Leaf) {
+		t.Fatal("the listener does not present the configured certificate")
+	}
+	second, secondRoots := provosttest.ServerCert(t)
+	writePair(t, w, second)
+	if err := ln.ReloadCertificate(); err != nil {
+		t.Fatal(err)
+	}
+	if !served(secondRoots).Equal(second.Leaf) {
+		t.Fatal("after the reload the listener does not present the rotated certificate")
+	}
+	w.Write("grpc.key", "not a key")
+	if err := ln.ReloadCertificate(); err == nil || !strings.Contains(err.Error(), "grpc.tls") {
+		t.Fatalf("reload of a broken key: %v, want a grpc.tls error", err)
+	}
+	if !served(secondRoots).Equal(second.Leaf) {
+		t.Fatal("a failed reload replaced the certificate")
+	}
+	// Without TLS there is nothing to reload.
+	_, plain := open(t, loopbackGRPC)
+	pl, err := Listen(context.Background(), plain.Engine, plain.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pl.Close(); pl.ln.Close() }()
+	if err := pl.ReloadCertificate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -13,7 +13,8 @@
 //
 // Fetched sets are checked leniently: a bad key is dropped (and counted in
 // [Remote.Stats]) so one odd key cannot take an issuer offline. Every source
-// keeps only public keys meant for signatures ("use" empty or "sig").
+// keeps only public keys meant for signatures ("use" empty or "sig", and
+// "key_ops", when present, including "verify").
 //
 // A Remote refreshes its keys when they are older than the TTL, or when a
 // token names a kid it does not hold, but never more than once per

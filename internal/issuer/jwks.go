@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"slices"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/json"
@@ -22,7 +23,7 @@ type problemKind int
 const (
 	problemInvalid   problemKind = iota // unparsable or unsupported key
 	problemPrivate                      // private or symmetric key material
-	problemUse                          // "use" other than "sig"
+	problemUse                          // "use" other than "sig", or "key_ops" without "verify"
 	problemWeak                         // RSA under minRSABits
 	problemDuplicate                    // kid already seen in this set
 )
@@ -51,16 +52,19 @@ const privateMsg = "contains private or symmetric key material; Provost takes pu
 // keyMembers are the members read before go-jose parses a key, so that private
 // material is refused before it is ever decoded into a key value.
 type keyMembers struct {
-	Kid  string          `json:"kid"`
-	Use  string          `json:"use"`
-	D    json.RawMessage `json:"d"`
-	P    json.RawMessage `json:"p"`
-	Q    json.RawMessage `json:"q"`
-	Dp   json.RawMessage `json:"dp"`
-	Dq   json.RawMessage `json:"dq"`
-	Qi   json.RawMessage `json:"qi"`
-	K    json.RawMessage `json:"k"`
-	Priv json.RawMessage `json:"priv"`
+	Kid string `json:"kid"`
+	Use string `json:"use"`
+	// KeyOps is nil when "key_ops" is absent (or null); go-jose does not
+	// keep it, so it is checked here.
+	KeyOps *[]string       `json:"key_ops"`
+	D      json.RawMessage `json:"d"`
+	P      json.RawMessage `json:"p"`
+	Q      json.RawMessage `json:"q"`
+	Dp     json.RawMessage `json:"dp"`
+	Dq     json.RawMessage `json:"dq"`
+	Qi     json.RawMessage `json:"qi"`
+	K      json.RawMessage `json:"k"`
+	Priv   json.RawMessage `json:"priv"`
 }
 
 func (m *keyMembers) private() bool {
@@ -70,8 +74,9 @@ func (m *keyMembers) private() bool {
 
 // parseJWKS decodes a JWK Set (RFC 7517 §5) and checks every key. In strict
 // mode (files) any bad key is an error naming it; otherwise (fetched sets) bad
-// keys are dropped and returned as problems. Keys whose use is not "sig" are
-// dropped in both modes. The input is untrusted: it never panics.
+// keys are dropped and returned as problems. Keys whose use is not "sig", and
+// keys whose "key_ops" is present without "verify", are dropped in both modes.
+// The input is untrusted: it never panics.
 func parseJWKS(data []byte, strict bool) (jose.JSONWebKeySet, []*keyProblem, error) {
 	var doc struct {
 		Keys *[]json.RawMessage `json:"keys"`
@@ -172,6 +177,9 @@ func parseKey(i int, raw []byte) (jose.JSONWebKey, *keyProblem) {
 	}
 	if m.Use != "" && m.Use != "sig" {
 		return jose.JSONWebKey{}, &keyProblem{index: i, kid: m.Kid, kind: problemUse, msg: fmt.Sprintf("use %q is not \"sig\"", m.Use)}
+	}
+	if m.KeyOps != nil && !slices.Contains(*m.KeyOps, "verify") {
+		return jose.JSONWebKey{}, &keyProblem{index: i, kid: m.Kid, kind: problemUse, msg: fmt.Sprintf("key_ops %q does not include \"verify\"", *m.KeyOps)}
 	}
 	var k jose.JSONWebKey
 	if err := k.UnmarshalJSON(raw); err != nil {

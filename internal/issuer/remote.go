@@ -50,7 +50,8 @@ type Stats struct {
 	Failures    uint64    // failed fetch attempts
 	LastSuccess time.Time // start of the last good fetch; zero before the first
 	// KeysDropped counts keys left out of fetched sets: private or symmetric
-	// material, use other than "sig", weak RSA, unsupported, duplicate kid.
+	// material, use other than "sig", key_ops without "verify", weak RSA,
+	// unsupported, duplicate kid.
 	KeysDropped uint64
 	// PrivateKeysDropped counts the dropped keys that carried private or
 	// symmetric material: the issuer is publishing secrets.

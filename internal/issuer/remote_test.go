@@ -369,3 +369,28 @@ func TestDefaultClientRedirects(t *testing.T) {
 		}
 	}
 }
+
+// withKeyOps is the JSON of k with "key_ops" set to ops.
+func withKeyOps(t *testing.T, k jose.JSONWebKey, ops string) string {
+	t.Helper()
+	s := keyJSON(t, k)
+	return s[:len(s)-1] + `,"key_ops":` + ops + `}`
+}
+
+func TestRemoteDropsKeyOpsWithoutVerify(t *testing.T) {
+	raws := []string{
+		withKeyOps(t, ecJWK(t, "enc-ops", false), `["encrypt"]`),
+		withKeyOps(t, ecJWK(t, "verify-ops", false), `["verify"]`),
+		withKeyOps(t, ecJWK(t, "empty-ops", false), `[]`),
+		keyJSON(t, ecJWK(t, "no-ops", false)),
+	}
+	srv := newJWKSServer(t, []byte(`{"keys":[`+strings.Join(raws, ",")+`]}`))
+	r := newTestRemote(t, srv, newFakeClock())
+	got := mustKeys(t, r, "verify-ops")
+	if !slices.Equal(kids(got), []string{"verify-ops", "no-ops"}) {
+		t.Fatalf("kept kids %v, want [verify-ops no-ops]", kids(got))
+	}
+	if st := r.Stats(); st.KeysDropped != 2 || st.PrivateKeysDropped != 0 {
+		t.Fatalf("stats %+v: want 2 dropped, none private", st)
+	}
+}

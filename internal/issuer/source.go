@@ -34,7 +34,9 @@ var _ Source = (*Static)(nil)
 // NewStatic checks set and returns a Source that always answers with it. A key
 // carrying private or symmetric material, an invalid or unsupported key, an
 // RSA key under 2048 bits and a duplicate kid are errors; keys whose use is
-// not "sig" are left out. A set left with no keys is an error.
+// not "sig" are left out (as are keys of a JWKS file whose "key_ops" lacks
+// "verify": go-jose does not keep key_ops in memory). A set left with no keys
+// is an error.
 func NewStatic(set jose.JSONWebKeySet) (*Static, error) {
 	if len(set.Keys) > maxKeys {
 		return nil, fmt.Errorf("JWKS has %d keys; at most %d are accepted", len(set.Keys), maxKeys)
@@ -76,7 +78,7 @@ func ParseStatic(name string, data []byte) (*Static, error) {
 
 func newStatic(keys []jose.JSONWebKey) (*Static, error) {
 	if len(keys) == 0 {
-		return nil, errors.New(`no signing keys (every key was absent or had a "use" other than "sig")`)
+		return nil, errors.New(`no signing keys (every key was absent or had a "use" other than "sig" or "key_ops" without "verify")`)
 	}
 	return &Static{set: &jose.JSONWebKeySet{Keys: keys}}, nil
 }

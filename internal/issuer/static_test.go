@@ -182,3 +182,24 @@ func TestKeyProblemText(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadFileKeyOps(t *testing.T) {
+	enc := withKeyOps(t, ecJWK(t, "enc-ops", false), `["encrypt"]`)
+	ver := withKeyOps(t, ecJWK(t, "verify-ops", false), `["verify"]`)
+	s, err := ParseStatic("issuer.jwks.json", []byte(`{"keys":[`+enc+`,`+ver+`]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := s.Keys(context.Background(), "")
+	if !slices.Equal(kids(set), []string{"verify-ops"}) {
+		t.Fatalf("kept kids %v, want [verify-ops]", kids(set))
+	}
+	_, err = ParseStatic("issuer.jwks.json", []byte(`{"keys":[`+enc+`]}`))
+	if err == nil || !strings.Contains(err.Error(), "no signing keys") {
+		t.Fatalf("only an encrypt key: error %v, want no signing keys", err)
+	}
+	_, err = ParseStatic("issuer.jwks.json", []byte(`{"keys":[`+withKeyOps(t, ecJWK(t, "bad", false), `"verify"`)+`]}`))
+	if err == nil || !strings.Contains(err.Error(), "key 0: invalid JWK") {
+		t.Fatalf("key_ops not an array: error %v, want it to name the key", err)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,12 @@ const (
 // checkpointReuse is how long a signed checkpoint is served again, even if
 // the log grew: GET /v1/log/checkpoint signs at most once a second.
 const checkpointReuse = time.Second
+
+// receiptWait bounds how long GET /v1/log/receipt waits for the log to
+// sign the checkpoint that covers a record (the log signs at most once per
+// evidencelog.Options.CheckpointInterval); past it, or past half the
+// server's write timeout, it answers 503 with Retry-After.
+var receiptWait = 5 * time.Second
 
 // maxParamLen bounds a numeric query parameter (int64 has 19 digits).
 const maxParamLen = 19
@@ -76,7 +83,8 @@ func (s *Server) logAPI(w *reply, r *http.Request) {
 
 // logCheckpoint serves the latest signed checkpoint, reusing the one it
 // served last when that is younger than checkpointReuse or the log did not
-// grow since (the log itself signs only when it grew).
+// grow since (the log itself signs only when it grew, and at most once per
+// evidencelog.Options.CheckpointInterval).
 func (s *Server) logCheckpoint(w *reply, r *http.Request, l evidencelog.Reader) {
 	c := &s.ckpt
 	c.mu.Lock()
@@ -177,7 +185,10 @@ func (s *Server) logConsistency(w *reply, r *http.Request, l evidencelog.Reader)
 }
 
 // logReceipt serves the receipt of record index: the record, a signed
-// checkpoint that includes it and the inclusion proof.
+// checkpoint that includes it and the inclusion proof. The log signs at
+// most once per interval: when no checkpoint covers the record yet, the
+// request waits for the next signature up to receiptWait, then answers 503
+// with Retry-After.
 func (s *Server) logReceipt(w *reply, r *http.Request, l evidencelog.Reader) {
 	index, _, ok := s.params(w, r, "index", "")
 	if !ok {
@@ -187,7 +198,23 @@ func (s *Server) logReceipt(w *reply, r *http.Request, l evidencelog.Reader) {
 		s.outOfRange(w, "index", fmt.Sprintf("record %d does not exist: the log has %d records", index, n))
 		return
 	}
-	rc, err := l.Receipt(r.Context(), index)
+	wait := receiptWait
+	if wt := s.cfg.WriteTimeout.D(); wt > 0 {
+		wait = min(wait, wt/2)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	rc, err := l.Receipt(ctx, index)
+	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		retry := time.Second
+		if sw, ok := l.(interface{ SignWait() time.Duration }); ok {
+			retry = max(retry, sw.SignWait())
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+		s.problem(w, problem{Type: typeInternal, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "no signed checkpoint covers record " + strconv.FormatInt(index, 10) + " yet: retry after the next one is signed"})
+		return
+	}
 	if err != nil {
 		s.logFailure(w, err)
 		return

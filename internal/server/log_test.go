@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -199,8 +201,10 @@ func rootOf(t testing.TB, leaves []tlog.Hash) tlog.Hash {
 	return h
 }
 
-// The checkpoint is signed at most once a second: a decision right after a
-// fetch is not in the next fetch, but is once the second has passed.
+// The checkpoint is signed at most once per interval: a decision right
+// after a fetch is not in the next fetch, even once the server's own
+// one-second reuse has passed, because the log signs at most once per
+// evidencelog.DefaultCheckpointInterval.
 func TestLogCheckpointReuse(t *testing.T) {
 	w := newFixture(t)
 	r := w.start(config.Serve{})
@@ -214,9 +218,51 @@ func TestLogCheckpointReuse(t *testing.T) {
 	r.srv.ckpt.at = r.srv.ckpt.at.Add(-checkpointReuse)
 	r.srv.ckpt.mu.Unlock()
 	later, err := evidencelog.OpenCheckpoint(getOK(t, r.url+PathLogCheckpoint, nil), w.app.Evidence.VerifierKey())
-	if err != nil || later.Size != 2 {
-		t.Fatalf("after a second: %+v %v", later, err)
+	if err != nil || later.Size != 1 {
+		t.Fatalf("after a second, within the log's interval: %+v %v, want the checkpoint of size 1", later, err)
 	}
+}
+
+// A receipt of a record no checkpoint covers yet, asked for within the
+// log's signing interval, waits up to receiptWait and then answers 503 with
+// Retry-After; 50 concurrent such requests sign nothing.
+func TestLogReceiptRetryAfter(t *testing.T) {
+	defer func(d time.Duration) { receiptWait = d }(receiptWait)
+	receiptWait = 50 * time.Millisecond
+	w := newFixture(t)
+	r := w.start(config.Serve{})
+	i0, _ := decide(t, w, r.url, checkCases[0])
+	getOK(t, r.url+PathLogReceipt+"?index="+strconv.FormatInt(i0, 10), nil) // signs the first checkpoint
+	i1, _ := decide(t, w, r.url, checkCases[0])
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(r.url + PathLogReceipt + "?index=" + strconv.FormatInt(i1, 10))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+			if resp.StatusCode != http.StatusServiceUnavailable || err != nil || secs < 1 ||
+				secs > int(evidencelog.DefaultCheckpointInterval/time.Second) {
+				t.Errorf("receipt of an uncovered record: %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+			}
+		}()
+	}
+	wg.Wait()
+	signed, err := w.app.Evidence.Checkpoint(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := evidencelog.OpenCheckpoint(signed, w.app.Evidence.VerifierKey()); err != nil || c.Size > i1 {
+		t.Fatalf("checkpoint after the refused receipts: %+v %v, want one without record %d", c, err, i1)
+	}
+	// The covered record still has its receipt at once.
+	getOK(t, r.url+PathLogReceipt+"?index="+strconv.FormatInt(i0, 10), nil)
 }
 
 // Bad parameters answer 400 naming the parameter; indexes and sizes past

@@ -2,8 +2,10 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/provosttest"
 )
 
 // slowBody starts a check request whose body arrives in two parts, and
@@ -171,5 +174,51 @@ func TestTLSConfigErrors(t *testing.T) {
 	err = New(ForApp(w.app), config.Serve{TLS: config.ServeTLS{Cert: "none", Key: "none"}}, nil).Serve(t.Context(), ln)
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("Serve with a missing certificate: %v", err)
+	}
+}
+
+// ReloadCertificate serves a rotated pair to new handshakes and keeps the
+// old pair when the new files do not load.
+func TestTLSReloadCertificate(t *testing.T) {
+	w := newFixture(t)
+	certFile, keyFile, roots := w.serverTLS()
+	r := w.start(config.Serve{TLS: config.ServeTLS{Cert: certFile, Key: keyFile}})
+	addr := strings.TrimPrefix(r.url, "https://")
+	served := func() *x509.Certificate {
+		t.Helper()
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0]
+	}
+	first := served()
+	if err := r.srv.ReloadCertificate(); err != nil {
+		t.Fatal(err)
+	}
+	if !served().Equal(first) {
+		t.Fatal("a reload of unchanged files changed the certificate")
+	}
+	w.WriteLeaf("server", provosttest.Leaf{CommonName: "provost-rotated", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	if err := r.srv.ReloadCertificate(); err != nil {
+		t.Fatal(err)
+	}
+	second := served()
+	if second.Equal(first) || second.Subject.CommonName != "provost-rotated" {
+		t.Fatalf("after the reload the server presents %q, want the rotated certificate", second.Subject.CommonName)
+	}
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.srv.ReloadCertificate(); err == nil || !strings.Contains(err.Error(), "serve.tls") {
+		t.Fatalf("reload of a broken certificate: %v, want a serve.tls error", err)
+	}
+	if !served().Equal(second) {
+		t.Fatal("a failed reload replaced the certificate")
+	}
+	// Without TLS there is nothing to reload.
+	if err := New(ForApp(w.app), config.Serve{}, nil).ReloadCertificate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -41,6 +41,9 @@ type Server struct {
 	log      *slog.Logger
 	stopping atomic.Bool
 	ckpt     checkpointCache // GET /v1/log/checkpoint (log.go)
+	// cert is serve.tls's certificate and key, served to each handshake
+	// and replaced by ReloadCertificate; nil before the first load.
+	cert atomic.Pointer[tls.Certificate]
 }
 
 // Deps are what a Server answers with.
@@ -101,7 +104,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	serve := func() error { return hs.Serve(ln) }
 	if s.cfg.TLS.Cert != "" {
-		tc, err := TLSConfig(s.cfg.TLS)
+		err := s.ReloadCertificate()
+		var tc *tls.Config
+		if err == nil {
+			tc, err = tlsConfig(s.cfg.TLS, s.getCertificate)
+		}
 		if err != nil {
 			ln.Close()
 			return err
@@ -133,15 +140,57 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// TLSConfig builds the listener's TLS configuration: TLS 1.2 or later, the
-// configured certificate, and client certificates verified against
-// ClientCA when ClientAuth is request or require.
-func TLSConfig(c config.ServeTLS) (*tls.Config, error) {
+// ReloadCertificate reads serve.tls's certificate and key files again and
+// serves the pair to new TLS handshakes (a certificate rotated by
+// cert-manager or SPIRE); on failure the old pair stays and the error says
+// why. Serve loads the pair first; without TLS it does nothing. The client
+// CA and the other TLS settings take effect on restart.
+func (s *Server) ReloadCertificate() error {
+	if s.cfg.TLS.Cert == "" {
+		return nil
+	}
+	cert, err := loadPair(s.cfg.TLS)
+	if err != nil {
+		return err
+	}
+	s.cert.Store(cert)
+	return nil
+}
+
+// getCertificate is the tls.Config.GetCertificate of the listener: the
+// pair last loaded.
+func (s *Server) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if c := s.cert.Load(); c != nil {
+		return c, nil
+	}
+	return nil, errors.New("server: serve.tls: no certificate loaded")
+}
+
+func loadPair(c config.ServeTLS) (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
 	if err != nil {
 		return nil, fmt.Errorf("server: serve.tls: %w", err)
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	return &cert, nil
+}
+
+// TLSConfig builds the listener's TLS configuration: TLS 1.2 or later, the
+// configured certificate, and client certificates verified against
+// ClientCA when ClientAuth is request or require. The certificate is read
+// once; Serve instead serves the pair ReloadCertificate last loaded.
+func TLSConfig(c config.ServeTLS) (*tls.Config, error) {
+	cert, err := loadPair(c)
+	if err != nil {
+		return nil, err
+	}
+	return tlsConfig(c, func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil })
+}
+
+// tlsConfig is TLSConfig with the certificate taken from get at each
+// handshake.
+func tlsConfig(c config.ServeTLS, get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) (*tls.Config, error) {
+	var err error
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get}
 	switch c.ClientAuth {
 	case config.ClientAuthRequest:
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
