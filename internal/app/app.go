@@ -189,8 +189,15 @@ func (d *Data) Stores() provost.Stores {
 func (d *Data) Fingerprint(raw string) string { return d.fp.Of(raw) }
 
 // Ready reports whether every store a decision needs answers: nil for the
-// embedded stores, which live in this process.
+// embedded stores, which live in this process, unless the SQLite evidence
+// log has failed a write (it then refuses every append, so every decision
+// is denied, until Provost restarts).
 func (d *Data) Ready(ctx context.Context) error {
+	if l, ok := d.Evidence.(*evidencelog.Log); ok {
+		if err := l.Err(); err != nil {
+			return fmt.Errorf("evidence log: appends refused until restart: %w", err)
+		}
+	}
 	for _, c := range d.checks {
 		if err := c.check(ctx); err != nil {
 			return err

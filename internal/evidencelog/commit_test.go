@@ -3,6 +3,7 @@ package evidencelog
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -241,5 +242,26 @@ func TestKeyFile(t *testing.T) {
 	}
 	if _, err := Open(ctx, dir, Options{}); err == nil {
 		t.Fatal("opened a log whose key file others can read")
+	}
+}
+
+// A failed commit is remembered: Err reports it until the log is reopened.
+func TestErrAfterWriteFault(t *testing.T) {
+	l, dir := openLog(t, Options{})
+	if _, err := l.Append(ctx, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatalf("Err before the fault: %v", err)
+	}
+	withDB(t, dir, func(db *sql.DB) {
+		sqlExec(t, db, `CREATE TRIGGER fault BEFORE INSERT ON evidence_leaf
+			BEGIN SELECT RAISE(ABORT, 'injected write fault'); END`)
+	})
+	if _, err := l.Append(ctx, []byte("refused")); !errors.Is(err, ErrWriteFailed) {
+		t.Fatalf("Append under the fault: %v, want ErrWriteFailed", err)
+	}
+	if err := l.Err(); !errors.Is(err, ErrWriteFailed) {
+		t.Fatalf("Err after the fault: %v, want ErrWriteFailed", err)
 	}
 }

@@ -329,6 +329,15 @@ func (l *Log) Close() error {
 	return l.closeErr
 }
 
+// Err is the write failure that makes the log refuse every Append (an
+// ErrWriteFailed error), or nil while appends are accepted. The failure is
+// sticky: it stays until the log is reopened.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
 // Size is the number of records committed to the database.
 func (l *Log) Size() int64 {
 	l.mu.Lock()

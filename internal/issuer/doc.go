@@ -19,9 +19,13 @@
 // A Remote refreshes its keys when they are older than the TTL, or when a
 // token names a kid it does not hold, but never more than once per
 // MinRefreshInterval, however many unknown kids arrive; concurrent callers
-// share one fetch. When the issuer stops answering, the last good keys are
-// served until MaxStale has passed since the last good fetch; after that
-// Keys fails with reason code [reason.IssuerKeysUnavailable].
+// share one fetch, and at most one runs at a time. Keys past the TTL but
+// within MaxStale that hold the kid are returned at once while the refresh
+// runs in the background; only a caller the held keys cannot answer (none
+// yet, past MaxStale, unknown kid) waits for it, bounded by its context.
+// When the issuer stops answering, the last good keys are served until
+// MaxStale has passed since the last good fetch; after that Keys fails with
+// reason code [reason.IssuerKeysUnavailable].
 //
 // Usage:
 //

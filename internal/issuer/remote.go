@@ -33,7 +33,8 @@ type RemoteConfig struct {
 	// MinRefreshInterval: at most one fetch per interval, whatever the flood
 	// of unknown kids (default 1m).
 	MinRefreshInterval time.Duration
-	// TTL: keys older than this are refreshed on the next call (default 15m).
+	// TTL: keys older than this are refreshed on the next call (default
+	// 15m); the call is answered with them while the refresh runs.
 	TTL time.Duration
 	// MaxStale: serve the last good keys this long after the last good
 	// fetch while the issuer does not answer (default 24h). At least TTL.
@@ -135,12 +136,18 @@ func (r *Remote) Stats() Stats {
 	return r.stats
 }
 
-// Keys returns the issuer's current keys, fetching first when none are held
-// yet, when they are older than the TTL, or when kid is not among them, but
-// never more than once per MinRefreshInterval. Concurrent callers share one
-// fetch. The set is shared and read-only: callers must not modify it. When
-// kid is still unknown, the set is returned anyway. Errors are
-// *reason.Error with code reason.IssuerKeysUnavailable.
+// Keys returns the issuer's current keys, fetching when none are held yet,
+// when they are older than the TTL, or when kid is not among them, but
+// never more than once per MinRefreshInterval; at most one fetch runs at a
+// time, shared by every caller. The set is shared and read-only: callers
+// must not modify it. When kid is still unknown, the set is returned anyway.
+//
+// Only a caller that cannot be answered from the held keys waits for the
+// fetch, bounded by ctx: when none are held, when they are past MaxStale,
+// or when they lack kid. Keys past the TTL but within MaxStale that hold
+// kid are returned at once while the refresh runs in the background, so a
+// slow or hanging issuer delays no decision. Errors are *reason.Error with
+// code reason.IssuerKeysUnavailable.
 func (r *Remote) Keys(ctx context.Context, kid string) (*jose.JSONWebKeySet, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, reason.Wrap(reason.IssuerKeysUnavailable, "issuer keys from "+r.url, err)
@@ -155,8 +162,9 @@ func (r *Remote) Keys(ctx context.Context, kid string) (*jose.JSONWebKeySet, err
 	return r.current()
 }
 
-// startOrJoin returns the fetch the caller must wait for: the one under way,
-// a new one, or nil when no fetch is needed or allowed yet.
+// startOrJoin starts a fetch when one is needed and allowed, and returns
+// the fetch the caller must wait for: the one under way or the new one. It
+// returns nil when the caller is answered from the held keys at once.
 func (r *Remote) startOrJoin(ctx context.Context, kid string) *fetchCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -164,20 +172,34 @@ func (r *Remote) startOrJoin(ctx context.Context, kid string) *fetchCall {
 	if !r.wantFetch(kid, now) {
 		return nil
 	}
-	if r.inflight != nil {
-		return r.inflight
+	call := r.inflight
+	if call == nil {
+		if !r.attemptAt.IsZero() && now.Sub(r.attemptAt) < r.minRefresh {
+			return nil
+		}
+		call = &fetchCall{done: make(chan struct{})}
+		r.inflight = call
+		r.attemptAt = now
+		r.stats.Fetches++
+		// The fetch outlives any one caller: a caller that gives up, or
+		// does not wait, must not cancel it for the others. fetchTimeout
+		// bounds it.
+		go r.fetch(context.WithoutCancel(ctx), call, now)
 	}
-	if !r.attemptAt.IsZero() && now.Sub(r.attemptAt) < r.minRefresh {
-		return nil
+	if r.servable(kid, now) {
+		return nil // refreshed in the background
 	}
-	call := &fetchCall{done: make(chan struct{})}
-	r.inflight = call
-	r.attemptAt = now
-	r.stats.Fetches++
-	// The fetch outlives any one caller: a caller that gives up must not
-	// cancel it for the others. fetchTimeout bounds it.
-	go r.fetch(context.WithoutCancel(ctx), call, now)
 	return call
+}
+
+// servable reports whether the held keys answer a caller for kid without
+// waiting for a fetch: they are within MaxStale and hold kid (any kid when
+// kid is empty). r.mu is held.
+func (r *Remote) servable(kid string, now time.Time) bool {
+	if r.keys == nil || now.Sub(r.goodAt) > r.maxStale {
+		return false
+	}
+	return kid == "" || hasKid(r.keys, kid)
 }
 
 // wantFetch reports whether the held keys are missing, older than the TTL,

@@ -36,6 +36,16 @@ func mustKeys(t *testing.T, r *Remote, kid string) *jose.JSONWebKeySet {
 	return set
 }
 
+// idle waits until no fetch of r is under way.
+func (r *Remote) idle() {
+	r.mu.Lock()
+	call := r.inflight
+	r.mu.Unlock()
+	if call != nil {
+		<-call.done
+	}
+}
+
 func wantUnavailable(t *testing.T, err error) {
 	t.Helper()
 	if err == nil {
@@ -145,6 +155,7 @@ func TestRemoteIssuerDown(t *testing.T) {
 		if set := mustKeys(t, r, "a"); set != good {
 			t.Fatalf("at %s: last good keys not served", at)
 		}
+		r.idle() // the refresh runs in the background
 	}
 	hits := srv.hits.Load()
 	if hits != 4 {
@@ -180,8 +191,71 @@ func TestRemoteTTL(t *testing.T) {
 		t.Fatalf("refreshed before the TTL: kids %v hits %d", got, srv.hits.Load())
 	}
 	clock.Advance(time.Second)
+	// At the TTL the held keys answer at once; the refresh runs in the background.
+	if got := kids(mustKeys(t, r, "")); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("at the TTL kids %v, want the held [a] while refreshing", got)
+	}
+	r.idle()
 	if got := kids(mustKeys(t, r, "")); !slices.Equal(got, []string{"b"}) || srv.hits.Load() != 2 {
 		t.Fatalf("not refreshed at the TTL: kids %v hits %d", got, srv.hits.Load())
+	}
+}
+
+// A refresh that hangs delays no caller while the held keys are within
+// MaxStale: they are served at once, and only one refresh runs.
+func TestRemoteStaleWhileRefreshing(t *testing.T) {
+	clock := newFakeClock()
+	srv := newJWKSServer(t, jwksJSON(t, ecJWK(t, "a", false)))
+	r := newTestRemote(t, srv, clock)
+	good := mustKeys(t, r, "a")
+
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.mu.Lock()
+	srv.gate = gate // every later fetch hangs until the test ends
+	srv.mu.Unlock()
+
+	for _, at := range []time.Duration{16 * time.Minute, time.Hour, 23 * time.Hour} {
+		clock.Advance(at - clock.Now().Sub(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		began := time.Now()
+		set, err := r.Keys(ctx, "a")
+		cancel()
+		if err != nil {
+			t.Fatalf("at %s: %v", at, err)
+		}
+		if set != good {
+			t.Fatalf("at %s: held keys not served", at)
+		}
+		if waited := time.Since(began); waited > 2*time.Second {
+			t.Fatalf("at %s: Keys waited %s for a hanging refresh", at, waited)
+		}
+		// Keys without a kid are served alike.
+		if set := mustKeys(t, r, ""); set != good {
+			t.Fatalf("at %s: held keys not served for an empty kid", at)
+		}
+	}
+	// Single flight: the first refresh still hangs, so no other started.
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.hits.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("hits %d, want 2 (the first fetch and one hanging refresh)", n)
+	}
+	if st := r.Stats(); st.Fetches != 2 {
+		t.Fatalf("stats %+v, want 2 fetches", st)
+	}
+
+	// Past MaxStale the held keys are no answer: the caller waits, bounded
+	// by its context.
+	clock.Advance(time.Hour + time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := r.Keys(ctx, "a")
+	wantUnavailable(t, err)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("past MaxStale: error %v, want the context's deadline", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/checkreq"
@@ -32,7 +33,7 @@ func (s *Server) check(w *reply, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.WriteTimeout.D())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.decisionTimeout())
 	defer cancel()
 	d := s.decide(ctx, w, req)
 	body, err := json.Marshal(answerOf(d, w.id))
@@ -103,6 +104,16 @@ func (s *Server) invalid(w *reply, field, msg string) {
 func (s *Server) tooLarge(w *reply, limit int64) {
 	s.problem(w, problem{Type: typeBodyTooLarge, Title: "Content Too Large", Status: http.StatusRequestEntityTooLarge,
 		Field: "(body)", Detail: fmt.Sprintf("the body is larger than %d bytes (serve.max_body_bytes)", limit)})
+}
+
+// decisionTimeout bounds one decision: one second less than the write
+// timeout, but at least half of it, so that a decision that runs out of
+// time (an issuer that hangs, a slow store) is still answered with the
+// fail-closed denial before the server's write deadline cuts the
+// connection.
+func (s *Server) decisionTimeout() time.Duration {
+	wt := s.cfg.WriteTimeout.D()
+	return max(wt-time.Second, wt/2)
 }
 
 // decide asks the engine. When one of Provost's own parts fails, the

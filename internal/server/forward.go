@@ -47,7 +47,7 @@ func (s *Server) forwardAuth(w *reply, r *http.Request) {
 			Field: herr.header, Detail: herr.Error()})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.WriteTimeout.D())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.decisionTimeout())
 	defer cancel()
 	d := s.decide(ctx, w, req)
 	h := w.Header()
