@@ -810,33 +810,7 @@ func (r pgHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
 	}
 	defer rows.Close()
-	found := make(map[int64]tlog.Hash, len(indexes))
-	for rows.Next() {
-		var (
-			id int64
-			b  []byte
-		)
-		if err := rows.Scan(&id, &b); err != nil {
-			return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
-		}
-		h, err := toHash(b)
-		if err != nil {
-			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d: %v", id, err)
-		}
-		found[id] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
-	}
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		h, ok := found[x]
-		if !ok {
-			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d is missing", x)
-		}
-		out[i] = h
-	}
-	return out, nil
+	return scanHashes(rows, indexes)
 }
 
 func (p *Postgres) hashReader(ctx context.Context) tlog.HashReader { return pgHashes{ctx, p.pool} }
@@ -1034,24 +1008,8 @@ func (p *Postgres) Entries(ctx context.Context, start, end int64) ([][]byte, err
 		return nil, fmt.Errorf("evidencelog: read entries: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			idx int64
-			rec []byte
-		)
-		if err := rows.Scan(&idx, &rec); err != nil {
-			return nil, fmt.Errorf("evidencelog: read entries: %w", err)
-		}
-		if want := start + int64(len(out)); idx != want {
-			return nil, problem(ErrRecordMissing, want, "record %d is missing", want)
-		}
-		if rec == nil {
-			rec = []byte{}
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evidencelog: read entries: %w", err)
+	if out, err = scanEntries(rows, start, out); err != nil {
+		return nil, err
 	}
 	if got := start + int64(len(out)); got < end {
 		// Fewer than asked: the end of the log, or a hole in it.

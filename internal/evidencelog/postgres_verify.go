@@ -96,14 +96,11 @@ func (p *Postgres) pgAnchors(ctx context.Context, tx pgx.Tx) ([]anchor, error) {
 		if err := rows.Scan(&size, &root, &note); err != nil {
 			return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
 		}
-		c, err := openCheckpoint(note, p.verifier)
+		a, err := storedAnchor(size, root, note, p.verifier)
 		if err != nil {
-			return nil, at(err, size, fmt.Sprintf("stored checkpoint of size %d", size))
+			return nil, err
 		}
-		if c.Size != size || !bytes.Equal(root, c.Root[:]) {
-			return nil, problem(ErrInconsistent, size, "stored checkpoint row of size %d holds a note for size %d", size, c.Size)
-		}
-		out = append(out, anchor{c, "stored checkpoint"})
+		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)

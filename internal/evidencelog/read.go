@@ -199,24 +199,8 @@ func (l *Log) Entries(ctx context.Context, start, end int64) ([][]byte, error) {
 		return nil, fmt.Errorf("evidencelog: read entries: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			idx int64
-			rec []byte
-		)
-		if err := rows.Scan(&idx, &rec); err != nil {
-			return nil, fmt.Errorf("evidencelog: read entries: %w", err)
-		}
-		if want := start + int64(len(out)); idx != want {
-			return nil, problem(ErrRecordMissing, want, "record %d is missing", want)
-		}
-		if rec == nil {
-			rec = []byte{}
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evidencelog: read entries: %w", err)
+	if out, err = scanEntries(rows, start, out); err != nil {
+		return nil, err
 	}
 	if int64(len(out)) != end-start {
 		return nil, problem(ErrRecordMissing, start+int64(len(out)), "record %d is missing", start+int64(len(out)))
@@ -255,4 +239,37 @@ func (l *Log) Receipt(ctx context.Context, index int64) (Receipt, error) {
 		return Receipt{}, problem(ErrRecordMissing, index, "record %d is missing", index)
 	}
 	return Receipt{Record: recs[0], Index: index, Checkpoint: bytes.Clone(ck.note), Proof: proof}, nil
+}
+
+// queryRows are the rows of a query (database/sql's and pgx's
+// both fit).
+type queryRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanEntries appends the records of rows (idx, record), which must run
+// on from start without a gap.
+func scanEntries(rows queryRows, start int64, out [][]byte) ([][]byte, error) {
+	for rows.Next() {
+		var (
+			idx int64
+			rec []byte
+		)
+		if err := rows.Scan(&idx, &rec); err != nil {
+			return nil, fmt.Errorf("evidencelog: read entries: %w", err)
+		}
+		if want := start + int64(len(out)); idx != want {
+			return nil, problem(ErrRecordMissing, want, "record %d is missing", want)
+		}
+		if rec == nil {
+			rec = []byte{}
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("evidencelog: read entries: %w", err)
+	}
+	return out, nil
 }

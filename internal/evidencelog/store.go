@@ -76,33 +76,7 @@ func (r dbHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
 	}
 	defer rows.Close()
-	found := make(map[int64]tlog.Hash, len(indexes))
-	for rows.Next() {
-		var (
-			id int64
-			b  []byte
-		)
-		if err := rows.Scan(&id, &b); err != nil {
-			return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
-		}
-		h, err := toHash(b)
-		if err != nil {
-			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d: %v", id, err)
-		}
-		found[id] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
-	}
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		h, ok := found[x]
-		if !ok {
-			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d is missing", x)
-		}
-		out[i] = h
-	}
-	return out, nil
+	return scanHashes(rows, indexes)
 }
 
 func toHash(b []byte) (tlog.Hash, error) {
@@ -158,4 +132,36 @@ func readMeta(ctx context.Context, q querier, key string) (string, error) {
 		return "", fmt.Errorf("evidencelog: read %s: %w", key, err)
 	}
 	return v, nil
+}
+
+// scanHashes reads rows of (id, hash) and returns the hashes of indexes in
+// their order; a missing or malformed one is ErrTreeCorrupt.
+func scanHashes(rows queryRows, indexes []int64) ([]tlog.Hash, error) {
+	found := make(map[int64]tlog.Hash, len(indexes))
+	for rows.Next() {
+		var (
+			id int64
+			b  []byte
+		)
+		if err := rows.Scan(&id, &b); err != nil {
+			return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
+		}
+		h, err := toHash(b)
+		if err != nil {
+			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d: %v", id, err)
+		}
+		found[id] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("evidencelog: read tree hashes: %w", err)
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := found[x]
+		if !ok {
+			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d is missing", x)
+		}
+		out[i] = h
+	}
+	return out, nil
 }

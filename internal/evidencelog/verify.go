@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -96,14 +97,11 @@ func (l *Log) anchors(ctx context.Context, tx *sql.Tx, file []byte) ([]anchor, e
 		if err := rows.Scan(&size, &root, &note); err != nil {
 			return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
 		}
-		c, err := openCheckpoint(note, l.verifier)
+		a, err := storedAnchor(size, root, note, l.verifier)
 		if err != nil {
-			return nil, at(err, size, fmt.Sprintf("stored checkpoint of size %d", size))
+			return nil, err
 		}
-		if c.Size != size || !bytes.Equal(root, c.Root[:]) {
-			return nil, problem(ErrInconsistent, size, "stored checkpoint row of size %d holds a note for size %d", size, c.Size)
-		}
-		out = append(out, anchor{c, "stored checkpoint"})
+		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
@@ -424,4 +422,17 @@ func at(err error, index int64, what string) error {
 		return &Error{Problem: e.Problem, Index: index, Detail: what + ": " + e.Detail}
 	}
 	return fmt.Errorf("evidencelog: %s: %w", what, err)
+}
+
+// storedAnchor checks one stored checkpoint row: its note's signature, and
+// that the note is for the row's size and root.
+func storedAnchor(size int64, root, signed []byte, v note.Verifier) (anchor, error) {
+	c, err := openCheckpoint(signed, v)
+	if err != nil {
+		return anchor{}, at(err, size, fmt.Sprintf("stored checkpoint of size %d", size))
+	}
+	if c.Size != size || !bytes.Equal(root, c.Root[:]) {
+		return anchor{}, problem(ErrInconsistent, size, "stored checkpoint row of size %d holds a note for size %d", size, c.Size)
+	}
+	return anchor{c, "stored checkpoint"}, nil
 }
