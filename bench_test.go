@@ -32,7 +32,7 @@ bindings:
 	tok := w.MustToken("svc:bench", nil)
 	r := &provost.Request{Method: "GET", Target: "/v1/data", Authorization: "Bearer " + tok,
 		Peer: addr("10.0.0.1"), XForwardedFor: []string{"10.30.4.4"},
-		ClientCerts: svid(b, w, "spiffe://acme.test/bench/api"), Posture: w.MustPosture("host-1", "hardened"),
+		ClientCerts: svid(b, w, "spiffe://acme.test/bench/api"), Posture: w.MustPosture("host-1", "hardened", tok),
 		Hops: hops(w, "GET", "/v1/data", tok, "edge", "gw")}
 	ctx := context.Background()
 	// The bench peer is the trusted proxy, so the client certificate is read

@@ -33,6 +33,14 @@ type Policy struct {
 // maxPolicyFile bounds every file a policy reads (bindings, JWKS, PEM).
 const maxPolicyFile = 1 << 20
 
+// fileLimit bounds the file p: the bindings file by bindings_max_bytes.
+func fileLimit(cfg *config.Config, p string) int64 {
+	if p == cfg.Bindings && cfg.BindingsMaxBytes > 0 {
+		return cfg.BindingsMaxBytes
+	}
+	return maxPolicyFile
+}
+
 // LoadPolicy reads and compiles the configuration file at file (see the
 // README) and every file it names, relative to its folder. Errors name the
 // file, the line and the field.
@@ -42,7 +50,7 @@ func LoadPolicy(ctx context.Context, file string) (*Policy, error) {
 		return nil, err
 	}
 	return compile(ctx, cfg, func(p string) ([]byte, error) {
-		return smallfile.Read(cfg.Resolve(p), maxPolicyFile)
+		return smallfile.Read(cfg.Resolve(p), fileLimit(cfg, p))
 	})
 }
 
@@ -59,7 +67,7 @@ func ParsePolicy(ctx context.Context, configYAML []byte, files fs.FS) (*Policy, 
 		if files == nil {
 			return nil, fmt.Errorf("%s: no files were given to read it from", p)
 		}
-		return smallfile.ReadFS(files, path.Clean(p), maxPolicyFile)
+		return smallfile.ReadFS(files, path.Clean(p), fileLimit(cfg, p))
 	})
 }
 
@@ -93,7 +101,7 @@ func compile(ctx context.Context, cfg *config.Config, read func(string) ([]byte,
 		if err != nil {
 			return nil, fmt.Errorf("provost: bindings: %w", err)
 		}
-		if p.bindings, err = binding.Parse(cfg.Resolve(cfg.Bindings), data); err != nil {
+		if p.bindings, err = binding.ParseLimit(ctx, cfg.Resolve(cfg.Bindings), data, cfg.BindingsMaxBytes); err != nil {
 			return nil, fmt.Errorf("provost: %w", err)
 		}
 	} else {

@@ -137,10 +137,63 @@ func TestScenario5EvidenceRequired(t *testing.T) {
 
 	full := check(t, a, &provost.Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
 		DPoP: w.MustDPoPProof(key, "GET", "/v1/customers/export", tok), Peer: addr("10.40.0.9"),
-		ClientCerts: svid(t, w, "spiffe://acme.test/exporter"), Posture: w.MustPosture("host-7", "hardened")})
+		ClientCerts: svid(t, w, "spiffe://acme.test/exporter"), Posture: w.MustPosture("host-7", "hardened", tok)})
 	expect(t, full, verdict.Allow, "accepted", verdict.Verified)
 	if full.Signals.Posture.HostID != "host-7" || full.Signals.Workload.ID != "spiffe://acme.test/exporter" {
 		t.Errorf("signals %+v %+v", full.Signals.Posture, full.Signals.Workload)
+	}
+}
+
+// Scenario 5, posture binding: a posture attestation counts only with the
+// credential and for the deployment it was made for. A fresh one lifted from
+// another credential's request, one for another audience, and one from an
+// attestor that does not bind (no aud, no cred) make the posture signal
+// invalid, so customer-export's evidence fails and the request is denied.
+func TestScenario5PostureBoundToCredential(t *testing.T) {
+	w, a := newWorld(t)
+	victim := w.MustToken("svc:customer-export", nil) // the credential the attestations are made for
+	tests := []struct {
+		name    string
+		posture func(tok string) string
+		out     verdict.Outcome
+		prov    verdict.Provenance
+		code    reason.Code // the posture signal's problem, "" for none
+	}{
+		{"bound to the credential", func(tok string) string { return w.MustPosture("host-7", "hardened", tok) },
+			verdict.Allow, verdict.Verified, ""},
+		{"replayed with another credential", func(string) string { return w.MustPosture("host-7", "hardened", victim) },
+			verdict.Deny, verdict.Violated, reason.PostureCredentialMismatch},
+		{"for another audience", func(tok string) string {
+			c := w.PostureClaims("host-7", "hardened", tok)
+			c["aud"] = "https://api.other.test"
+			return w.MustSignPosture(c)
+		}, verdict.Deny, verdict.Violated, reason.PostureAudienceMismatch},
+		{"without aud and cred", func(tok string) string {
+			c := w.PostureClaims("host-7", "hardened", tok)
+			delete(c, "aud")
+			delete(c, "cred")
+			return w.MustSignPosture(c)
+		}, verdict.Deny, verdict.Violated, reason.PostureUnbound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := w.NewKey()
+			tok := w.MustToken("svc:customer-export", map[string]any{"cnf": map[string]any{"jkt": w.MustJKT(key)}})
+			d := check(t, a, &provost.Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok,
+				DPoP: w.MustDPoPProof(key, "GET", "/v1/customers/export", tok), Peer: addr("10.40.0.9"),
+				ClientCerts: svid(t, w, "spiffe://acme.test/exporter"), Posture: tt.posture(tok)})
+			if tt.code == "" {
+				expect(t, d, tt.out, "accepted", tt.prov)
+			} else {
+				expect(t, d, tt.out, "accepted", tt.prov, tt.code)
+			}
+			if got := d.Signals.Posture.Problem.Code; got != tt.code {
+				t.Errorf("posture problem %q, want %q", got, tt.code)
+			}
+			if _, ok := d.Signals.Posture.Claims["cred"]; ok {
+				t.Errorf("the decision carries the credential digest: %v", d.Signals.Posture.Claims)
+			}
+		})
 	}
 }
 
@@ -193,7 +246,7 @@ func TestScenario8DPoPReplayAndForeignKey(t *testing.T) {
 	tok := w.MustToken("svc:customer-export", map[string]any{"cnf": map[string]any{"jkt": w.MustJKT(key)}})
 	req := func(proof string) *provost.Request {
 		return &provost.Request{Method: "GET", Target: "/v1/customers/export", Authorization: "DPoP " + tok, DPoP: proof, Peer: addr("10.40.0.9"),
-			ClientCerts: svid(t, w, "spiffe://acme.test/exporter"), Posture: w.MustPosture("host-7", "hardened")}
+			ClientCerts: svid(t, w, "spiffe://acme.test/exporter"), Posture: w.MustPosture("host-7", "hardened", tok)}
 	}
 	proof := w.MustDPoPProof(key, "GET", "/v1/customers/export", tok)
 	expect(t, check(t, a, req(proof)), verdict.Allow, "accepted", verdict.Verified)

@@ -181,8 +181,9 @@ func (c transportCase) mint(t *testing.T, w *provosttest.World) *sent {
 		}
 	}
 	if c.posture {
+		_, tok, _ := strings.Cut(s.authorization, " ") // bound to the credential it is sent with
 		var err error
-		if s.posture, err = w.Posture("build-7", "hardened"); err != nil {
+		if s.posture, err = w.Posture("build-7", "hardened", tok); err != nil {
 			t.Fatal(err)
 		}
 	}

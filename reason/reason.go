@@ -176,6 +176,11 @@ const (
 	PostureStale           Code = "posture_stale"
 	PostureNotYetValid     Code = "posture_not_yet_valid"
 	PostureExpired         Code = "posture_expired"
+	// The attestation is not bound to this request: it lacks "aud" or
+	// "cred", names another audience, or was made for another credential.
+	PostureUnbound            Code = "posture_unbound"
+	PostureAudienceMismatch   Code = "posture_audience_mismatch"
+	PostureCredentialMismatch Code = "posture_credential_mismatch"
 )
 
 // decision: codes the decision itself adds.

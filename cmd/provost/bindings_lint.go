@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -25,6 +26,7 @@ func cmdBindingsLint(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	path := fs.Arg(0)
+	var limit int64 // the loader's default, unless the configuration says
 	if path == "" {
 		cfg, err := config.Load(*cfgFile)
 		if err != nil {
@@ -35,9 +37,9 @@ func cmdBindingsLint(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "provost bindings lint: %s names no bindings file (bindings:)\n", cfg.File)
 			return exitUsage
 		}
-		path = cfg.Resolve(cfg.Bindings)
+		path, limit = cfg.Resolve(cfg.Bindings), cfg.BindingsMaxBytes
 	}
-	set, err := binding.Load(path)
+	set, err := binding.LoadLimit(context.Background(), path, limit)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage

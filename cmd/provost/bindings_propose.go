@@ -66,7 +66,7 @@ func proposeInputs(cfgFile, dataDir, name string) (*binding.Binding, string, err
 	if cfg.Bindings == "" {
 		return nil, "", fmt.Errorf("%s names no bindings file, so binding %s has no match to copy", cfg.File, name)
 	}
-	set, err := binding.Load(cfg.Resolve(cfg.Bindings))
+	set, err := binding.LoadLimit(context.Background(), cfg.Resolve(cfg.Bindings), cfg.BindingsMaxBytes)
 	if err != nil {
 		return nil, "", err
 	}

@@ -54,7 +54,7 @@ Commands:
   trail        investigate the evidence log: verify, show, timeline, origins, blast-radius, export, report, backtest
   receipt      verify an evidence receipt offline (verify --key KEY FILE), or fetch one (get --server URL --index N)
   evidence     new-key FILE --name NAME: the signing key of the evidence log shared in PostgreSQL
-  bench        load-test the check API and ext_authz beside bare baseline servers, on loopback
+  bench        load-test the check API, forward-auth and ext_authz, each in its own process, beside bare baselines, on loopback
   version      print the version
 
 Run 'provost COMMAND -h' for a command's flags.

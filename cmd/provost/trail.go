@@ -17,6 +17,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/fingerprint"
@@ -242,7 +243,7 @@ func localFingerprint(dir string, stdin io.Reader) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return f.Of(raw), nil
+	return credential.Fingerprint(f, raw), nil
 }
 
 // trailIndex opens the log read-only and the index, and syncs the index.

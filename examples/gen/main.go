@@ -30,6 +30,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/provost-dev/provost/internal/hop"
 )
 
 const (
@@ -103,8 +105,9 @@ func main() {
 	provenance(es, client)
 }
 
-// provenance writes the requests 20-30: the acceptance scenarios of
-// DESIGN.md, judged offline in order by one engine.
+// provenance writes the requests 20-31: the acceptance scenarios of
+// DESIGN.md, judged offline in order by one engine, and a posture
+// attestation carried over to another credential.
 func provenance(es crypto.Signer, client crypto.Signer) {
 	caKey := loadKey("spiffe-ca.pem", genEC)
 	ca := caCert(caKey)
@@ -125,9 +128,13 @@ func provenance(es crypto.Signer, client crypto.Signer) {
 		}
 		return sign(es, jose.ES256, "es-2026", "at+jwt", c, false)
 	}
-	posture := func(host, runner string, when time.Time) string {
+	// posture is hostguard's attestation of host, bound to this Provost (its
+	// external origin) and to token, the credential it is sent with
+	// (docs/posture-attestation.md).
+	posture := func(host, runner, token string, when time.Time) string {
 		return sign(att, jose.ES256, "hostguard-1", "posture+jwt", map[string]any{"iss": "https://hostguard.example.com", "sub": host,
-			"iat": when.Add(-30 * time.Second).Unix(), "host_id": host, "runner_type": runner, "os": "linux"}, false)
+			"aud": origin, "iat": when.Add(-30 * time.Second).Unix(), "cred": hop.CredentialDigest(token),
+			"host_id": host, "runner_type": runner, "os": "linux"}, false)
 	}
 	type r = map[string]any
 	with := func(m r, kv r) r {
@@ -139,9 +146,9 @@ func provenance(es crypto.Signer, client crypto.Signer) {
 	t := func(min int) time.Time { return at.Add(time.Duration(min) * time.Minute) }
 
 	ci := tok("repo:acme/deploy:ref:refs/heads/main", r{"repository": "acme/deploy", "workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main", "runner_environment": "self-hosted"})
-	write("20-ci-approved-build-host.json", with(reqAt(t(0), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "10.20.3.4", "posture": posture("build-7", "self-hosted", t(0))}))
-	write("21-ci-unapproved-build-host.json", with(reqAt(t(2), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "198.51.100.23", "posture": posture("laptop-x", "self-hosted", t(2))}))
-	write("22-ci-after-revocation.json", with(reqAt(t(3), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "10.20.3.4", "posture": posture("build-7", "self-hosted", t(3))}))
+	write("20-ci-approved-build-host.json", with(reqAt(t(0), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "10.20.3.4", "posture": posture("build-7", "self-hosted", ci, t(0))}))
+	write("21-ci-unapproved-build-host.json", with(reqAt(t(2), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "198.51.100.23", "posture": posture("laptop-x", "self-hosted", ci, t(2))}))
+	write("22-ci-after-revocation.json", with(reqAt(t(3), "POST", "/v1/deploy", "Bearer "+ci), r{"peer": "10.20.3.4", "posture": posture("build-7", "self-hosted", ci, t(3))}))
 
 	agent := tok("support-bot", nil)
 	svid := svidChain(ca, caKey, "spiffe://acme.example/agents/support-bot")
@@ -159,10 +166,17 @@ func provenance(es crypto.Signer, client crypto.Signer) {
 	write("27-export-possession-only.json", with(reqAt(t(30), "GET", "/v1/customers/export", "DPoP "+export), r{"peer": "10.40.0.9",
 		"dpop": dpopProofAt(exportKey, "GET", origin+"/v1/customers/export", export, "export-1", t(30))}))
 	write("28-export-with-origin-evidence.json", with(reqAt(t(31), "GET", "/v1/customers/export", "DPoP "+export), r{"peer": "10.40.0.9",
-		"dpop": dpopProofAt(exportKey, "GET", origin+"/v1/customers/export", export, "export-2", t(31)), "client_cert": exporter, "posture": posture("db-export-1", "hardened", t(31))}))
+		"dpop": dpopProofAt(exportKey, "GET", origin+"/v1/customers/export", export, "export-2", t(31)), "client_cert": exporter, "posture": posture("db-export-1", "hardened", export, t(31))}))
 
 	write("29-shadow-automation.json", with(reqAt(t(50), "GET", "/v1/things", "Bearer "+tok("svc:nightly-cron", nil)), r{"peer": "10.40.1.1"}))
 	write("30-honeytoken.json", with(reqAt(t(55), "GET", "/admin/users", "Bearer "+tok("svc:legacy-admin", nil)), r{"peer": "203.0.113.9"}))
+
+	// A fresh build-host attestation made for one token of the deploy
+	// pipeline, presented with another token of it from the approved host.
+	fresh := r{"iat": t(59).Unix(), "exp": t(120).Unix()}
+	run2 := tok("repo:acme/deploy:ref:refs/heads/main", with(r{"repository": "acme/deploy", "workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main", "runner_environment": "self-hosted", "jti": "run-2"}, fresh))
+	run3 := tok("repo:acme/deploy:ref:refs/heads/main", with(r{"repository": "acme/deploy", "workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main", "runner_environment": "self-hosted", "jti": "run-3"}, fresh))
+	write("31-ci-posture-of-another-token.json", with(reqAt(t(60), "POST", "/v1/deploy", "Bearer "+run3), r{"peer": "10.20.3.4", "posture": posture("build-7", "self-hosted", run2, t(60))}))
 }
 
 func reqAt(when time.Time, method, target, authz string) map[string]any {

@@ -9,7 +9,7 @@
 //
 //	server.secret    the server secret (0600): fingerprints and derived keys
 //	revocations.db   revocations (SQLite)
-//	origins.db       origin history (SQLite)
+//	origins.db       origin history (SQLite, behind an in-memory write-behind)
 //	evidence/        the evidence log (SQLite, signing key, checkpoint)
 //
 // The replay cache is in memory. With storage.postgres (and its
@@ -31,6 +31,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/origin"
@@ -97,6 +98,8 @@ type Data struct {
 	closers []func() error
 	// pg is the shared PostgreSQL pool, nil with the embedded stores.
 	pg *pgxpool.Pool
+	// integrity watches the embedded stores' files (nil before open ends).
+	integrity *integrity
 }
 
 // DataOptions tune the stores of a data directory.
@@ -152,19 +155,33 @@ func (d *Data) open(ctx context.Context, o DataOptions) error {
 		}
 		d.Replay = replay.NewMemory(mc)
 	}
+	if err := d.missingStores(); err != nil {
+		return err
+	}
+	ownOrigins := d.Origins == nil
 	if d.Revocations == nil {
-		rev, err := revocation.OpenSQLite(ctx, d.Layout.Revocations, now)
+		rev, err := revocation.OpenSQLite(ctx, d.Layout.Revocations, now, revocation.WithSealKey(sealKey(d.Secret)))
 		if err != nil {
 			return fmt.Errorf("provost: revocations: %w", err)
 		}
 		d.Revocations, d.closers = rev, append(d.closers, rev.Close)
+		if rev.Adopted() && o.Logger != nil {
+			o.Logger.LogAttrs(ctx, slog.LevelWarn, "the revocation store had no seal (written by an older Provost): sealed as found; review it with provost admin revocations list",
+				slog.String("path", d.Layout.Revocations))
+		}
 	}
 	if d.Origins == nil {
 		orig, err := origin.OpenSQLite(ctx, d.Layout.Origins)
 		if err != nil {
 			return fmt.Errorf("provost: origin history: %w", err)
 		}
-		d.Origins, d.closers = orig, append(d.closers, orig.Close)
+		// Decisions read and update origin history in memory; one writer
+		// puts their uses in origins.db in batches. Closed last first:
+		// the write-behind drains into the database, then the database
+		// closes.
+		wb := origin.NewWriteBehind(orig, origin.WriteBehindConfig{
+			MaxCredentials: o.Storage.OriginMemoryCredentials, Logger: o.Logger})
+		d.Origins, d.closers = wb, append(d.closers, orig.Close, wb.Close)
 	}
 	if d.Evidence == nil {
 		l, err := evidencelog.Open(ctx, d.Layout.Evidence, evidencelog.Options{Async: o.AsyncEvidence, Now: now})
@@ -173,6 +190,10 @@ func (d *Data) open(ctx context.Context, o DataOptions) error {
 		}
 		d.Evidence = l
 	}
+	if err := d.watch(o.Logger, ownOrigins); err != nil {
+		return err
+	}
+	d.Revocations = guardedRevocations{Store: d.Revocations, g: d.integrity}
 	if o.AsyncEvidence && o.Logger != nil {
 		o.Logger.LogAttrs(ctx, slog.LevelWarn, "evidence mode is async: decisions are answered before their records are on disk, and a crash can lose answered decisions")
 	}
@@ -181,18 +202,22 @@ func (d *Data) open(ctx context.Context, o DataOptions) error {
 
 // Stores are the data directory's stores as the engine takes them.
 func (d *Data) Stores() provost.Stores {
-	return provost.Stores{Revocations: d.Revocations, Origins: d.Origins, Replay: d.Replay, Evidence: EvidenceAppender{d.Evidence}}
+	return provost.Stores{Revocations: d.Revocations, Origins: d.Origins, Replay: d.Replay, Evidence: EvidenceAppender{Log: d.Evidence, Check: d.integrity.Err}}
 }
 
 // Fingerprint returns the fingerprint of a raw credential under this data
 // directory's server secret: the only name Provost gives a credential.
-func (d *Data) Fingerprint(raw string) string { return d.fp.Of(raw) }
+func (d *Data) Fingerprint(raw string) string { return credential.Fingerprint(d.fp, raw) }
 
 // Ready reports whether every store a decision needs answers: nil for the
-// embedded stores, which live in this process, unless the SQLite evidence
-// log has failed a write (it then refuses every append, so every decision
-// is denied, until Provost restarts).
+// embedded stores, which live in this process, unless a store file was
+// deleted or replaced under it (ErrStoreFile) or the SQLite evidence log
+// has failed a write (it then refuses every append, so every decision is
+// denied, until Provost restarts).
 func (d *Data) Ready(ctx context.Context) error {
+	if err := d.integrity.Err(); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
 	if l, ok := d.Evidence.(*evidencelog.Log); ok {
 		if err := l.Err(); err != nil {
 			return fmt.Errorf("evidence log: appends refused until restart: %w", err)
@@ -382,10 +407,18 @@ type EvidenceAppender struct {
 	Log interface {
 		Append(ctx context.Context, record []byte) (evidencelog.Entry, error)
 	}
+	// Check, when set, is asked before each append; an error refuses it
+	// (the data directory's integrity is lost).
+	Check func() error
 }
 
 // Append implements provost.EvidenceLog.
 func (e EvidenceAppender) Append(ctx context.Context, record []byte) (verdict.EvidenceRef, error) {
+	if e.Check != nil {
+		if err := e.Check(); err != nil {
+			return verdict.EvidenceRef{}, fmt.Errorf("evidence not written: %w", err)
+		}
+	}
 	ent, err := e.Log.Append(ctx, record)
 	if err != nil {
 		return verdict.EvidenceRef{}, err

@@ -11,8 +11,14 @@ import (
 // Version is the only bindings file version this Provost reads.
 const Version = 1
 
-// MaxFileBytes bounds a bindings file.
+// MaxFileBytes bounds a bindings file by default (about 10,000 bindings);
+// bindings_max_bytes in the configuration raises it, up to
+// MaxFileBytesLimit.
 const MaxFileBytes = 1 << 20
+
+// MaxFileBytesLimit is the largest bound a bindings file may be given
+// (about 10 million bindings).
+const MaxFileBytesLimit = 1 << 30
 
 // RuleCostLimit bounds the CEL cost of one evaluation of a binding's rule.
 const RuleCostLimit = 10000
@@ -74,6 +80,7 @@ type Set struct {
 	Bindings  []*Binding
 
 	networks network.Sets
+	idx      *index // built once, by compile
 }
 
 // Networks returns the file's named CIDR sets (the map is a copy; the sets

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,18 +25,34 @@ type requirements struct {
 	workloadsText string
 	networks      []*network.CIDRSet
 	networksText  string
-	proxyChain    []string
-	proxyText     string
-	posture       []fieldGlob
-	postureText   string
-	ci            []fieldGlob
-	ciText        string
-	windows       []window
-	windowsText   string
-	maxTokenAge   time.Duration // 0: not required
-	maxIdle       time.Duration // 0: not required
 	rule          *rule
 	checks        int // how many checks the requirements give
+	// The requirements fewer bindings have, apart, so that a binding
+	// without them is smaller (a set may hold a million); nil when it has
+	// none of them.
+	*moreRequirements
+}
+
+// moreRequirements are proxy_chain, posture, ci and time.
+type moreRequirements struct {
+	proxyChain  []string
+	proxyText   string
+	posture     []fieldGlob
+	postureText string
+	ci          []fieldGlob
+	ciText      string
+	windows     []window
+	windowsText string
+	maxTokenAge time.Duration // 0: not required
+	maxIdle     time.Duration // 0: not required
+}
+
+// more returns q's moreRequirements, created on first use.
+func (q *requirements) more() *moreRequirements {
+	if q.moreRequirements == nil {
+		q.moreRequirements = &moreRequirements{}
+	}
+	return q.moreRequirements
 }
 
 // fieldGlob is one required key (a posture claim, a CI field) and its pattern.
@@ -47,10 +64,29 @@ type fieldGlob struct {
 // compiler holds what compiling one file shares between bindings.
 type compiler struct {
 	set   *Set
-	rules *ruleEnv // created on the first rule
+	rules *ruleEnv         // created on the first rule
+	cache map[string]*rule // compiled rules by source: a rule shared by many bindings is compiled once
+	names map[string]struct{}
+	docs  []bindingDoc // the last batch's documents, reused
 }
 
+// compile compiles a whole decoded file.
 func compile(doc *fileDoc) (*Set, error) {
+	c, err := newCompiler(doc)
+	if err != nil {
+		return nil, err
+	}
+	for i := range doc.Bindings {
+		if err := c.add(i, &doc.Bindings[i]); err != nil {
+			return nil, err
+		}
+	}
+	return c.finish(), nil
+}
+
+// newCompiler compiles everything but the bindings: version, mode,
+// detectors and networks.
+func newCompiler(doc *fileDoc) (*compiler, error) {
 	if doc.Version != Version {
 		return nil, bad("version", "must be %d (got %d)", Version, doc.Version)
 	}
@@ -71,21 +107,41 @@ func compile(doc *fileDoc) (*Set, error) {
 	if err := s.compileNetworks(doc.Networks); err != nil {
 		return nil, err
 	}
-	c := &compiler{set: s}
-	names := map[string]bool{}
-	for i := range doc.Bindings {
-		p := fmt.Sprintf("bindings[%d]", i)
-		b, err := c.binding(p, &doc.Bindings[i])
-		if err != nil {
-			return nil, err
-		}
-		if names[b.Name] {
-			return nil, bad(p+".name", "binding %q is defined twice", b.Name)
-		}
-		names[b.Name] = true
-		s.Bindings = append(s.Bindings, b)
+	return &compiler{set: s, names: map[string]struct{}{}}, nil
+}
+
+// add compiles bindings[i], the next binding of the file, and keeps it.
+func (c *compiler) add(i int, d *bindingDoc) error {
+	b := new(Binding)
+	if err := c.fillAt(b, i, d); err != nil {
+		return err
 	}
-	return s, nil
+	return c.keep(i, b)
+}
+
+// keep appends b, bindings[i], to the set, unless its name is taken.
+func (c *compiler) keep(i int, b *Binding) error {
+	if _, ok := c.names[b.Name]; ok {
+		return bad(bindingPath(i)+".name", "binding %q is defined twice", b.Name)
+	}
+	c.names[b.Name] = struct{}{}
+	c.set.Bindings = append(c.set.Bindings, b)
+	return nil
+}
+
+func bindingPath(i int) string { return "bindings[" + strconv.Itoa(i) + "]" }
+
+// worker returns a compiler for compiling bindings beside c, on another
+// goroutine: it shares c's set, read only, and has its own CEL rules.
+func (c *compiler) worker() *compiler { return &compiler{set: c.set} }
+
+// finish indexes the bindings and returns the Set.
+func (c *compiler) finish() *Set {
+	s := c.set
+	c.names = nil
+	s.Bindings = slices.Clip(s.Bindings)
+	s.idx = buildIndex(s.Bindings)
+	return s
 }
 
 func validMode(m Mode) bool {
@@ -171,14 +227,25 @@ func cidrCause(err error) error {
 	return err
 }
 
-func (c *compiler) binding(p string, d *bindingDoc) (*Binding, error) {
+// fillAt compiles d, bindings[i], into b. It compiles it with an empty
+// field path first, which costs no string building, and only when that
+// fails again with the binding's path, for the error.
+func (c *compiler) fillAt(b *Binding, i int, d *bindingDoc) error {
+	if c.fill(b, "", d) == nil {
+		return nil
+	}
+	return c.fill(b, bindingPath(i), d)
+}
+
+// fill compiles d, the binding at field path p, into b.
+func (c *compiler) fill(b *Binding, p string, d *bindingDoc) error {
 	if !validName(d.Name) {
 		if d.Name == "" {
-			return nil, bad(p+".name", "is required")
+			return bad(p+".name", "is required")
 		}
-		return nil, bad(p+".name", "%q is not a valid name: use a-z, 0-9, '-', '_' and '.' (at most %d)", d.Name, maxNameBytes)
+		return bad(p+".name", "%q is not a valid name: use a-z, 0-9, '-', '_' and '.' (at most %d)", d.Name, maxNameBytes)
 	}
-	b := &Binding{
+	*b = Binding{
 		Name:        d.Name,
 		Mode:        d.Mode,
 		OnViolation: d.OnViolation,
@@ -191,34 +258,34 @@ func (c *compiler) binding(p string, d *bindingDoc) (*Binding, error) {
 		b.Mode = c.set.Mode
 	}
 	if !validMode(b.Mode) {
-		return nil, bad(p+".mode", "%q is not a mode: use enforce, monitor or learn", d.Mode)
+		return bad(p+".mode", "%q is not a mode: use enforce, monitor or learn", d.Mode)
 	}
 	switch b.OnViolation {
 	case "":
 		b.OnViolation = ActionDeny
 	case ActionDeny, ActionStepUp, ActionRevoke, ActionAlert:
 	default:
-		return nil, bad(p+".on_violation", "%q is not an action: use deny, step_up, revoke or alert", d.OnViolation)
+		return bad(p+".on_violation", "%q is not an action: use deny, step_up, revoke or alert", d.OnViolation)
 	}
 	var err error
 	if b.matcher, err = compileMatch(p+".match", &d.Match); err != nil {
-		return nil, err
+		return err
 	}
 	if b.req, err = c.require(p+".require", b.Name, &d.Require); err != nil {
-		return nil, err
+		return err
 	}
 	for i, e := range d.RequireEvidence {
 		n := signal.Name(e)
 		ep := fmt.Sprintf("%s.require_evidence[%d]", p, i)
 		if !slices.Contains(signal.Names, n) {
-			return nil, bad(ep, "%q is not a signal: use one of %s", e, signalList())
+			return bad(ep, "%q is not a signal: use one of %s", e, signalList())
 		}
 		if slices.Contains(b.RequireEvidence, n) {
-			return nil, bad(ep, "%q is listed twice", e)
+			return bad(ep, "%q is listed twice", e)
 		}
 		b.RequireEvidence = append(b.RequireEvidence, n)
 	}
-	return b, nil
+	return nil
 }
 
 func signalList() string {
@@ -236,14 +303,16 @@ func compileMatch(p string, m *MatchSpec) (matcher, error) {
 		if len(m.Fingerprints) == 0 {
 			return mt, bad(p+".fingerprints", "needs at least one fingerprint")
 		}
-		mt.fingerprints = make(map[string]struct{}, len(m.Fingerprints))
+		mt.fingerprints = make([]string, 0, len(m.Fingerprints))
 		for i, fp := range m.Fingerprints {
 			if !fingerprint.Valid(fp) {
 				// Never echo the value: it may be a raw credential pasted by mistake.
 				return mt, bad(fmt.Sprintf("%s.fingerprints[%d]", p, i), "is not a fingerprint: write the fp1:... value `provost fingerprint` prints, never the raw credential")
 			}
-			mt.fingerprints[fp] = struct{}{}
+			mt.fingerprints = append(mt.fingerprints, fp)
 		}
+		slices.Sort(mt.fingerprints)
+		mt.fingerprints = slices.Compact(mt.fingerprints)
 		criteria++
 	}
 	if m.Issuer != "" {
@@ -329,8 +398,9 @@ func (c *compiler) require(p, name string, r *RequireSpec) (requirements, error)
 				return q, bad(fmt.Sprintf("%s.proxy_chain[%d]", p, i), "%q is not a hop name", h)
 			}
 		}
-		q.proxyChain = slices.Clone(r.ProxyChain)
-		q.proxyText = strings.Join(q.proxyChain, ">")
+		m := q.more()
+		m.proxyChain = slices.Clone(r.ProxyChain)
+		m.proxyText = strings.Join(m.proxyChain, ">")
 		q.checks++
 	}
 	if r.Posture != nil {
@@ -338,7 +408,7 @@ func (c *compiler) require(p, name string, r *RequireSpec) (requirements, error)
 		if err != nil {
 			return q, err
 		}
-		q.posture, q.postureText = fg, fieldsText(fg)
+		q.more().posture, q.more().postureText = fg, fieldsText(fg)
 		q.checks++
 	}
 	if r.CI != nil {
@@ -346,7 +416,7 @@ func (c *compiler) require(p, name string, r *RequireSpec) (requirements, error)
 		if err != nil {
 			return q, err
 		}
-		q.ci, q.ciText = fg, fieldsText(fg)
+		q.more().ci, q.more().ciText = fg, fieldsText(fg)
 		q.checks++
 	}
 	if r.Time != nil {
@@ -355,21 +425,38 @@ func (c *compiler) require(p, name string, r *RequireSpec) (requirements, error)
 		}
 	}
 	if r.Rule != "" {
-		if c.rules == nil {
-			env, err := newRuleEnv()
-			if err != nil {
-				return q, fmt.Errorf("binding %q: %w", name, err)
-			}
-			c.rules = env
-		}
-		ru, err := c.rules.compile(r.Rule)
+		ru, err := c.rule(p, name, r.Rule)
 		if err != nil {
-			return q, bad(p+".rule", "binding %q: %v", name, err)
+			return q, err
 		}
 		q.rule = ru
 		q.checks++
 	}
 	return q, nil
+}
+
+// rule compiles src, once per file: a compiled rule is immutable and safe
+// for concurrent use, so bindings with the same rule share it.
+func (c *compiler) rule(p, name, src string) (*rule, error) {
+	if ru, ok := c.cache[src]; ok {
+		return ru, nil
+	}
+	if c.rules == nil {
+		env, err := newRuleEnv()
+		if err != nil {
+			return nil, fmt.Errorf("binding %q: %w", name, err)
+		}
+		c.rules = env
+	}
+	ru, err := c.rules.compile(src)
+	if err != nil {
+		return nil, bad(p+".rule", "binding %q: %v", name, err)
+	}
+	if c.cache == nil {
+		c.cache = map[string]*rule{}
+	}
+	c.cache[src] = ru
+	return ru, nil
 }
 
 func (q *requirements) compileWorkloads(p string, ws []string) error {
@@ -439,6 +526,7 @@ func (q *requirements) compileTime(p string, t *TimeSpec) error {
 	if t.Windows == nil && t.MaxTokenAge == "" && t.MaxIdle == "" {
 		return bad(p, "needs windows, max_token_age or max_idle")
 	}
+	m := q.more()
 	if t.Windows != nil {
 		if len(t.Windows) == 0 {
 			return bad(p+".windows", "needs at least one window")
@@ -449,23 +537,23 @@ func (q *requirements) compileTime(p string, t *TimeSpec) error {
 			if err != nil {
 				return err
 			}
-			q.windows = append(q.windows, cw)
+			m.windows = append(m.windows, cw)
 			texts[i] = cw.text
 		}
-		q.windowsText = strings.Join(texts, "; ")
+		m.windowsText = strings.Join(texts, "; ")
 		q.checks++
 	}
 	var err error
-	if q.maxTokenAge, err = positive(p+".max_token_age", t.MaxTokenAge); err != nil {
+	if m.maxTokenAge, err = positive(p+".max_token_age", t.MaxTokenAge); err != nil {
 		return err
 	}
-	if q.maxIdle, err = positive(p+".max_idle", t.MaxIdle); err != nil {
+	if m.maxIdle, err = positive(p+".max_idle", t.MaxIdle); err != nil {
 		return err
 	}
-	if q.maxTokenAge > 0 {
+	if m.maxTokenAge > 0 {
 		q.checks++
 	}
-	if q.maxIdle > 0 {
+	if m.maxIdle > 0 {
 		q.checks++
 	}
 	return nil

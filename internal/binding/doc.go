@@ -14,6 +14,18 @@
 // or absent, with a stable reason code. This package produces checks; it does
 // not decide allow, step-up or deny (package decision does).
 //
+// Match and NamesWorkload do not scan the bindings: each Set has an index,
+// built when it is loaded, of exact keys (fingerprints, API keys, exact
+// subjects and claims, issuers) and of the literal prefixes of globs and
+// SPIFFE ID patterns; the candidates it gives are checked in full and the
+// first declared wins, as a scan in file order would choose (index.go).
+//
+// The file is bounded by MaxFileBytes unless LoadLimit or ParseLimit are
+// given more (up to MaxFileBytesLimit). A file in the usual block layout is
+// read one batch of bindings at a time, decoded by a fast path for the plain
+// YAML most bindings files are written in and by the YAML package otherwise
+// (split.go, fastyaml.go): a million bindings load in seconds.
+//
 //	set, err := binding.Load("bindings.yaml")
 //	...
 //	if b := set.Match(&sig.Credential); b != nil {

@@ -32,27 +32,29 @@ func (b *Binding) Evaluate(sig *signal.Signals) []Check {
 		out = append(out, q.checkNetwork(sig))
 		covered.add(signal.Network)
 	}
-	if q.proxyChain != nil {
-		out = append(out, q.checkProxy(sig))
-		covered.add(signal.ProxyChain)
-	}
-	if q.posture != nil {
-		out = append(out, q.checkPosture(sig))
-		covered.add(signal.Posture)
-	}
-	if q.ci != nil {
-		out = append(out, q.checkCI(sig))
-		covered.add(signal.CI)
-	}
-	if q.windows != nil {
-		out = append(out, q.checkWindows(sig))
-	}
-	if q.maxTokenAge > 0 {
-		out = append(out, q.checkTokenAge(sig))
-		covered.add(signal.Time) // only the token age says whether time was presented
-	}
-	if q.maxIdle > 0 {
-		out = append(out, q.checkIdle(sig))
+	if q.moreRequirements != nil {
+		if q.proxyChain != nil {
+			out = append(out, q.checkProxy(sig))
+			covered.add(signal.ProxyChain)
+		}
+		if q.posture != nil {
+			out = append(out, q.checkPosture(sig))
+			covered.add(signal.Posture)
+		}
+		if q.ci != nil {
+			out = append(out, q.checkCI(sig))
+			covered.add(signal.CI)
+		}
+		if q.windows != nil {
+			out = append(out, q.checkWindows(sig))
+		}
+		if q.maxTokenAge > 0 {
+			out = append(out, q.checkTokenAge(sig))
+			covered.add(signal.Time) // only the token age says whether time was presented
+		}
+		if q.maxIdle > 0 {
+			out = append(out, q.checkIdle(sig))
+		}
 	}
 	if q.rule != nil {
 		out = append(out, q.checkRule(b, sig))

@@ -1,6 +1,7 @@
 package binding
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +11,8 @@ import (
 
 // FuzzParse: Parse never panics; whatever parses can be written back from
 // its exported views and parses again to the same bindings, and evaluates
-// without panicking.
+// without panicking. A document read in batches gives what the whole
+// document gives.
 func FuzzParse(f *testing.F) {
 	example, err := os.ReadFile(filepath.Join("testdata", "example.yaml"))
 	if err != nil {
@@ -22,7 +24,18 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(withRequire("      rule: 'signals.workload.present'", "      networks: [build, 192.0.2.0/24]")))
 	f.Add([]byte("version: 1\nbindings:\n  - name: a\n    match: {subject: \"a*b*c\", claims: {x: \"*\"}}\n"))
 	f.Add([]byte("version: 1\n---\n"))
+	f.Add([]byte("version: 1\nbindings:\n  - name: a\n    match: {issuer: \"x\n  - name: b\"}\n  - name: c\n    match: &m {issuer: y}\n"))
+	f.Add([]byte("bindings:\n- name: a\n  match: {issuer: x,\nversion: 1}\nversion: 1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if split, err := parseSplit(context.Background(), "f.yaml", data); err == nil {
+			whole, err := parseWhole("f.yaml", data)
+			if err != nil {
+				t.Fatalf("read in batches, it loads; whole, it does not: %v", err)
+			}
+			if d := sameSet(split, whole); d != "" {
+				t.Fatalf("read in batches, it differs: %s", d)
+			}
+		}
 		s, err := Parse("f.yaml", data)
 		if err != nil {
 			return

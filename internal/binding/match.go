@@ -1,6 +1,8 @@
 package binding
 
 import (
+	"slices"
+
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
@@ -8,7 +10,7 @@ import (
 // matcher is a binding's compiled match section; a zero field is no
 // criterion.
 type matcher struct {
-	fingerprints map[string]struct{}
+	fingerprints []string // sorted, without repeats
 	issuer       string
 	subject      *glob
 	claims       []fieldGlob
@@ -18,7 +20,7 @@ type matcher struct {
 func (m *matcher) matches(c *credential.Result) bool {
 	md := &c.Metadata
 	if m.fingerprints != nil {
-		if _, ok := m.fingerprints[c.Fingerprint]; !ok || c.Fingerprint == "" {
+		if _, ok := slices.BinarySearch(m.fingerprints, c.Fingerprint); !ok || c.Fingerprint == "" {
 			return false
 		}
 	}
@@ -43,34 +45,27 @@ func (m *matcher) matches(c *credential.Result) bool {
 // Match returns the first binding, in file order, whose match holds for c;
 // nil when none does. A credential that was not accepted matches nothing:
 // what a rejected credential claims is unverified.
+//
+// Match does not scan the bindings: it looks up the few whose key (a
+// fingerprint, an API key, an exact subject or claim, a glob's literal
+// prefix, an issuer) the credential has, and returns the first of those
+// that matches in full (see index).
 func (s *Set) Match(c *credential.Result) *Binding {
-	if s == nil || c == nil || !c.Accepted() {
+	if s == nil || s.idx == nil || c == nil || !c.Accepted() {
 		return nil
 	}
-	for _, b := range s.Bindings {
-		if b.matcher.matches(c) {
-			return b
-		}
-	}
-	return nil
+	return s.idx.match(c)
 }
 
 // NamesWorkload reports whether some binding's require.workloads matches
 // the SPIFFE ID id. A workload no binding names is shadow automation.
 func (s *Set) NamesWorkload(id string) bool {
-	if s == nil {
+	if s == nil || s.idx == nil {
 		return false
 	}
 	parsed, err := spiffeid.FromString(id)
 	if err != nil {
 		return false
 	}
-	for _, b := range s.Bindings {
-		for _, p := range b.req.workloads {
-			if p.MatchID(parsed) {
-				return true
-			}
-		}
-	}
-	return false
+	return s.idx.namesWorkload(parsed)
 }

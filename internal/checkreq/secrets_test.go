@@ -83,13 +83,16 @@ func TestDecodeErrorsDoNotEchoLongStrings(t *testing.T) {
 // A short member name is still named as is.
 func TestDecodeNamesShortUnknownFields(t *testing.T) {
 	for name, want := range map[string]string{
-		"peer_addr":             "peer_addr",
-		"X-Forwarded-For":       "X-Forwarded-For",
-		strings.Repeat("a", 32): strings.Repeat("a", 32),
-		strings.Repeat("a", 33): `(a 33-byte name starting "aaaa" at byte 29)`,
-		"has space":             `(a 9-byte name starting "has" at byte 29)`,
-		"x.y":                   `(a 3-byte name starting "x" at byte 29)`,
-		"\u00e9t\u00e9":         `(a 5-byte name at byte 29)`,
+		"peer_addr":       "peer_addr",
+		"x-forwarded-for": "x-forwarded-for",
+		// Upper case and digits are what short secrets are made of.
+		"X-Forwarded-For":              `(a 15-byte name starting "X-Fo" at byte 29)`,
+		"sk_live_4fTq9ZkLm2Xw8RbN0cVd": `(a 28-byte name starting "sk_l" at byte 29)`,
+		strings.Repeat("a", 32):        strings.Repeat("a", 32),
+		strings.Repeat("a", 33):        `(a 33-byte name starting "aaaa" at byte 29)`,
+		"has space":                    `(a 9-byte name starting "has" at byte 29)`,
+		"x.y":                          `(a 3-byte name starting "x" at byte 29)`,
+		"\u00e9t\u00e9":                `(a 5-byte name at byte 29)`,
 	} {
 		_, err := Decode(strings.NewReader(`{"method":"GET","target":"/","` + name + `":1}`))
 		fe, ok := err.(*FieldError)

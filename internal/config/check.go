@@ -60,6 +60,9 @@ func (c *Config) check() error {
 			return bad(p+".fingerprint", "must be a fingerprint from `provost fingerprint` (fp1:...), never the raw key")
 		}
 	}
+	if c.BindingsMaxBytes < 0 || c.BindingsMaxBytes > 1<<30 { // binding.MaxFileBytesLimit
+		return bad("bindings_max_bytes", "must be between 1 and 1073741824 (1 GiB); leave it out for 1 MiB")
+	}
 	if c.Tokens.MaxBytes < 0 || c.Tokens.MaxBytes > 1<<20 {
 		return bad("tokens.max_bytes", "must be between 1 and 1048576")
 	}

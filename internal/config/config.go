@@ -34,7 +34,9 @@ type Config struct {
 	Replay          Replay   `yaml:"replay"`
 	// Bindings is the bindings file: the approved context of credentials.
 	Bindings string `yaml:"bindings"`
-	Trust    Trust  `yaml:"trust"`
+	// BindingsMaxBytes bounds the bindings file (0: 1 MiB; at most 1 GiB).
+	BindingsMaxBytes int64 `yaml:"bindings_max_bytes"`
+	Trust            Trust `yaml:"trust"`
 
 	// Evidence says how decisions reach the evidence log.
 	Evidence Evidence `yaml:"evidence"`

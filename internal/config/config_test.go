@@ -64,6 +64,7 @@ func TestParseBad(t *testing.T) {
 		{"raw api key", strings.Replace(good, "fp1:AAAA", "sk_live_123", 1), "p.yaml:13: api_keys[0].fingerprint: must be a fingerprint"},
 		{"dpop hs", "version: 1\ndpop:\n  algorithms: [HS256]\n", `p.yaml:3: dpop.algorithms[0]: "HS256" is not an asymmetric`},
 		{"max_bytes too large", "version: 1\ntokens:\n  max_bytes: 99999999\n", "p.yaml:3: tokens.max_bytes: must be between"},
+		{"bindings_max_bytes too large", "version: 1\nbindings_max_bytes: 1073741825\n", "p.yaml:2: bindings_max_bytes: must be between 1 and 1073741824"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

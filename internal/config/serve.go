@@ -30,7 +30,27 @@ type Serve struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// ForwardAuth says how /v1/forward-auth learns the original request.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// RequestLog says which requests get a log line. The evidence log is
+	// the record of every decision; the request log need not be.
+	RequestLog RequestLog `yaml:"request_log"`
 }
+
+// RequestLog configures the one log line per request of `provost serve`.
+type RequestLog struct {
+	// Level of the line: info (default), debug, or off. A request
+	// answered with a 5xx is always logged, at error.
+	Level string `yaml:"level"`
+	// Sample is the fraction (0 < sample <= 1, default 1) of the other
+	// requests that are logged, chosen at random.
+	Sample float64 `yaml:"sample"`
+}
+
+// Levels of RequestLog.Level.
+const (
+	RequestLogInfo  = "info"
+	RequestLogDebug = "debug"
+	RequestLogOff   = "off"
+)
 
 // ForwardAuth configures /v1/forward-auth.
 type ForwardAuth struct {
@@ -101,6 +121,12 @@ func (s Serve) WithDefaults() Serve {
 	if s.ForwardAuth.Headers == "" {
 		s.ForwardAuth.Headers = ForwardAuthNginx
 	}
+	if s.RequestLog.Level == "" {
+		s.RequestLog.Level = RequestLogInfo
+	}
+	if s.RequestLog.Sample == 0 {
+		s.RequestLog.Sample = 1
+	}
 	def := func(d *Duration, v time.Duration) {
 		if *d == 0 {
 			*d = Duration(v)
@@ -143,6 +169,14 @@ func (s *Serve) check() error {
 	case "", ForwardAuthNginx, ForwardAuthTraefik, ForwardAuthEnvoy:
 	default:
 		return bad("serve.forward_auth.headers", "must be nginx, traefik or envoy (got %q)", s.ForwardAuth.Headers)
+	}
+	switch s.RequestLog.Level {
+	case "", RequestLogInfo, RequestLogDebug, RequestLogOff:
+	default:
+		return bad("serve.request_log.level", "must be info, debug or off (got %q)", s.RequestLog.Level)
+	}
+	if r := s.RequestLog.Sample; r < 0 || r > 1 || r != r {
+		return bad("serve.request_log.sample", "must be a fraction above 0 and at most 1 (got %v)", r)
 	}
 	for _, t := range []struct {
 		name string

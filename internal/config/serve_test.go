@@ -20,6 +20,7 @@ serve:
   max_body_bytes: 65536
   forward_auth:
     headers: traefik
+  request_log: {level: debug, sample: 0.1}
 `
 
 func TestServeGood(t *testing.T) {
@@ -40,6 +41,7 @@ func TestServeGood(t *testing.T) {
 		MaxBodyBytes:      65536,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		ForwardAuth:       ForwardAuth{Headers: ForwardAuthTraefik},
+		RequestLog:        RequestLog{Level: RequestLogDebug, Sample: 0.1},
 	}
 	if s != want {
 		t.Fatalf("ServeConfig =\n%+v\nwant\n%+v", s, want)
@@ -63,6 +65,7 @@ func TestServeDefaults(t *testing.T) {
 		MaxBodyBytes:      256 << 10,
 		MaxHeaderBytes:    64 << 10,
 		ForwardAuth:       ForwardAuth{Headers: ForwardAuthNginx},
+		RequestLog:        RequestLog{Level: RequestLogInfo, Sample: 1},
 	}
 	if s != want {
 		t.Fatalf("defaults =\n%+v\nwant\n%+v", s, want)
@@ -95,6 +98,9 @@ func TestServeBad(t *testing.T) {
 		{"negative body", "  max_body_bytes: -1\n", "serve.max_body_bytes: must be between"},
 		{"header too small", "  max_header_bytes: 100\n", "p.yaml:3: serve.max_header_bytes: must be between 4096 and 1048576"},
 		{"unknown field", "  port: 8080\n", "line 3: field port not found"},
+		{"request log level unknown", "  request_log:\n    level: warn\n", `p.yaml:4: serve.request_log.level: must be info, debug or off (got "warn")`},
+		{"request log sample above 1", "  request_log:\n    sample: 2\n", "serve.request_log.sample: must be a fraction above 0 and at most 1 (got 2)"},
+		{"request log sample negative", "  request_log:\n    sample: -0.5\n", "serve.request_log.sample: must be a fraction"},
 		{"forward-auth headers unknown", "  forward_auth:\n    headers: haproxy\n", `p.yaml:4: serve.forward_auth.headers: must be nginx, traefik or envoy (got "haproxy")`},
 	}
 	for _, c := range cases {

@@ -16,6 +16,15 @@ type Storage struct {
 	Postgres Postgres `yaml:"postgres"`
 	// Redis holds the replay cache and origin history, shared.
 	Redis Redis `yaml:"redis"`
+	// OriginMemoryCredentials bounds the embedded origin history (without
+	// redis): how many credentials' current histories are held in memory
+	// in front of origins.db. Decisions read and update them there, and
+	// one background writer puts their uses in origins.db in batches
+	// (docs/evidence.md, "Origin history is not evidence"). The least
+	// recently used beyond it are read back from origins.db on their next
+	// use. Default 1048576 (0); ignored with redis, whose history every
+	// replica must see at once.
+	OriginMemoryCredentials int `yaml:"origin_memory_credentials"`
 }
 
 // Postgres is a PostgreSQL connection.
@@ -91,7 +100,13 @@ const (
 	DefaultRedisKeyPrefix         = "provost:"
 )
 
+// MaxOriginMemoryCredentials bounds storage.origin_memory_credentials.
+const MaxOriginMemoryCredentials = 1 << 28
+
 func (s *Storage) check() error {
+	if n := s.OriginMemoryCredentials; n < 0 || n > MaxOriginMemoryCredentials {
+		return bad("storage.origin_memory_credentials", "must be between 1 and %d (0: the default, 1048576)", MaxOriginMemoryCredentials)
+	}
 	if p := s.Postgres; p != (Postgres{}) {
 		if p.DSN == "" {
 			return bad("storage.postgres.dsn", "is required when storage.postgres is set")

@@ -23,6 +23,9 @@ storage:
 	if c, err := Parse("p.yaml", []byte("version: 1\n")); err != nil || c.Storage != (Storage{}) {
 		t.Fatalf("no storage section: %+v %v", c, err)
 	}
+	if c, err := Parse("p.yaml", []byte("version: 1\nstorage: {origin_memory_credentials: 5000}\n")); err != nil || c.Storage.OriginMemoryCredentials != 5000 {
+		t.Fatalf("origin_memory_credentials: %+v %v", c.Storage, err)
+	}
 }
 
 func TestStorageBad(t *testing.T) {
@@ -34,6 +37,8 @@ func TestStorageBad(t *testing.T) {
 		{"redis without port", "  redis: {addr: redis}\n", `storage.redis.addr: must be host:port (got "redis")`},
 		{"redis db", "  redis: {addr: \"r:6379\", db: 16}\n", "storage.redis.db"},
 		{"ca without tls", "  redis: {addr: \"r:6379\", tls: {ca: ca.pem}}\n", "storage.redis.tls.ca"},
+		{"negative origin memory", "  origin_memory_credentials: -1\n", "storage.origin_memory_credentials: must be between 1 and"},
+		{"huge origin memory", "  origin_memory_credentials: 1000000000\n", "storage.origin_memory_credentials: must be between 1 and"},
 		{"unknown field", "  mysql: {dsn: x}\n", "field mysql not found"},
 	}
 	for _, c := range cases {

@@ -13,9 +13,22 @@ import (
 )
 
 // BenchmarkVerifyBearer is one bearer JWT (ES256) with the issuer's keys
-// already loaded: strict parse, signature, claims, revocation lookup.
+// already loaded: strict parse, signature, claims, revocation lookup. The
+// verified-token cache is off: every verification is a full one.
 func BenchmarkVerifyBearer(b *testing.B) {
-	fx := newFixture(b)
+	benchmarkVerifyBearer(b, -1)
+}
+
+// BenchmarkVerifyBearerCached is BenchmarkVerifyBearer with the cache on,
+// as served: the same token again is a cache hit (fingerprint, SHA-256 of
+// the token, time claims, the issuer's key still held), then the revocation
+// lookup.
+func BenchmarkVerifyBearerCached(b *testing.B) {
+	benchmarkVerifyBearer(b, 0)
+}
+
+func benchmarkVerifyBearer(b *testing.B, cacheSize int) {
+	fx := newFixture(b, func(c *Config) { c.CacheSize = cacheSize })
 	tok := es256(b, claims(nil))
 	p := Presented{Authorization: "Bearer " + tok, Method: "GET", Target: "/x"}
 	ctx := context.Background()
@@ -25,12 +38,27 @@ func BenchmarkVerifyBearer(b *testing.B) {
 			b.Fatal(res.Reason)
 		}
 	}
+	if st := fx.v.CacheStats(); cacheSize >= 0 && st.Hits == 0 {
+		b.Fatalf("no cache hit: %+v", st)
+	}
 }
 
 // BenchmarkVerifyDPoP is one DPoP-bound request (ES256 token, ES256 proof):
-// two signature checks, the proof's checks and the replay cache.
+// two signature checks, the proof's checks and the replay cache. The
+// verified-token cache is off.
 func BenchmarkVerifyDPoP(b *testing.B) {
-	fx := newFixture(b)
+	benchmarkVerifyDPoP(b, -1)
+}
+
+// BenchmarkVerifyDPoPCached is BenchmarkVerifyDPoP with the cache on: the
+// token's signature comes from the cache, the proof (new every request) is
+// verified in full.
+func BenchmarkVerifyDPoPCached(b *testing.B) {
+	benchmarkVerifyDPoP(b, 0)
+}
+
+func benchmarkVerifyDPoP(b *testing.B, cacheSize int) {
+	fx := newFixture(b, func(c *Config) { c.CacheSize = cacheSize })
 	tok := es256(b, claims(map[string]any{"cnf": map[string]any{"jkt": thumb(b, keys.client)}}))
 	const n = 4096
 	proofs := make([]string, n)

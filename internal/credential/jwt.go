@@ -24,37 +24,45 @@ var foreignTypes = map[string]bool{
 	"posture+jwt": true, "provost-hop+jwt": true, "token-introspection+jwt": true,
 }
 
-func (v *Verifier) verifyJWT(ctx context.Context, token string, res *Result) error {
+// verifyJWT verifies a JWT access token in full at now and fills res's
+// metadata. On success it returns what the verified-token cache keeps of it
+// (nil when there is no cache).
+func (v *Verifier) verifyJWT(ctx context.Context, token string, now time.Time, res *Result) (*verified, error) {
 	tok, err := jws.Parse(token, v.cfg.MaxTokenBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h := &tok.Header
 	m := &res.Metadata
 	m.KeyID, m.Algorithm, m.Type = h.Kid, h.Alg, h.Typ
 	if km := h.KeyMaterial(); km != "" {
-		return reason.New(reason.JWSHeaderKeyMaterial, fmt.Sprintf("the token carries key material in its %q header; keys come from the issuer's configuration only", km))
+		return nil, reason.New(reason.JWSHeaderKeyMaterial, fmt.Sprintf("the token carries key material in its %q header; keys come from the issuer's configuration only", km))
 	}
 	var claims map[string]any
 	if err := jws.DecodeObject(tok.Payload, &claims); err != nil {
-		return err
+		return nil, err
 	}
 	iss, ok := claims["iss"].(string)
 	if !ok {
-		return reason.New(reason.IssuerUnknown, "the token has no string iss claim")
+		return nil, reason.New(reason.IssuerUnknown, "the token has no string iss claim")
 	}
 	m.Issuer = iss
 	is, ok := v.issuers[iss]
 	if !ok {
-		return reason.New(reason.IssuerUnknown, fmt.Sprintf("the issuer %q is not configured", iss))
+		return nil, reason.New(reason.IssuerUnknown, fmt.Sprintf("the issuer %q is not configured", iss))
 	}
 	if err := checkType(is, h.Typ); err != nil {
-		return err
+		return nil, err
 	}
-	if err := v.verifySignature(ctx, is, tok); err != nil {
-		return err
+	key, err := v.verifySignature(ctx, is, tok)
+	if err != nil {
+		return nil, err
 	}
-	return v.checkClaims(is, claims, m)
+	valid, err := v.checkClaims(is, claims, m, now)
+	if err != nil || v.cache == nil {
+		return nil, err
+	}
+	return &verified{md: *m, valid: valid, is: is, kid: h.Kid, key: *key}, nil
 }
 
 func checkType(is *Issuer, typ string) error {
@@ -74,37 +82,52 @@ func checkType(is *Issuer, typ string) error {
 	return reason.New(reason.TokenTypeNotAccepted, fmt.Sprintf("token type %q is not accepted for issuer %q", typ, is.Issuer))
 }
 
-func (v *Verifier) verifySignature(ctx context.Context, is *Issuer, tok *jws.Token) error {
+// verifySignature verifies tok's signature with the issuer's current keys
+// and returns the key that verified it.
+func (v *Verifier) verifySignature(ctx context.Context, is *Issuer, tok *jws.Token) (*jose.JSONWebKey, error) {
 	alg := tok.Header.Alg
 	if !slices.Contains(is.Algorithms, alg) {
 		if strings.HasPrefix(strings.ToUpper(alg), "HS") {
-			return reason.New(reason.JWSSymmetricAlg, fmt.Sprintf("algorithm %q is symmetric; issuer %q has asymmetric keys", alg, is.Issuer))
+			return nil, reason.New(reason.JWSSymmetricAlg, fmt.Sprintf("algorithm %q is symmetric; issuer %q has asymmetric keys", alg, is.Issuer))
 		}
-		return reason.New(reason.JWSAlgNotAllowed, fmt.Sprintf("algorithm %q is not allowed for issuer %q", alg, is.Issuer))
+		return nil, reason.New(reason.JWSAlgNotAllowed, fmt.Sprintf("algorithm %q is not allowed for issuer %q", alg, is.Issuer))
 	}
 	set, err := is.Keys.Keys(ctx, tok.Header.Kid)
 	if err != nil {
 		if reason.Of(err) == reason.IssuerKeysUnavailable {
-			return err
+			return nil, err
 		}
-		return reason.Wrap(reason.IssuerKeysUnavailable, fmt.Sprintf("the keys of issuer %q are unavailable", is.Issuer), err)
+		return nil, reason.Wrap(reason.IssuerKeysUnavailable, fmt.Sprintf("the keys of issuer %q are unavailable", is.Issuer), err)
 	}
 	candidates := candidateKeys(set, tok.Header.Kid)
 	if len(candidates) == 0 {
-		return reason.New(reason.JWSKeyNotFound, fmt.Sprintf("issuer %q has no key with kid %q", is.Issuer, tok.Header.Kid))
+		return nil, reason.New(reason.JWSKeyNotFound, fmt.Sprintf("issuer %q has no key with kid %q", is.Issuer, tok.Header.Kid))
 	}
-	var last error
+	// The answer must not depend on the order of the issuer's keys: a
+	// signature that failed under a key fit for the algorithm is a bad
+	// signature, whatever the other keys said.
+	var first, bad error
 	for _, k := range candidates {
-		last = jws.Verify(tok, is.Algorithms, k)
-		if last == nil {
-			return nil
+		err := jws.Verify(tok, is.Algorithms, k)
+		if err == nil {
+			return k, nil
 		}
-		// A malformed signature is malformed for every key.
-		if c := reason.Of(last); c == reason.JWSECDSAForm || c == reason.JWSECDSARange {
-			return last
+		switch reason.Of(err) {
+		case reason.JWSECDSAForm, reason.JWSECDSARange:
+			return nil, err // a malformed signature is malformed for every key
+		case reason.JWSBadSignature:
+			if bad == nil {
+				bad = err
+			}
+		}
+		if first == nil {
+			first = err
 		}
 	}
-	return last
+	if bad != nil {
+		return nil, bad
+	}
+	return nil, first
 }
 
 func candidateKeys(set *jose.JSONWebKeySet, kid string) []*jose.JSONWebKey {
@@ -122,62 +145,80 @@ func candidateKeys(set *jose.JSONWebKeySet, kid string) []*jose.JSONWebKey {
 	return out
 }
 
-// checkClaims validates the registered claims and fills the metadata.
-func (v *Verifier) checkClaims(is *Issuer, c map[string]any, m *Metadata) error {
-	now := v.cfg.Now()
-	exp, err := numericDate(c, "exp", true)
-	if err != nil {
-		return err
+// validity is a token's time claims; zero times are absent claims (exp is
+// never absent).
+type validity struct {
+	exp, nbf, iat time.Time
+}
+
+// check judges the time claims at now, allowing skew either way.
+func (t validity) check(now time.Time, skew time.Duration) error {
+	if !now.Before(t.exp.Add(skew)) {
+		return reason.New(reason.Expired, fmt.Sprintf("the token expired at %s", t.exp.UTC().Format(time.RFC3339)))
 	}
-	nbf, err := numericDate(c, "nbf", false)
-	if err != nil {
-		return err
+	if !t.nbf.IsZero() && now.Add(skew).Before(t.nbf) {
+		return reason.New(reason.NotYetValid, fmt.Sprintf("the token is not valid before %s", t.nbf.UTC().Format(time.RFC3339)))
 	}
-	iat, err := numericDate(c, "iat", false)
-	if err != nil {
-		return err
+	if !t.iat.IsZero() && now.Add(skew).Before(t.iat) {
+		return reason.New(reason.IssuedInFuture, fmt.Sprintf("the token claims to be issued at %s, in the future", t.iat.UTC().Format(time.RFC3339)))
 	}
-	skew := v.cfg.Leeway
-	if !now.Before(exp.Add(skew)) {
-		return reason.New(reason.Expired, fmt.Sprintf("the token expired at %s", exp.UTC().Format(time.RFC3339)))
+	return nil
+}
+
+// ageSeconds is how old a token issued at iat is at now; 0 when it has no iat.
+func ageSeconds(iat, now time.Time) int64 {
+	if iat.IsZero() {
+		return 0
 	}
-	if !nbf.IsZero() && now.Add(skew).Before(nbf) {
-		return reason.New(reason.NotYetValid, fmt.Sprintf("the token is not valid before %s", nbf.UTC().Format(time.RFC3339)))
+	return int64(now.Sub(iat) / time.Second)
+}
+
+// checkClaims validates the registered claims at now and fills the
+// metadata; it returns the time claims.
+func (v *Verifier) checkClaims(is *Issuer, c map[string]any, m *Metadata, now time.Time) (validity, error) {
+	var t validity
+	var err error
+	if t.exp, err = numericDate(c, "exp", true); err != nil {
+		return t, err
 	}
-	if !iat.IsZero() && now.Add(skew).Before(iat) {
-		return reason.New(reason.IssuedInFuture, fmt.Sprintf("the token claims to be issued at %s, in the future", iat.UTC().Format(time.RFC3339)))
+	if t.nbf, err = numericDate(c, "nbf", false); err != nil {
+		return t, err
+	}
+	if t.iat, err = numericDate(c, "iat", false); err != nil {
+		return t, err
+	}
+	if err := t.check(now, v.cfg.Leeway); err != nil {
+		return t, err
 	}
 	aud, err := stringOrList(c, "aud")
 	if err != nil {
-		return err
+		return t, err
 	}
 	if !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(is.Audiences, a) }) {
-		return reason.New(reason.AudienceMismatch, fmt.Sprintf("the token's audience %q does not include %q", aud, is.Audiences))
+		return t, reason.New(reason.AudienceMismatch, fmt.Sprintf("the token's audience %q does not include %q", aud, is.Audiences))
 	}
-	m.Audience, m.ExpiresAt, m.IssuedAt = aud, exp, iat
-	if !iat.IsZero() {
-		m.AgeSeconds = int64(now.Sub(iat) / time.Second)
-	}
+	m.Audience, m.ExpiresAt, m.IssuedAt = aud, t.exp, t.iat
+	m.AgeSeconds = ageSeconds(t.iat, now)
 	if m.Subject, err = optString(c, "sub"); err != nil {
-		return err
+		return t, err
 	}
 	if m.JTI, err = optString(c, "jti"); err != nil {
-		return err
+		return t, err
 	}
 	if m.AZP, err = optString(c, "azp"); err != nil {
-		return err
+		return t, err
 	}
 	if m.ClientID, err = optString(c, "client_id"); err != nil {
-		return err
+		return t, err
 	}
 	if m.Act, err = actChain(c["act"], v.cfg.MaxActDepth); err != nil {
-		return err
+		return t, err
 	}
 	if m.Cnf, err = confirmation(c["cnf"]); err != nil {
-		return err
+		return t, err
 	}
 	m.Claims = c
-	return nil
+	return t, nil
 }
 
 func numericDate(c map[string]any, name string, required bool) (time.Time, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provost-dev/provost/internal/credential/resultcache"
 	"github.com/provost-dev/provost/internal/dpop"
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/issuer"
@@ -59,6 +60,13 @@ type Config struct {
 	Leeway        time.Duration // clock skew allowed on exp, nbf and iat (default 60s)
 	MaxActDepth   int           // default 4
 
+	// CacheSize bounds the verified-token cache (default
+	// DefaultCacheSize); negative: no cache.
+	CacheSize int
+	// CacheTTL is the longest a token stays verified in the cache (default
+	// DefaultCacheTTL); never past its exp plus the leeway.
+	CacheTTL time.Duration
+
 	Fingerprints *fingerprint.Fingerprinter
 	DPoP         *dpop.Verifier   // nil: DPoP-bound tokens are rejected
 	Revocations  revocation.Store // nil: no revocations
@@ -66,10 +74,20 @@ type Config struct {
 }
 
 // Verifier verifies presented credentials. It is safe for concurrent use.
+//
+// A JWT it accepts is kept, by fingerprint, in a bounded cache of its own,
+// so that the same token presented again skips parsing, claims decoding and
+// the signature check. Only accepted tokens are kept. On every use the
+// cached token's time claims are judged again at now, the issuer must still
+// publish the key that verified it (a rotated-out key sends the token back
+// to full verification), and revocation, the DPoP proof with its key binding
+// and the mTLS binding are checked as for a new token. A new Verifier (a
+// reload) starts with an empty cache.
 type Verifier struct {
 	cfg     Config
 	issuers map[string]*Issuer
 	apiKeys map[string]*APIKey
+	cache   *resultcache.Cache[string, *verified] // nil: no cache
 }
 
 // New checks cfg and returns a Verifier.
@@ -92,7 +110,17 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &Verifier{cfg: cfg, issuers: map[string]*Issuer{}, apiKeys: map[string]*APIKey{}}
+	if cfg.CacheTTL < 0 {
+		return nil, errors.New("credential: cache TTL must not be negative")
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	v := &Verifier{cfg: cfg, issuers: map[string]*Issuer{}, apiKeys: map[string]*APIKey{},
+		cache: resultcache.New[string, *verified](cfg.CacheSize, cfg.CacheTTL)}
 	for i := range cfg.Issuers {
 		is := &cfg.Issuers[i]
 		if err := checkIssuer(is); err != nil {
@@ -185,16 +213,21 @@ func (v *Verifier) Verify(ctx context.Context, p Presented) (Result, error) {
 	if err != nil {
 		return reject(&res, err), nil
 	}
-	res.Fingerprint = v.cfg.Fingerprints.Of(token)
+	canonical := jws.Canonical(token)
+	res.Fingerprint = v.cfg.Fingerprints.Of(canonical)
+	now := v.cfg.Now()
 
+	var fresh *verified // a JWT verified in full, to be cached once accepted
 	if k, ok := v.apiKeys[res.Fingerprint]; ok {
 		res.Kind = KindAPIKey
 		res.Metadata.APIKey = k.Name
 		res.Metadata.Subject = k.Subject
 	} else if looksLikeJWS(token) {
 		res.Kind = KindJWT
-		if err := v.verifyJWT(ctx, token, &res); err != nil {
-			return reject(&res, err), internal(err)
+		if !v.fromCache(ctx, token, now, &res) {
+			if fresh, err = v.verifyJWT(ctx, token, now, &res); err != nil {
+				return reject(&res, err), internal(err)
+			}
 		}
 	} else {
 		return reject(&res, reason.New(reason.OpaqueUnknown, "the opaque token or API key is not known")), nil
@@ -203,11 +236,21 @@ func (v *Verifier) Verify(ctx context.Context, p Presented) (Result, error) {
 	if err := v.checkRevoked(ctx, &res); err != nil {
 		return reject(&res, err), internal(err)
 	}
+	if canonical != token {
+		// Revocations written before fingerprints named the canonical form
+		// name these exact bytes.
+		if err := v.checkRevokedFingerprint(ctx, v.cfg.Fingerprints.Of(token), &res); err != nil {
+			return reject(&res, err), internal(err)
+		}
+	}
 	if err := v.checkPossession(ctx, scheme, token, p, &res); err != nil {
 		if reason.Of(err) == reason.DPoPNonceRequired && v.cfg.DPoP != nil {
 			res.DPoPNonce = v.cfg.DPoP.Nonce()
 		}
 		return reject(&res, err), internal(err)
+	}
+	if fresh != nil {
+		v.remember(token, fresh, res.Fingerprint, now)
 	}
 	res.Verdict = Accepted
 	res.Reason = reason.OK
@@ -283,6 +326,31 @@ func splitAuthorization(h string, maxBytes int) (string, string, error) {
 // and API keys are judged by fingerprint only.
 func looksLikeJWS(token string) bool {
 	return strings.HasPrefix(token, "{") || strings.Contains(token, ".")
+}
+
+// Fingerprint is the name of a presented credential (the token of an
+// Authorization value, an API key): the keyed fingerprint of its canonical
+// form (jws.Canonical), so that an ECDSA-signed token and the twin anyone
+// can make from it have one name. Every place that names a credential
+// (verification, revocation by credential, provost fingerprint) uses it.
+func Fingerprint(f *fingerprint.Fingerprinter, token string) string {
+	return f.Of(jws.Canonical(token))
+}
+
+// checkRevokedFingerprint rejects when fp alone is revoked.
+func (v *Verifier) checkRevokedFingerprint(ctx context.Context, fp string, res *Result) error {
+	if v.cfg.Revocations == nil {
+		return nil
+	}
+	rev, err := v.cfg.Revocations.Match(ctx, revocation.Query{Fingerprint: fp})
+	if err != nil {
+		return reason.Wrap(reason.InternalError, "the revocation store could not be read", err)
+	}
+	if rev != nil {
+		res.RevocationID = rev.ID
+		return reason.New(reason.Revoked, fmt.Sprintf("the credential is revoked (%s %s)", rev.Kind, rev.ID))
+	}
+	return nil
 }
 
 func (v *Verifier) checkRevoked(ctx context.Context, res *Result) error {

@@ -48,7 +48,7 @@ func TestAcceptsEveryAlgorithm(t *testing.T) {
 			if res.Metadata.AgeSeconds != 60 {
 				t.Errorf("age = %d, want 60", res.Metadata.AgeSeconds)
 			}
-			if res.Fingerprint != fx.fp.Of(c.tok) || strings.Contains(res.Fingerprint, c.tok[:20]) {
+			if res.Fingerprint != Fingerprint(fx.fp, c.tok) || strings.Contains(res.Fingerprint, c.tok[:20]) {
 				t.Errorf("fingerprint %q is not the keyed fingerprint", res.Fingerprint)
 			}
 		})
@@ -359,6 +359,7 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate issuer", Config{Fingerprints: fx.fp, Issuers: []Issuer{
 			{Issuer: "i", Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: src},
 			{Issuer: "i", Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: src}}}, "configured twice"},
+		{"negative cache TTL", Config{Fingerprints: fx.fp, CacheTTL: -time.Second}, "cache TTL must not be negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

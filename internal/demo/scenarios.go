@@ -160,7 +160,7 @@ func evidenceRequired(e *env) ([]step, error) {
 			c := call{Method: "GET", Path: "/v1/customers/export", Authorization: "DPoP " + tok, DPoP: proof, Peer: "10.40.0.9"}
 			if withEvidence {
 				c.ClientCert = svid
-				if c.Posture, err = e.world.Posture("db-export-1", "hardened"); err != nil {
+				if c.Posture, err = e.world.Posture("db-export-1", "hardened", tok); err != nil {
 					return outcome{}, err
 				}
 			}

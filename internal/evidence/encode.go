@@ -75,11 +75,31 @@ func (t *Instant) UnmarshalJSON(b []byte) error {
 // order. The caller's slices are not changed.
 func (r Record) canonical() Record {
 	sanitize(reflect.ValueOf(&r).Elem())
-	slices.Sort(r.Credential.Issuer.Audience)
-	slices.Sort(r.Signals.Network.Sets)
-	slices.Sort(r.Actions)
+	return r.sorted()
+}
+
+// sorted returns r with its set-like lists sorted, copying a list only when
+// it is not sorted already, so the caller's slices are not changed.
+func (r Record) sorted() Record {
+	r.Credential.Issuer.Audience = sortedCopy(r.Credential.Issuer.Audience)
+	r.Signals.Network.Sets = sortedCopy(r.Signals.Network.Sets)
+	r.Actions = sortedCopy(r.Actions)
 	return r
 }
+
+func sortedCopy[S ~[]E, E ~string](s S) S {
+	if slices.IsSorted(s) {
+		return s
+	}
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// escapedInvalid is how encoding/json writes a byte that is not valid
+// UTF-8 (and also part of how it would write a backslash followed by
+// "ufffd"): where it shows up, the record is encoded again, sanitized.
+var escapedInvalid = []byte(`\ufffd`)
 
 // sanitize replaces, in every string reachable from v, each byte that is
 // not part of valid UTF-8 with U+FFFD, copying slices before it changes
@@ -122,17 +142,31 @@ func (r Record) Marshal() ([]byte, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r.canonical()); err != nil {
-		return nil, fmt.Errorf("encoding the evidence record: %w", err)
+	// Almost every record holds valid UTF-8 only: encode it as it is, and
+	// pay for the reflective sanitizing walk only when the encoding shows
+	// an invalid byte.
+	b, err := encode(r.sorted())
+	if err == nil && bytes.Contains(b, escapedInvalid) {
+		b, err = encode(r.canonical())
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if err != nil {
+		return nil, err
+	}
 	if len(b) > MaxRecordBytes {
 		return nil, invalid("record is %d bytes, more than %d", len(b), MaxRecordBytes)
 	}
 	return b, nil
+}
+
+func encode(r Record) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(2048)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("encoding the evidence record: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Unmarshal decodes a record. It is strict: the input must be at most

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/credential"
@@ -280,4 +281,37 @@ func TestID(t *testing.T) {
 	}
 	// The ID is the RFC 6962 leaf hash: pin it so a change of encoding shows.
 	golden(t, "allow.id", []byte(a+"\n"))
+}
+
+// TestMarshalFastPathAgrees: the fast path (encode as is) and the
+// sanitizing path give the bytes the sanitized record gives, whether a
+// string holds an invalid byte, a real U+FFFD, or the text \ufffd; the
+// caller's lists are neither sanitized nor sorted in place.
+func TestMarshalFastPathAgrees(t *testing.T) {
+	for _, v := range []string{"plain", "bad\xffbyte", "real\ufffdchar", `text\ufffd`, "\\\xff"} {
+		aud := []string{"z", v, "a"}
+		r := Record{Version: Version, Time: At(time.Unix(1, 0)), Decision: "deny", Provenance: "violated",
+			Credential: Credential{Verdict: "rejected", Reason: "x", Issuer: Issuer{Audience: aud}}, RequestID: v}
+		got, err := r.Marshal()
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		want, err := encode(r.canonical())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%q: Marshal\n%s\nwant\n%s", v, got, want)
+		}
+		if aud[0] != "z" || aud[1] != v {
+			t.Errorf("%q: the caller's audiences changed: %q", v, aud)
+		}
+		back, err := Unmarshal(got)
+		if err != nil {
+			t.Fatalf("%q: Unmarshal: %v", v, err)
+		}
+		if !utf8.ValidString(back.RequestID) {
+			t.Errorf("%q: decoded request id is not valid UTF-8", v)
+		}
+	}
 }

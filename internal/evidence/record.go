@@ -259,7 +259,9 @@ func FromDecision(d decision.Decision, sig signal.Signals, o origin.Origin, meta
 	for _, t := range d.Tags {
 		r.Tags = append(r.Tags, Tag(t))
 	}
-	return r.canonical()
+	// Its set-like lists are sorted; strings are made valid UTF-8 by
+	// Marshal, only when one is not.
+	return r.sorted()
 }
 
 func fromCredential(c *credential.Result) Credential {

@@ -19,14 +19,16 @@
 //	err = evidencelog.VerifyReceipt(r, l.VerifierKey()) // needs only the key
 //
 // Durability: by default Append returns only after its record is committed
-// with synchronous=FULL. Concurrent Appends are batched by one writer
-// goroutine into one transaction, so they share one fsync (group commit).
-// A record and the tree hashes it adds are written in the same
-// transaction, and checkpoints are computed only from committed state, so
-// a crash at any instant leaves a log that verifies and holds every record
-// whose Append returned. Options.Async trades that for latency: Append
-// returns once the record is queued, and a crash loses the queue; Flush
-// waits for it, and Durable reports the mode.
+// and the database's write-ahead log fsynced. Concurrent Appends are
+// batched by one writer goroutine into one transaction (multi-row INSERTs,
+// prepared once) and made durable by one fsync (group commit). A record
+// and the tree hashes it adds are written in the same transaction, and
+// checkpoints are computed only from fsynced state, so a crash at any
+// instant leaves a log that verifies and holds every record whose Append
+// returned. Options.Async trades that for latency: Append returns once the
+// record is queued, never waiting for an fsync (a background goroutine
+// syncs), and a crash loses the queue; Flush waits for it, and Durable
+// reports the mode.
 // NewMemory returns a log held in memory only, for tests and embedders.
 //
 // Verify checks a whole log against its stored tree and every checkpoint

@@ -110,23 +110,30 @@ type Log struct {
 	signer   note.Signer // nil when read-only
 	verifier note.Verifier
 	vkey     string
-	hashes   *sql.Stmt // readHashesSQL
+	hashes   *sql.Stmt  // readHashesSQL
+	store    batchStore // where the writer puts batches; nil when read-only
 
 	mu        sync.Mutex
 	queue     []pending
 	next      int64         // index the next Append gets
-	committed int64         // records durably in the database
+	written   int64         // records committed to the database, synced or not
+	wroteRoot tlog.Hash     // tree hash at written
+	committed int64         // records durably in the database: written, then fsynced
 	root      tlog.Hash     // tree hash at committed
 	failed    error         // sticky write failure
+	syncErr   error         // sticky fsync failure: nothing more becomes durable
 	closed    bool          // set by Close: no more appends
-	commitCh  chan struct{} // closed and replaced after each commit attempt
+	commitCh  chan struct{} // closed and replaced when committed grows or a write fails
 
-	front   frontier      // writer goroutine only: the frontier at committed
-	wake    chan struct{} // cap 1: the queue is not empty
-	quit    chan struct{} // closed by Close
-	done    chan struct{} // closed when the writer has drained and exited
-	slots   chan struct{} // one per queued record, bounds the queue
-	commits atomic.Int64  // transactions committed, for Stats
+	front    frontier      // writer goroutine only: the frontier at written
+	lastSync time.Duration // writer goroutine only: how long its last fsync took
+	wake     chan struct{} // cap 1: the queue is not empty
+	syncWake chan struct{} // cap 1: written grew (async mode)
+	quit     chan struct{} // closed by Close
+	done     chan struct{} // closed when the writer and the syncer have drained and exited
+	slots    chan struct{} // one per queued record, bounds the queue
+	commits  atomic.Int64  // transactions committed, for Stats
+	syncs    atomic.Int64  // fsyncs that made records durable, for Stats
 
 	ckMu     sync.Mutex // serialises Checkpoint
 	latest   storedCheckpoint
@@ -155,14 +162,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidencelog: %w", err)
 	}
-	l := &Log{
-		dir: dir, db: db, opts: opts,
-		commitCh: make(chan struct{}),
-		wake:     make(chan struct{}, 1),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		slots:    make(chan struct{}, opts.MaxPending),
-	}
+	l := newLog(dir, db, opts)
 	if err := l.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -171,8 +171,33 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 		close(l.done)
 		return l, nil
 	}
-	go l.run()
+	store, err := openSQLiteStore(ctx, db, path)
+	if err != nil {
+		l.hashes.Close()
+		db.Close()
+		return nil, err
+	}
+	l.start(store)
 	return l, nil
+}
+
+// newLog is a Log with its channels made, not yet started.
+func newLog(dir string, db *sql.DB, opts Options) *Log {
+	return &Log{
+		dir: dir, db: db, opts: opts,
+		commitCh: make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		syncWake: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		slots:    make(chan struct{}, opts.MaxPending),
+	}
+}
+
+// start starts the writer, which puts batches into store.
+func (l *Log) start(store batchStore) {
+	l.store = store
+	go l.run()
 }
 
 // logName is the configured name, else the existing key's, else the default.
@@ -229,7 +254,7 @@ func (l *Log) init(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("evidencelog: tree hash: %w", err)
 	}
-	l.front, l.next, l.committed, l.root = front, n, n, root
+	l.front, l.next, l.written, l.wroteRoot, l.committed, l.root = front, n, n, root, n, root
 	latest, _, err := latestCheckpoint(ctx, l.db)
 	if err != nil {
 		return err
@@ -314,6 +339,9 @@ func (l *Log) Close() error {
 		close(l.quit)
 		<-l.done
 		signErr := l.signAtClose()
+		if l.store != nil {
+			l.store.close()
+		}
 		l.hashes.Close()
 		l.closeErr = l.db.Close()
 		l.mu.Lock()
@@ -338,7 +366,7 @@ func (l *Log) Err() error {
 	return l.failed
 }
 
-// Size is the number of records committed to the database.
+// Size is the number of records committed to the database and fsynced.
 func (l *Log) Size() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -359,14 +387,15 @@ func (l *Log) VerifierKey() string { return l.vkey }
 
 // Stats are counters for metrics.
 type Stats struct {
-	Size    int64 // records committed
-	Pending int64 // records queued, not yet committed
-	Commits int64 // transactions committed since Open (each one fsync)
+	Size    int64 // records committed (written and fsynced)
+	Pending int64 // records appended, not yet committed
+	Commits int64 // transactions committed since Open
+	Syncs   int64 // fsyncs since Open, each making one or more transactions durable
 }
 
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Stats{Size: l.committed, Pending: l.next - l.committed, Commits: l.commits.Load()}
+	return Stats{Size: l.committed, Pending: l.next - l.committed, Commits: l.commits.Load(), Syncs: l.syncs.Load()}
 }

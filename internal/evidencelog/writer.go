@@ -2,6 +2,7 @@ package evidencelog
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -80,11 +81,19 @@ func (l *Log) Flush(ctx context.Context) error {
 	return l.waitCommitted(ctx, target)
 }
 
-// waitCommitted waits until the log holds at least n committed records.
+// waitCommitted waits until the log holds at least n committed (written
+// and fsynced) records. After a write failure it still waits for records
+// written before the failure, which the syncer goes on making durable.
 func (l *Log) waitCommitted(ctx context.Context, n int64) error {
 	for {
 		l.mu.Lock()
-		committed, failed, ch := l.committed, l.failed, l.commitCh
+		committed, written, ch := l.committed, l.written, l.commitCh
+		failed := l.failed
+		if l.syncErr != nil || n > written {
+			failed = cmp.Or(l.syncErr, failed)
+		} else {
+			failed = nil
+		}
 		l.mu.Unlock()
 		if committed >= n {
 			return nil
@@ -100,9 +109,29 @@ func (l *Log) waitCommitted(ctx context.Context, n int64) error {
 	}
 }
 
-// run is the single writer: it commits the queue in batches until Close.
+// The write path: the writer goroutine (run) takes the queued records, at
+// most MaxBatch at a time, and commits each batch in one transaction
+// without waiting for the disk; one fsync of the database's write-ahead
+// log (syncOnce) then makes every transaction committed before it durable
+// at once (a group commit), and only then are their records counted as
+// committed and the durable Appends waiting for them released. In durable
+// mode the writer fsyncs each batch itself before it gathers the next, so
+// that the Appends arriving meanwhile join one batch. In async mode a
+// second goroutine (syncLoop) fsyncs in the background while the writer
+// goes on; async Appends wait for neither, only for room in the queue,
+// which is freed as soon as their batch is written.
+
+// run is the writer: it commits the queue in batches until Close, then
+// stops the syncer once it has made the last batch durable.
 func (l *Log) run() {
-	defer close(l.done)
+	syncDone := make(chan struct{})
+	stopSync := make(chan struct{})
+	go l.syncLoop(stopSync, syncDone)
+	defer func() {
+		close(stopSync)
+		<-syncDone
+		close(l.done)
+	}()
 	for {
 		select {
 		case <-l.wake:
@@ -122,12 +151,31 @@ func (l *Log) run() {
 	}
 }
 
+// maxGather bounds how long the durable writer waits for the Appends an
+// fsync released to come back before it takes a batch without them.
+const maxGather = 2 * time.Millisecond
+
 // drain commits the queue, at most MaxBatch records per transaction.
 func (l *Log) drain() {
+	released := 0 // durable Appends the last fsync released
 	for {
+		if !l.opts.Async && released > 1 {
+			l.gather(released)
+		}
 		l.mu.Lock()
+		if l.failed != nil {
+			// A failed fsync leaves records queued behind it: their
+			// Appends fail (waitCommitted), and their room is freed.
+			free := len(l.queue)
+			l.queue = nil
+			l.mu.Unlock()
+			for range free {
+				<-l.slots
+			}
+			return
+		}
 		n := min(len(l.queue), l.opts.MaxBatch)
-		if n == 0 || l.failed != nil {
+		if n == 0 {
 			l.mu.Unlock()
 			return
 		}
@@ -138,73 +186,134 @@ func (l *Log) drain() {
 		}
 		l.mu.Unlock()
 
-		size, root, err := l.commit(batch)
+		root, err := l.commit(batch)
 
 		l.mu.Lock()
-		released := len(batch)
+		free := len(batch)
 		if err != nil {
 			l.failed = problem(ErrWriteFailed, batch[0].index, "records %d to %d: %v", batch[0].index, batch[len(batch)-1].index, err)
-			released += len(l.queue)
+			free += len(l.queue)
 			l.queue = nil
+			close(l.commitCh)
+			l.commitCh = make(chan struct{})
 		} else {
-			l.committed, l.root = size, root
+			l.written, l.wroteRoot = l.front.size, root
 		}
-		close(l.commitCh)
-		l.commitCh = make(chan struct{})
 		l.mu.Unlock()
-		for range released {
+		for range free {
 			<-l.slots
+		}
+		switch {
+		case err != nil:
+		case l.opts.Async:
+			select {
+			case l.syncWake <- struct{}{}:
+			default:
+			}
+		default:
+			t0 := time.Now()
+			released = int(l.syncOnce())
+			l.lastSync = time.Since(t0)
 		}
 	}
 }
 
+// gather waits until the queue holds want records, or for at most half
+// the last fsync's time (and maxGather): the durable Appends an fsync
+// released come back with their next records together, and taking the
+// batch at the first would split them into a small batch and the rest,
+// each paying an fsync.
+func (l *Log) gather(want int) {
+	want = min(want, l.opts.MaxBatch)
+	wait := min(l.lastSync/2, maxGather)
+	if wait <= 0 {
+		return
+	}
+	var t *time.Timer
+	for {
+		l.mu.Lock()
+		n := len(l.queue)
+		l.mu.Unlock()
+		if n >= want {
+			break
+		}
+		if t == nil {
+			t = time.NewTimer(wait)
+		}
+		select {
+		case <-l.wake:
+			continue
+		case <-t.C:
+		case <-l.quit:
+		}
+		break
+	}
+	if t != nil {
+		t.Stop()
+	}
+}
+
 // commit writes batch, its records and their tree hashes, in one
-// transaction, and returns the new size and root. The frontier moves only
-// when the transaction committed.
-func (l *Log) commit(batch []pending) (int64, tlog.Hash, error) {
+// transaction, and returns the new root. The frontier moves only when the
+// transaction committed.
+func (l *Log) commit(batch []pending) (tlog.Hash, error) {
 	ctx := context.Background() // a commit is never abandoned half way
-	f := l.front
-	tx, err := l.db.BeginTx(ctx, nil)
+	root, err := l.store.write(ctx, &l.front, batch)
 	if err != nil {
-		return 0, tlog.Hash{}, err
-	}
-	defer tx.Rollback()
-	leafStmt, err := tx.PrepareContext(ctx, `INSERT INTO evidence_leaf (idx, record, hash) VALUES (?, ?, ?)`)
-	if err != nil {
-		return 0, tlog.Hash{}, err
-	}
-	defer leafStmt.Close()
-	hashStmt, err := tx.PrepareContext(ctx, `INSERT INTO evidence_hash (id, hash) VALUES (?, ?)`)
-	if err != nil {
-		return 0, tlog.Hash{}, err
-	}
-	defer hashStmt.Close()
-	for _, p := range batch {
-		if p.index != f.size {
-			return 0, tlog.Hash{}, fmt.Errorf("record %d queued at tree size %d", p.index, f.size)
-		}
-		hs, err := f.append(p.hash)
-		if err != nil {
-			return 0, tlog.Hash{}, err
-		}
-		if _, err := leafStmt.ExecContext(ctx, p.index, p.record, p.hash[:]); err != nil {
-			return 0, tlog.Hash{}, err
-		}
-		id := tlog.StoredHashIndex(0, p.index)
-		for i, h := range hs {
-			if _, err := hashStmt.ExecContext(ctx, id+int64(i), h[:]); err != nil {
-				return 0, tlog.Hash{}, err
-			}
-		}
-	}
-	root, err := f.root()
-	if err != nil {
-		return 0, tlog.Hash{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, tlog.Hash{}, err
+		return tlog.Hash{}, err
 	}
 	l.commits.Add(1)
-	l.front = f
-	return f.size, root, nil
+	return root, nil
+}
+
+// syncLoop is the background syncer of async mode: each time the writer
+// has committed more, it fsyncs once for everything committed so far.
+// When stop is closed (the writer has drained) it syncs what is left, in
+// either mode, and closes done.
+func (l *Log) syncLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-l.syncWake:
+			l.syncOnce()
+		case <-stop:
+			l.syncOnce()
+			return
+		}
+	}
+}
+
+// syncOnce makes every written record durable and commits it; it returns
+// how many records became committed.
+func (l *Log) syncOnce() int64 {
+	l.mu.Lock()
+	size, root, from, broken := l.written, l.wroteRoot, l.committed, l.syncErr != nil
+	l.mu.Unlock()
+	if size <= from || broken {
+		return 0
+	}
+	err := l.store.sync()
+	l.syncs.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	defer func() {
+		close(l.commitCh)
+		l.commitCh = make(chan struct{})
+	}()
+	if err != nil {
+		// After a failed fsync the kernel may have dropped the dirty
+		// pages: nothing written since the last good fsync can be
+		// trusted, so nothing more becomes committed.
+		l.syncErr = problem(ErrWriteFailed, from, "records %d to %d: %v", from, size-1, err)
+		if l.failed == nil {
+			l.failed = l.syncErr
+		}
+		return 0
+	}
+	if size <= l.committed {
+		return 0 // another fsync got there first
+	}
+	n := size - l.committed
+	l.committed, l.root = size, root
+	return n
 }

@@ -125,22 +125,30 @@ func Describe(err error, doc []byte) *Error {
 }
 
 // IsName reports whether s is plainly a field name: 1 to MaxName bytes of
-// [A-Za-z0-9_-].
+// lower-case letters, '_' and '-', starting with a letter, with at most
+// MaxNameDigits digits. Upper case and digits are what random secrets are
+// made of: a short API key sent as a member name ("sk_live_4fT..."), or a
+// hex token, is described, never repeated.
 func IsName(s string) bool {
-	if s == "" || len(s) > MaxName {
+	if s == "" || len(s) > MaxName || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
+	digits := 0
 	for i := 0; i < len(s); i++ {
-		if !nameByte(s[i]) {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c >= 'a' && c <= 'z', c == '_', c == '-':
+		default:
 			return false
 		}
 	}
-	return true
+	return digits <= MaxNameDigits
 }
 
-func nameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
-}
+// MaxNameDigits is how many digits a name repeated as is may hold
+// ("x5t", "sha256" have one to three).
+const MaxNameDigits = 3
 
 // Name returns name when it is plainly a field name, otherwise a
 // description of it: its length, at most its first PrefixLen characters
@@ -280,4 +288,8 @@ func closing(msg string, i int) (int, bool) {
 		}
 	}
 	return len(msg), false
+}
+
+func nameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }

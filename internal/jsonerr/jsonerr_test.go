@@ -24,12 +24,14 @@ func leak(text, s string) string {
 }
 
 type target struct {
-	At     *time.Time        `json:"at"`
-	Method string            `json:"method"`
-	Hops   []string          `json:"hops"`
-	M      map[string]int    `json:"m"`
-	N      struct{ X int }   `json:"n"`
-	Deep   map[string]target `json:"deep"`
+	At     *time.Time     `json:"at"`
+	Method string         `json:"method"`
+	Hops   []string       `json:"hops"`
+	M      map[string]int `json:"m"`
+	N      struct {
+		X int `json:"x"`
+	} `json:"n"`
+	Deep map[string]target `json:"deep"`
 }
 
 func decode(doc string) error {
@@ -89,29 +91,29 @@ func TestDescribeKeepsNames(t *testing.T) {
 	if e.Kind != Type || e.Field != "hops" || e.Msg != "must be a []string, not a JSON string" {
 		t.Fatalf("%+v", e)
 	}
-	e = Describe(decode(`{"n":{"X":"x"}}`), nil)
-	if e.Kind != Type || e.Field != "n.X" {
+	e = Describe(decode(`{"n":{"x":"x"}}`), nil)
+	if e.Kind != Type || e.Field != "n.x" {
 		t.Fatalf("%+v", e)
 	}
 	// A dotted path is read from the document, name by name (with
 	// GOEXPERIMENT=jsonv2 the error's path holds map keys; without, it does
 	// not), and without the document a short one is kept.
-	doc := `{"deep":{"abcdefghijklmnop":{"deep":{"qrstuvwxyz012345":{"hops":"x"}}}}}`
+	doc := `{"deep":{"abcdefghijklmnop":{"deep":{"qrstuvwxyz_abcde":{"hops":"x"}}}}}`
 	e = Describe(decode(doc), []byte(doc))
-	if e.Field != "deep.abcdefghijklmnop.deep.qrstuvwxyz012345.hops" || !e.Named {
+	if e.Field != "deep.abcdefghijklmnop.deep.qrstuvwxyz_abcde.hops" || !e.Named {
 		t.Fatalf("%+v", e)
 	}
 	mdoc := `{"m":{"x.y":"z"}}`
 	if e = Describe(decode(mdoc), []byte(mdoc)); e.Field != `m.(a 3-byte name starting "x")` && e.Field != "m" {
 		t.Fatalf("%+v", e)
 	}
-	if f, named := fieldPath("n.X", nil, -1); f != "n.X" || !named {
+	if f, named := fieldPath("n.x", nil, -1); f != "n.x" || !named {
 		t.Fatal(f)
 	}
 	if f, named := fieldPath("m."+secret, nil, -1); f != "(a 83-byte field path)" || named {
 		t.Fatal(f)
 	}
-	if f, _ := fieldPath(strings.Repeat("a.", 20)+"b", []byte(doc), int64(strings.Index(doc, `"x"`)+3)); f != "deep.abcdefghijklmnop.deep.qrstuvwxyz012345.hops" {
+	if f, _ := fieldPath(strings.Repeat("a.", 20)+"b", []byte(doc), int64(strings.Index(doc, `"x"`)+3)); f != "deep.abcdefghijklmnop.deep.qrstuvwxyz_abcde.hops" {
 		t.Fatalf("path from the document: %q", f)
 	}
 	e = Describe(decode(`{"method":1`), nil)
@@ -124,10 +126,26 @@ func TestDescribeKeepsNames(t *testing.T) {
 	}
 }
 
+// TestIsNameRefusesSecretShapes: a short credential sent as a member name
+// is not repeated (the secrets scan found "sk_live_" keys echoed whole).
+func TestIsNameRefusesSecretShapes(t *testing.T) {
+	for s, want := range map[string]bool{
+		"method": true, "x_forwarded_for": true, "x5t": true, "client-cert": true, "sha256": true,
+		"sk_live_4fTq9ZkLm2Xw8RbN0cVd": false, "0123456789abcdef0123456789abcdef": false,
+		"ghp_abcdefghijklmnopqrstuvwx12": true, // lower case, few digits: kept (see MaxNameDigits)
+		"ghp_abcdefghij1234567890":       false, "Authorization": false, "peerAddr": false, "_x": false, "": false,
+		strings.Repeat("a", MaxName+1): false,
+	} {
+		if got := IsName(s); got != want {
+			t.Errorf("IsName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
 func TestScrub(t *testing.T) {
 	for in, want := range map[string]string{
 		`json: unknown field "token"`:                `json: unknown field "token"`,
-		`parsing time "` + secret + `" as "2006"`:    `parsing time "eyJh..."(81 bytes) as "2006"`,
+		`parsing time "` + secret + `" as "2006"`:    `parsing time "eyJh..."(81 bytes) as "2006..."(4 bytes)`,
 		"cannot unmarshal number " + secret:          "cannot unmarshal number eyJh...(81 bytes)",
 		"go-jose: unknown key type '" + secret + "'": "go-jose: unknown key type ...(83 bytes)",
 		"quote `" + secret + "` and \"" + secret:     "quote `eyJh...`(81 bytes) and \"eyJh...\"(81 bytes)",

@@ -1,11 +1,17 @@
-// Package load drives a server at a fixed concurrency for a bounded time
-// and reports throughput and latency percentiles. It is Provost's load tool
-// (`provost bench`): the same driver measures Provost's check API and
-// ext_authz server and, in the same run, a bare Go HTTP server and a bare
-// grpc-go server, so the figures can be compared.
+// Package load is Provost's load tool (`provost bench`). It drives a
+// server at a fixed concurrency for a bounded time and reports throughput,
+// latency percentiles and the server's CPU time per request.
 //
-// Load goes only to the address it is given; `provost bench` refuses
-// anything but loopback.
+// The servers under test run in processes of their own, apart from the
+// load client: Bench starts one child process per target (the provost
+// binary re-executed as `provost bench serve`, see Serve and Start), each
+// serving exactly one of Provost's check API, forward-auth and ext_authz,
+// or a bare net/http or grpc-go baseline, on 127.0.0.1. It then drives the
+// targets in interleaved rounds and reports the median of each figure
+// over the rounds, beside the ratio to the target's baseline.
+//
+// Load goes only to loopback: the children listen on 127.0.0.1:0 and the
+// client refuses any address they report that is not a loopback address.
 package load
 
 import (
@@ -23,9 +29,9 @@ type Op func(ctx context.Context) error
 
 // Config bounds a run.
 type Config struct {
-	Concurrency int           // workers, default 16
-	Duration    time.Duration // how long to drive, default 5s
-	Warmup      time.Duration // discarded first part, default 500ms
+	Concurrency int           // workers, default 64
+	Duration    time.Duration // how long to drive, default 3s
+	Warmup      time.Duration // unmeasured first part (Run, Warm), default 500ms
 	MaxRequests int           // hard cap on requests, default 5,000,000
 }
 
@@ -67,17 +73,36 @@ func round(d time.Duration) time.Duration {
 	return d
 }
 
-// Run drives op with cfg and measures it. It stops at the duration, the
-// request cap, or when ctx ends.
+// Run drives op for cfg.Warmup without measuring (Warm), then measures it
+// (Measure).
 func Run(ctx context.Context, name string, cfg Config, op Op) (Result, error) {
 	cfg = defaults(cfg)
 	if op == nil {
 		return Result{}, errors.New("load: no operation")
 	}
-	warm, cancelWarm := context.WithTimeout(ctx, cfg.Warmup)
-	drive(warm, cfg, op, nil)
-	cancelWarm()
+	Warm(ctx, cfg, op)
+	return Measure(ctx, name, cfg, op)
+}
 
+// Warm drives op for cfg.Warmup and discards what it measured. Every
+// request has ended when it returns.
+func Warm(ctx context.Context, cfg Config, op Op) {
+	cfg = defaults(cfg)
+	warm, cancel := context.WithTimeout(ctx, cfg.Warmup)
+	drive(warm, cfg, op, nil)
+	cancel()
+}
+
+// Measure drives op with cfg.Concurrency workers and measures it, without
+// a warm-up. It stops at cfg.Duration, the request cap, or when ctx ends;
+// every request has ended when it returns, so whatever the server spent
+// between a mark taken just before and one just after is what these
+// requests cost it.
+func Measure(ctx context.Context, name string, cfg Config, op Op) (Result, error) {
+	cfg = defaults(cfg)
+	if op == nil {
+		return Result{}, errors.New("load: no operation")
+	}
 	run, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	rec := &recorder{lat: make([][]time.Duration, cfg.Concurrency), cap: int64(cfg.MaxRequests)}
@@ -91,12 +116,37 @@ func Run(ctx context.Context, name string, cfg Config, op Op) (Result, error) {
 	return res, nil
 }
 
+// Each calls op exactly n times from concurrency workers, unmeasured: a
+// priming pass that sends every prepared request of a rotating Op once. It
+// returns how many calls failed and the first failure.
+func Each(ctx context.Context, concurrency, n int, op Op) (failures int64, first error) {
+	var (
+		next, fail atomic.Int64
+		once       sync.Once
+		wg         sync.WaitGroup
+	)
+	for range max(1, concurrency) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && next.Add(1) <= int64(n) {
+				if err := op(ctx); err != nil {
+					fail.Add(1)
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return fail.Load(), first
+}
+
 func defaults(cfg Config) Config {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 16
+		cfg.Concurrency = 64
 	}
 	if cfg.Duration <= 0 {
-		cfg.Duration = 5 * time.Second
+		cfg.Duration = 3 * time.Second
 	}
 	if cfg.Warmup <= 0 {
 		cfg.Warmup = 500 * time.Millisecond

@@ -170,8 +170,8 @@ func TestSQLiteLookupHitAllocs(t *testing.T) {
 	}
 }
 
-// TestSQLiteLearnedCap fills one binding past MaxLearned in one transaction
-// (a Record each would be slow) and checks the oldest were evicted.
+// TestSQLiteLearnedCap fills one binding past MaxLearned in one batch (a
+// Record each would be slow) and checks the oldest were evicted.
 func TestSQLiteLearnedCap(t *testing.T) {
 	ctx := context.Background()
 	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "o.db"))
@@ -182,19 +182,12 @@ func TestSQLiteLearnedCap(t *testing.T) {
 	f, _ := fingerprint.New(make([]byte, fingerprint.SecretSize))
 	t0 := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 	const extra = 5
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
+	var uses []Use
 	for i := range MaxLearned + extra {
-		u := Use{Fingerprint: f.Of(strconv.Itoa(i)), Binding: "ci", Origin: Origin{Network: strconv.Itoa(i)},
-			At: t0.Add(time.Duration(i) * time.Second), Learn: true}
-		if err := upsert(ctx, tx, upsertLearnedSQL, evictLearnedSQL, u.Binding, u, MaxLearned); err != nil {
-			t.Fatal(err)
-		}
+		uses = append(uses, Use{Fingerprint: f.Of(strconv.Itoa(i)), Binding: "ci", Origin: Origin{Network: strconv.Itoa(i)},
+			At: t0.Add(time.Duration(i) * time.Second), Learn: true})
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.RecordBatch(ctx, uses); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Learned(ctx, "ci", time.Time{})

@@ -12,12 +12,16 @@
 // and how many were allowed; at most MaxOrigins per credential, the least
 // recently seen evicted first. Uses under a binding in learn mode are also
 // kept per binding, for Learned and Propose. The SQLite store is the embedded
-// default; package origintest is the conformance suite every backend passes.
-// NewMemory returns a Store held in memory only, for tests and embedders.
+// default, behind a WriteBehind that answers from memory and writes the uses
+// to it in batches in the background; package origintest is the conformance
+// suite every backend passes (the WriteBehind too). NewMemory returns a
+// Store held in memory only, for tests and embedders.
 //
-//	store, err := origin.OpenSQLite(ctx, filepath.Join(dataDir, "provost.db"))
+//	db, err := origin.OpenSQLite(ctx, filepath.Join(dataDir, "provost.db"))
 //	if err != nil { ... }
-//	defer store.Close()
+//	defer db.Close()
+//	store := origin.NewWriteBehind(db, origin.WriteBehindConfig{})
+//	defer store.Close() // first: writes the queued uses
 //	h, err := store.Lookup(ctx, fp)            // before deciding
 //	findings := origin.Detect(cfg, h, cur, now) // cur := origin.FromSignals(sig)
 //	...

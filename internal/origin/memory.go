@@ -117,12 +117,7 @@ func (m *Memory) Record(_ context.Context, u Use) error {
 		e = m.lru.PushFront(&memCredential{fp: u.Fingerprint})
 		m.creds[u.Fingerprint] = e
 	}
-	c := e.Value.(*memCredential)
-	c.h.Origins = recordSeen(c.h.Origins, u.Origin, at, allowed)
-	if c.h.Uses == 0 || at.After(c.h.LastSeen) {
-		c.h.LastSeen = at
-	}
-	c.h.Uses++
+	recordHistory(&e.Value.(*memCredential).h, u.Origin, at, allowed)
 
 	if u.Learn {
 		set := m.learned[u.Binding]
@@ -133,6 +128,17 @@ func (m *Memory) Record(_ context.Context, u Use) error {
 		learnSeen(set, u.Origin, at, allowed)
 	}
 	return nil
+}
+
+// recordHistory adds a use of o at at (in microseconds, UTC) to h, as the
+// SQLite store's Record does: the origin's counters, the credential's
+// LastSeen and Uses, and eviction beyond MaxOrigins.
+func recordHistory(h *History, o Origin, at time.Time, allowed int64) {
+	h.Origins = recordSeen(h.Origins, o, at, allowed)
+	if h.Uses == 0 || at.After(h.LastSeen) {
+		h.LastSeen = at
+	}
+	h.Uses++
 }
 
 // recordSeen adds a use of o to list, kept in CompareSeen order, and drops

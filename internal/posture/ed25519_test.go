@@ -40,20 +40,20 @@ func TestVerifyEd25519Names(t *testing.T) {
 	for _, algs := range [][]string{nil, {"EdDSA"}, {"Ed25519"}, {"ES256", "Ed25519"}} {
 		f.verifier.Attestors[0].Algorithms = algs
 		for name, tok := range toks {
-			if _, err := f.verifier.Verify(tok); err != nil {
+			if _, err := f.verifier.Verify(tok, testBinding); err != nil {
 				t.Errorf("%s attestation, attestor algorithms %v: %v", name, algs, err)
 			}
 		}
 	}
 	f.verifier.Attestors[0].Algorithms = []string{"ES256"}
 	for _, tok := range toks {
-		_, err := f.verifier.Verify(tok)
+		_, err := f.verifier.Verify(tok, testBinding)
 		wantCode(t, err, reason.PostureBadSignature)
 	}
 	f.verifier.Attestors[0].Algorithms = nil
 	for _, alg := range []string{"Ed448", "ed25519", "EDDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			_, err := f.verifier.Verify(signEd(t, f.ciEd, alg, ciClaims(nil)))
+			_, err := f.verifier.Verify(signEd(t, f.ciEd, alg, ciClaims(nil)), testBinding)
 			wantCode(t, err, reason.PostureBadSignature)
 		})
 	}
@@ -63,7 +63,7 @@ func TestVerifyEd25519Names(t *testing.T) {
 			{Key: f.ciEd.key.(ed25519.PrivateKey).Public(), KeyID: "ci-2", Algorithm: jwkAlg, Use: "sig"},
 		}}
 		for name, tok := range toks {
-			if _, err := f.verifier.Verify(tok); err != nil {
+			if _, err := f.verifier.Verify(tok, testBinding); err != nil {
 				t.Errorf("%s attestation, JWK alg %s: %v", name, jwkAlg, err)
 			}
 		}

@@ -9,6 +9,27 @@ import (
 // Type is the JWS "typ" a posture attestation must carry.
 const Type = "posture+jwt"
 
+// The claims that bind an attestation to its request (docs/posture-attestation.md).
+const (
+	// ClaimAudience ("aud", RFC 7519) names the Provost deployment the
+	// attestation is for: one of its external origins or issuer audiences.
+	ClaimAudience = "aud"
+	// ClaimCredential ("cred") is base64url(SHA-256(raw credential)) of the
+	// credential the attestation is presented with: hop.CredentialDigest, the
+	// same value as a hop attestation's cred and DPoP's "ath".
+	ClaimCredential = "cred"
+)
+
+// Binding is what an attestation must be bound to.
+type Binding struct {
+	// Audiences are the values "aud" may name; compared exactly. Provost
+	// passes its external_origins and every issuer's audiences.
+	Audiences []string
+	// CredentialDigest is hop.CredentialDigest of the raw credential the
+	// request presents ("" when it presents none): "cred" must equal it.
+	CredentialDigest string
+}
+
 // Defaults for zero fields.
 const (
 	DefaultMaxAge   = 5 * time.Minute
@@ -41,6 +62,7 @@ type Verifier struct {
 type Posture struct {
 	Attestor string // Attestor.Name
 	Subject  string // "sub", may be empty
+	Audience string // the "aud" value that named this Provost
 	IssuedAt time.Time
 
 	HostID      string // "host_id"
@@ -48,7 +70,9 @@ type Posture struct {
 	RunnerType  string // "runner_type"
 	OS          string // "os"
 
-	// Claims holds every claim of the token. Posture tokens carry no secrets.
+	// Claims holds every claim of the token but "cred": Provost names
+	// credentials only by keyed fingerprints, so the unkeyed credential
+	// digest is not passed on. Posture tokens carry no secrets.
 	Claims map[string]any
 
 	// Class is "<attestor>/<runner_type>/<os>", each part path-escaped and an

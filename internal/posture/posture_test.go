@@ -14,10 +14,24 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/provost-dev/provost/internal/hop"
 	"github.com/provost-dev/provost/reason"
 )
 
 var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+
+// testCredential is the credential the fixture attestations are bound to;
+// testBinding is the request that presents it to a Provost whose audiences
+// are testAudience and one other.
+const (
+	testCredential = "example-access-token"
+	testAudience   = "https://api.example"
+)
+
+var testBinding = Binding{
+	Audiences:        []string{"https://api.other.example", testAudience},
+	CredentialDigest: hop.CredentialDigest(testCredential),
+}
 
 type signingKey struct {
 	kid string
@@ -108,6 +122,8 @@ func ciClaims(changes map[string]any) map[string]any {
 		"runner_type":  "self-hosted",
 		"os":           "linux",
 		"repository":   "acme/billing",
+		"aud":          testAudience,
+		"cred":         hop.CredentialDigest(testCredential),
 	}
 	for k, v := range changes {
 		if v == nil {
@@ -133,12 +149,12 @@ func wantCode(t *testing.T, err error, want reason.Code) {
 func TestVerifyValid(t *testing.T) {
 	f := newFixture(t)
 	tok := sign(t, f.ciKey, header("ci-1"), ciClaims(nil))
-	p, err := f.verifier.Verify(tok)
+	p, err := f.verifier.Verify(tok, testBinding)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	want := Posture{
-		Attestor: "ci-attestor", Subject: "runner-42", IssuedAt: t0.Add(-time.Minute),
+		Attestor: "ci-attestor", Subject: "runner-42", Audience: testAudience, IssuedAt: t0.Add(-time.Minute),
 		HostID: "host-7f3a", ImageDigest: "sha256:0d5f0e0c", RunnerType: "self-hosted", OS: "linux",
 		Class: "ci-attestor/self-hosted/linux",
 	}
@@ -148,8 +164,11 @@ func TestVerifyValid(t *testing.T) {
 		t.Errorf("Verify = %+v\nwant      %+v", p, want)
 	}
 	p.Claims = claims
-	if p.Claims["repository"] != "acme/billing" || p.Claims["host_id"] != "host-7f3a" {
+	if p.Claims["repository"] != "acme/billing" || p.Claims["host_id"] != "host-7f3a" || p.Claims["aud"] != testAudience {
 		t.Errorf("Claims = %v, want all claims", p.Claims)
+	}
+	if _, ok := p.Claims["cred"]; ok {
+		t.Errorf("Claims = %v, want no cred: the unkeyed credential digest is not passed on", p.Claims)
 	}
 }
 
@@ -172,7 +191,7 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := f.verifier.Verify(tt.tok)
+			p, err := f.verifier.Verify(tt.tok, testBinding)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -236,7 +255,7 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := f.verifier.Verify(tt.tok)
+			p, err := f.verifier.Verify(tt.tok, testBinding)
 			wantCode(t, err, tt.code)
 			if p.Attestor != "" || p.Claims != nil {
 				t.Fatalf("posture %+v returned with an error", p)
@@ -252,11 +271,11 @@ func TestVerifyLeeway(t *testing.T) {
 		"exp": t0.Add(-2 * time.Second).Unix(),
 	}))
 	v := *f.verifier
-	if _, err := v.Verify(tok); err == nil {
+	if _, err := v.Verify(tok, testBinding); err == nil {
 		t.Fatal("Verify without leeway accepted a stale, expired token")
 	}
 	v.Leeway = 5 * time.Second
-	if _, err := v.Verify(tok); err != nil {
+	if _, err := v.Verify(tok, testBinding); err != nil {
 		t.Fatalf("Verify with 5s leeway: %v", err)
 	}
 }
@@ -281,7 +300,7 @@ func TestVerifyKeySet(t *testing.T) {
 				Attestors: []Attestor{{Name: "ci", Issuer: "https://attest.ci.example", Keys: tt.keys}},
 				Now:       func() time.Time { return t0 },
 			}
-			_, err := v.Verify(tok)
+			_, err := v.Verify(tok, testBinding)
 			if tt.code == reason.OK {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)

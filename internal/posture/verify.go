@@ -1,9 +1,12 @@
 package posture
 
 import (
+	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,9 +15,9 @@ import (
 	"github.com/provost-dev/provost/reason"
 )
 
-// Verify checks a posture attestation and returns what it states. Errors are
-// *reason.Error with a posture_* code.
-func (v *Verifier) Verify(token string) (Posture, error) {
+// Verify checks a posture attestation, and that it is bound to want, and
+// returns what it states. Errors are *reason.Error with a posture_* code.
+func (v *Verifier) Verify(token string, want Binding) (Posture, error) {
 	tok, err := jws.Parse(token, v.maxBytes())
 	if err != nil {
 		return Posture{}, reason.Wrap(reason.PostureMalformed, "not a compact JWS", err)
@@ -44,7 +47,7 @@ func (v *Verifier) Verify(token string) (Posture, error) {
 	if err := jws.Verify(tok, algs, key); err != nil {
 		return Posture{}, reason.Wrap(reason.PostureBadSignature, "signature", err)
 	}
-	return v.posture(att, claims)
+	return v.posture(att, claims, want)
 }
 
 // selectKey finds the attestor for iss and its key named kid.
@@ -75,8 +78,9 @@ func (v *Verifier) selectKey(iss, kid string) (*Attestor, *jose.JSONWebKey, erro
 	return nil, nil, reason.New(reason.PostureUnknownAttestor, "attestor "+quote(att.Name)+" has no signing key "+quote(kid))
 }
 
-// posture checks the verified claims' times and extracts the posture.
-func (v *Verifier) posture(att *Attestor, claims map[string]any) (Posture, error) {
+// posture checks the verified claims' times and binding and extracts the
+// posture.
+func (v *Verifier) posture(att *Attestor, claims map[string]any, want Binding) (Posture, error) {
 	now := v.now()
 	iat, ok, err := numericDate(claims, "iat")
 	if err != nil || !ok {
@@ -113,8 +117,94 @@ func (v *Verifier) posture(att *Attestor, claims map[string]any) (Posture, error
 			return Posture{}, reason.Wrap(reason.PostureMalformed, f.name, err)
 		}
 	}
+	if p.Audience, err = bound(claims, want); err != nil {
+		return Posture{}, err
+	}
+	delete(claims, ClaimCredential)
 	p.Class = classPart(att.Name) + "/" + classPart(p.RunnerType) + "/" + classPart(p.OS)
 	return p, nil
+}
+
+// bound checks that the claims bind the attestation to want: "aud" names
+// one of want.Audiences and "cred" is want.CredentialDigest. It returns the
+// audience that matched. Neither digest is ever put in a message.
+func bound(claims map[string]any, want Binding) (string, error) {
+	auds, err := audiences(claims)
+	if err != nil {
+		return "", reason.Wrap(reason.PostureMalformed, ClaimAudience, err)
+	}
+	cred, err := stringClaim(claims, ClaimCredential)
+	if err != nil {
+		return "", reason.Wrap(reason.PostureMalformed, ClaimCredential, err)
+	}
+	if cred != "" && !isDigest(cred) {
+		return "", reason.New(reason.PostureMalformed, "cred is not base64url(SHA-256(credential)), 43 characters")
+	}
+	switch {
+	case len(auds) == 0 && cred == "":
+		return "", reason.New(reason.PostureUnbound, "the attestation has no aud and no cred claim: its attestor does not bind attestations to a request")
+	case len(auds) == 0:
+		return "", reason.New(reason.PostureUnbound, "the attestation has no aud claim")
+	case cred == "":
+		return "", reason.New(reason.PostureUnbound, "the attestation has no cred claim")
+	case len(want.Audiences) == 0:
+		return "", reason.New(reason.PostureAudienceMismatch, "no audience is configured (external_origins or issuers[].audiences), so no attestation is for this Provost")
+	}
+	matched := ""
+	for _, a := range auds {
+		if slices.Contains(want.Audiences, a) {
+			matched = a
+			break
+		}
+	}
+	if matched == "" {
+		return "", reason.New(reason.PostureAudienceMismatch, "the attestation's audience "+quote(strings.Join(auds, ", "))+" is none of this Provost's audiences")
+	}
+	if want.CredentialDigest == "" {
+		return "", reason.New(reason.PostureCredentialMismatch, "the request presents no credential for the attestation to be bound to")
+	}
+	if subtle.ConstantTimeCompare([]byte(cred), []byte(want.CredentialDigest)) != 1 {
+		return "", reason.New(reason.PostureCredentialMismatch, "the attestation was made for another credential")
+	}
+	return matched, nil
+}
+
+// isDigest reports whether s is an unpadded base64url SHA-256 digest.
+func isDigest(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// audiences reads "aud": a string or an array of strings (RFC 7519 section
+// 4.1.3). Empty strings are ignored; nil when absent or empty.
+func audiences(claims map[string]any) ([]string, error) {
+	var out []string
+	switch v := claims[ClaimAudience].(type) {
+	case nil:
+		if _, ok := claims[ClaimAudience]; ok {
+			return nil, fmt.Errorf("claim %s is null", ClaimAudience)
+		}
+	case string:
+		if v != "" {
+			out = append(out, v)
+		}
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("claim %s has a member that is not a string", ClaimAudience)
+			}
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("claim %s is neither a string nor an array of strings", ClaimAudience)
+	}
+	return out, nil
 }
 
 // typeMatches compares typ case-insensitively, allowing the optional

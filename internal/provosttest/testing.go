@@ -160,9 +160,19 @@ func (w *T) MustDPoPProof(k *ecdsa.PrivateKey, method, path, token string) strin
 }
 
 // MustPosture is Posture, failing the test on error.
-func (w *T) MustPosture(host, runner string) string {
+func (w *T) MustPosture(host, runner, token string) string {
 	w.t.Helper()
-	p, err := w.Posture(host, runner)
+	p, err := w.Posture(host, runner, token)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// MustSignPosture is SignPosture, failing the test on error.
+func (w *T) MustSignPosture(claims map[string]any) string {
+	w.t.Helper()
+	p, err := w.SignPosture(claims)
 	if err != nil {
 		w.t.Fatal(err)
 	}

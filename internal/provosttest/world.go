@@ -255,10 +255,23 @@ func (w *World) Token(sub string, ttl time.Duration, extra map[string]any) (stri
 	return sign(w.issuer, "sts-1", "at+jwt", c, nil)
 }
 
-// Posture signs a fresh posture attestation.
-func (w *World) Posture(host, runner string) (string, error) {
-	return sign(w.attestor, "att-1", "posture+jwt", map[string]any{"iss": w.opts.AttestorIss, "sub": host, "iat": w.Now().Unix(),
-		"host_id": host, "runner_type": runner, "os": "linux"}, nil)
+// Posture signs a fresh posture attestation bound to token, the raw
+// credential it will be presented with, and to w.Origin.
+func (w *World) Posture(host, runner, token string) (string, error) {
+	return w.SignPosture(w.PostureClaims(host, runner, token))
+}
+
+// PostureClaims are the claims Posture signs: a fresh attestation for
+// w.Origin ("aud") bound to token ("cred", hop.CredentialDigest). Tests
+// change them to build wrong or old attestations.
+func (w *World) PostureClaims(host, runner, token string) map[string]any {
+	return map[string]any{"iss": w.opts.AttestorIss, "sub": host, "aud": w.Origin, "iat": w.Now().Unix(),
+		"cred": hop.CredentialDigest(token), "host_id": host, "runner_type": runner, "os": "linux"}
+}
+
+// SignPosture signs claims as the world's attestor.
+func (w *World) SignPosture(claims map[string]any) (string, error) {
+	return sign(w.attestor, "att-1", "posture+jwt", claims, nil)
 }
 
 // DPoPProof signs a DPoP proof with k for one request to w.Origin+path.

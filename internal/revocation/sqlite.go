@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +30,14 @@ var schema = []string{
 	) STRICT`,
 	`CREATE INDEX revocation_created ON revocation (created_at, id)`,
 	`CREATE INDEX revocation_expires ON revocation (expires_at) WHERE expires_at IS NOT NULL`,
+	`CREATE TABLE revocation_seal (
+		id     INTEGER PRIMARY KEY CHECK (id = 1),
+		digest BLOB NOT NULL,
+		count  INTEGER NOT NULL
+	) STRICT`,
 }
+
+const selectAll = `SELECT id, kind, value, issuer, issued_before, reason, created_at, expires_at FROM revocation`
 
 // purgeInterval is how often Add also deletes expired revocations.
 const purgeInterval = time.Minute
@@ -38,11 +47,15 @@ const purgeInterval = time.Minute
 // only one SQLite store (one process) may write a given database file: a
 // revocation written by another process is not seen until reopen.
 type SQLite struct {
-	db  *sql.DB
-	now func() time.Time
+	db      *sql.DB
+	now     func() time.Time
+	key     []byte // of the seal's row MACs
+	adopted bool
 
 	writeMu   sync.Mutex // serialises Add, Remove and purges: database then index
 	lastPurge time.Time  // guarded by writeMu
+	seal      seal       // guarded by writeMu: the seal of the rows written
+	broken    error      // guarded by writeMu: set by Verify on ErrTampered
 
 	mu  sync.RWMutex // guards idx
 	idx *index
@@ -53,10 +66,22 @@ type SQLite struct {
 
 var _ Store = (*SQLite)(nil)
 
+// SQLiteOption tunes OpenSQLite.
+type SQLiteOption func(*SQLite)
+
+// WithSealKey keys the MACs of the database's seal (see Verify). Provost
+// derives it from the server secret, so a row cannot be added, dropped or
+// edited outside Provost without the seal showing it. Without it the seal
+// still catches corruption and rows lost by restoring an older file.
+func WithSealKey(key []byte) SQLiteOption {
+	return func(s *SQLite) { s.key = key }
+}
+
 // OpenSQLite opens (creating if needed) the revocation store in the SQLite
-// database at path, migrates its schema, deletes expired revocations and
-// loads the rest into memory. now is the clock; time.Now when nil.
-func OpenSQLite(ctx context.Context, path string, now func() time.Time) (*SQLite, error) {
+// database at path, migrates its schema, checks the rows against the seal
+// (ErrTampered when they differ), deletes expired revocations and loads the
+// rest into memory. now is the clock; time.Now when nil.
+func OpenSQLite(ctx context.Context, path string, now func() time.Time, opts ...SQLiteOption) (*SQLite, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -65,6 +90,9 @@ func OpenSQLite(ctx context.Context, path string, now func() time.Time) (*SQLite
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	s := &SQLite{db: db, now: now, idx: newIndex()}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -73,20 +101,55 @@ func OpenSQLite(ctx context.Context, path string, now func() time.Time) (*SQLite
 }
 
 func (s *SQLite) init(ctx context.Context) error {
+	before, err := sqlitedb.Version(ctx, s.db, "revocation")
+	if err != nil {
+		return fmt.Errorf("revocation: %w", err)
+	}
 	if err := sqlitedb.Migrate(ctx, s.db, "revocation", schema); err != nil {
 		return fmt.Errorf("revocation: %w", err)
 	}
-	if _, err := s.purge(ctx); err != nil {
-		return err
-	}
-	all, err := s.query(ctx, `SELECT id, kind, value, issuer, issued_before, reason, created_at, expires_at
-		FROM revocation`)
+	all, err := s.query(ctx, selectAll)
 	if err != nil {
 		return fmt.Errorf("revocation: load: %w", err)
+	}
+	if s.adopted, err = s.checkSeal(ctx, all, before < sealedSince); err != nil {
+		return err
 	}
 	for _, r := range all {
 		s.idx.add(r)
 	}
+	if _, err := s.purge(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Adopted reports whether OpenSQLite found revocations but no seal (a
+// database from before seals, or one replaced by a file without one) and
+// sealed them as they were.
+func (s *SQLite) Adopted() bool { return s.adopted }
+
+// write runs f and stores next as the seal in one transaction; the
+// in-memory seal follows only once it commits.
+func (s *SQLite) write(ctx context.Context, next seal, f func(*sql.Tx) error) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := writeSeal(ctx, tx, next); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.seal = next
 	return nil
 }
 
@@ -117,10 +180,15 @@ func (s *SQLite) Add(ctx context.Context, r Revocation) (Revocation, error) {
 			return Revocation{}, err
 		}
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO revocation
-		(id, kind, value, issuer, issued_before, reason, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, string(r.Kind), r.Value, r.Issuer, toDB(r.IssuedBefore), r.Reason, toDB(r.CreatedAt), toDB(r.ExpiresAt))
+	next := s.seal
+	next.toggle(rowMAC(s.key, r), true)
+	err = s.write(ctx, next, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO revocation
+			(id, kind, value, issuer, issued_before, reason, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, string(r.Kind), r.Value, r.Issuer, toDB(r.IssuedBefore), r.Reason, toDB(r.CreatedAt), toDB(r.ExpiresAt))
+		return err
+	})
 	if err != nil {
 		return Revocation{}, fmt.Errorf("revocation: add: %w", err)
 	}
@@ -134,16 +202,21 @@ func (s *SQLite) Add(ctx context.Context, r Revocation) (Revocation, error) {
 func (s *SQLite) Remove(ctx context.Context, id string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	res, err := s.db.ExecContext(ctx, `DELETE FROM revocation WHERE id = ?`, id)
+	rows, err := s.query(ctx, selectAll+` WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("revocation: remove %s: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("revocation: remove %s: %w", id, err)
-	}
-	if n == 0 {
+	if len(rows) == 0 {
 		return fmt.Errorf("revocation: remove %q: %w", id, ErrNotFound)
+	}
+	next := s.seal
+	next.toggle(rowMAC(s.key, rows[0]), false)
+	err = s.write(ctx, next, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM revocation WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revocation: remove %s: %w", id, err)
 	}
 	s.mu.Lock()
 	s.idx.remove(id)
@@ -184,11 +257,33 @@ func (s *SQLite) purge(ctx context.Context) (int, error) {
 }
 
 func (s *SQLite) purgeLocked(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM revocation WHERE expires_at IS NOT NULL AND expires_at <= ?`, toDB(now))
+	expired, err := s.query(ctx, selectAll+` WHERE expires_at IS NOT NULL AND expires_at <= ?`, toDB(now))
 	if err != nil {
 		return 0, fmt.Errorf("revocation: purge expired: %w", err)
 	}
-	n, _ := res.RowsAffected()
+	n := len(expired)
+	if n > 0 {
+		next := s.seal
+		for _, r := range expired {
+			next.toggle(rowMAC(s.key, r), false)
+		}
+		err = s.write(ctx, next, func(tx *sql.Tx) error {
+			for chunk := range slices.Chunk(expired, 500) {
+				ids := make([]any, len(chunk))
+				for i, r := range chunk {
+					ids[i] = r.ID
+				}
+				marks := strings.Repeat(",?", len(chunk))[1:]
+				if _, err := tx.ExecContext(ctx, `DELETE FROM revocation WHERE id IN (`+marks+`)`, ids...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("revocation: purge expired: %w", err)
+		}
+	}
 	s.mu.Lock()
 	for _, id := range s.idx.expired(now) {
 		s.idx.remove(id)

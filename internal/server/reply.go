@@ -3,8 +3,11 @@ package server
 import (
 	"crypto/rand"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/provost-dev/provost/internal/config"
 )
 
 // reply is the ResponseWriter every handler writes to: it remembers the
@@ -56,13 +59,22 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	s.route(w, r)
 }
 
+// logRequest writes the request's one line, as serve.request_log says: a
+// 5xx always at error; health probes at debug; the rest at the configured
+// level (or not at all), sampled.
 func (s *Server) logRequest(r *http.Request, w *reply, took time.Duration) {
 	level := slog.LevelInfo
+	rl := s.cfg.RequestLog
 	switch {
 	case w.status >= 500:
 		level = slog.LevelError
-	case w.debug:
+	case rl.Level == config.RequestLogOff:
+		return
+	case w.debug || rl.Level == config.RequestLogDebug:
 		level = slog.LevelDebug
+	}
+	if level != slog.LevelError && rl.Sample > 0 && rl.Sample < 1 && mrand.Float64() >= rl.Sample {
+		return
 	}
 	ctx := r.Context()
 	if !s.log.Enabled(ctx, level) {

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -33,6 +34,10 @@ type Anchors struct {
 	HopKeys   hop.Keys
 	HopMaxAge time.Duration
 	Attestors []posture.Attestor
+	// PostureAudiences are the values a posture attestation's "aud" may
+	// name: external_origins, then every issuer's audiences, without
+	// repeats.
+	PostureAudiences []string
 }
 
 // CompileAnchors loads the trust anchors of cfg, reading files with read.
@@ -82,7 +87,28 @@ func CompileAnchors(cfg *config.Config, read func(string) ([]byte, error)) (*Anc
 		set, _ := src.Keys(context.Background(), "") // a static source neither blocks nor fails
 		ta.Attestors = append(ta.Attestors, posture.Attestor{Name: a.Name, Issuer: a.Issuer, Keys: set, Algorithms: a.Algorithms, MaxAge: a.MaxAge.D()})
 	}
+	ta.PostureAudiences = postureAudiences(cfg)
 	return ta, nil
+}
+
+// postureAudiences names this Provost to posture attestors: the origins the
+// protected API is reached at and the audiences its credentials are for.
+func postureAudiences(cfg *config.Config) []string {
+	var out []string
+	add := func(a string) {
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, o := range cfg.ExternalOrigins {
+		add(o)
+	}
+	for _, is := range cfg.Issuers {
+		for _, a := range is.Audiences {
+			add(a)
+		}
+	}
+	return out
 }
 
 // TrustsProxy reports whether a is a trusted proxy (trust.proxies).

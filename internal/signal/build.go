@@ -206,7 +206,7 @@ func (b *Builder) proxy(r *Observed, p *ProxySignal) {
 		return
 	}
 	p.Present = true
-	v, err := b.Hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: hop.CredentialDigest(credential.Token(r.Authorization))})
+	v, err := b.Hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: credentialDigest(r)})
 	if err != nil {
 		p.Problem = ProblemOf(err)
 		return
@@ -219,11 +219,19 @@ func (b *Builder) postureSignal(r *Observed, p *PostureSignal) {
 		return
 	}
 	p.Present = true
-	got, err := b.Posture.Verify(r.Posture)
+	// Bound like a hop attestation: to the credential presented with it,
+	// and to this Provost (its external origins and issuer audiences).
+	got, err := b.Posture.Verify(r.Posture, posture.Binding{Audiences: b.Anchors.PostureAudiences, CredentialDigest: credentialDigest(r)})
 	if err != nil {
 		p.Problem = ProblemOf(err)
 		return
 	}
 	p.Attestor, p.HostID, p.ImageDigest, p.RunnerType, p.OS = got.Attestor, got.HostID, got.ImageDigest, got.RunnerType, got.OS
 	p.Class, p.IssuedAt, p.Claims = got.Class, got.IssuedAt, got.Claims
+}
+
+// credentialDigest is the unkeyed digest of the credential r presents, "" when
+// none: what hop and posture attestations are bound to (hop.CredentialDigest).
+func credentialDigest(r *Observed) string {
+	return hop.CredentialDigest(credential.Token(r.Authorization))
 }

@@ -14,9 +14,22 @@ import (
 
 // Bundles holds the X.509 and JWT trust bundles, by trust domain. It is
 // read-only once built and safe for concurrent use.
+//
+// Bundles keeps the chains and JWT-SVIDs it verified successfully in two
+// bounded caches (CacheConfig; NewBundles uses the defaults), so that a
+// workload presenting the same SVID again is not verified again in full. A
+// chain is found by the SHA-256 of its certificates, and used only while
+// every certificate of its verified chain is valid and the trust domain's
+// bundle is the very bundle, with the same authorities, that verified it.
+// A JWT-SVID is found by the SHA-256 of the token and used only while the
+// trust domain's bundle still holds the key that verified it; its claims,
+// audience and time included, are checked again on every use. The leaf's
+// own checks always run. Bundles built anew (a reload) start with empty
+// caches.
 type Bundles struct {
 	x509 *x509bundle.Set
 	jwt  *jwtbundle.Set
+	caches
 }
 
 // BundleConfig names the trust bundle files of one trust domain. At least one
@@ -27,8 +40,10 @@ type BundleConfig struct {
 	JWTBundleFile string // JWKS of JWT-SVID keys: SPIFFE bundle format or plain JWKS
 }
 
-// NewBundles returns Bundles over the given sets; a nil set means no bundles
-// of that kind. The sets must not be changed afterwards.
+// NewBundles returns Bundles over the given sets, with caches of the default
+// size; a nil set means no bundles of that kind. The sets should not be
+// changed afterwards; if they are, a changed bundle is noticed, and what it
+// verified is verified again.
 func NewBundles(x509 *x509bundle.Set, jwt *jwtbundle.Set) *Bundles {
 	if x509 == nil {
 		x509 = x509bundle.NewSet()
@@ -36,7 +51,7 @@ func NewBundles(x509 *x509bundle.Set, jwt *jwtbundle.Set) *Bundles {
 	if jwt == nil {
 		jwt = jwtbundle.NewSet()
 	}
-	return &Bundles{x509: x509, jwt: jwt}
+	return &Bundles{x509: x509, jwt: jwt, caches: newCaches(CacheConfig{})}
 }
 
 // LoadBundles reads the trust bundle files named in cfgs. Each error names the

@@ -22,7 +22,8 @@
 //	if workload.MatchID("spiffe://prod.example/ns/ci/*", id.ID) { ... }
 //
 // Verification is a pure function of the presented chain or token, the bundles
-// and the time passed in. Only certificates from the bundle of the SVID's own
+// and the time passed in; Bundles caches successful verifications (bounded,
+// see CacheConfig) without changing any answer. Only certificates from the bundle of the SVID's own
 // trust domain are trusted as roots; certificates presented with the chain are
 // only ever intermediates. Every rejection is a *reason.Error with its own
 // code (reason.Workload...), so one rule broken gives one code.

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"crypto/sha256"
 	"errors"
 	"strconv"
 	"time"
@@ -34,6 +35,18 @@ func (b *Bundles) VerifyJWT(token string, audience string, now time.Time) (Ident
 	if audience == "" {
 		return Identity{}, reason.New(reason.InternalError, "no audience configured for JWT-SVIDs")
 	}
+	var sum digest
+	if b.svids != nil && token != "" && len(token) <= MaxJWTSVIDSize {
+		sum = sha256.Sum256([]byte(token))
+		if e, ok := b.svids.Get(sum, now, b.svidHolds); ok {
+			// The signature held with this key: only the claims are judged
+			// again, against this audience and this moment.
+			if err := checkJWTClaims(e.claims, e.id, audience, now); err != nil {
+				return Identity{}, err
+			}
+			return jwtIdentity(e.id, e.claims), nil
+		}
+	}
 	tok, id, err := parseJWTSVID(token)
 	if err != nil {
 		return Identity{}, err
@@ -43,7 +56,8 @@ func (b *Bundles) VerifyJWT(token string, audience string, now time.Time) (Ident
 		return Identity{}, reason.New(reason.WorkloadTrustDomain,
 			"no JWT trust bundle for trust domain "+strconv.Quote(id.TrustDomain().Name()))
 	}
-	key, ok := bundle.FindJWTAuthority(tok.Headers[0].KeyID)
+	kid := tok.Headers[0].KeyID
+	key, ok := bundle.FindJWTAuthority(kid)
 	if !ok {
 		return Identity{}, reason.New(reason.WorkloadJWTKeyUnknown,
 			"JWT-SVID key id is not in the bundle of trust domain "+strconv.Quote(id.TrustDomain().Name()))
@@ -55,12 +69,20 @@ func (b *Bundles) VerifyJWT(token string, audience string, now time.Time) (Ident
 	if err := checkJWTClaims(claims, id, audience, now); err != nil {
 		return Identity{}, err
 	}
+	if b.svids != nil {
+		e := &svidEntry{id: id, claims: claims, bundle: bundle, kid: kid, key: key}
+		b.svids.Put(sum, e, claims.Expiry.Time().Add(JWTClockSkew), now)
+	}
+	return jwtIdentity(id, claims), nil
+}
+
+func jwtIdentity(id spiffeid.ID, claims jwt.Claims) Identity {
 	return Identity{
 		ID:          id.String(),
 		TrustDomain: id.TrustDomain().Name(),
 		Source:      SourceJWTSVID,
 		NotAfter:    claims.Expiry.Time(),
-	}, nil
+	}
 }
 
 // parseJWTSVID parses the compact JWS and reads, unverified, the SPIFFE ID in

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
@@ -25,19 +26,38 @@ func (b *Bundles) VerifyX509(chain []*x509.Certificate, now time.Time, source st
 	if err != nil {
 		return Identity{}, err
 	}
-	if _, ok := b.x509.Get(id.TrustDomain()); !ok {
+	bundle, ok := b.x509.Get(id.TrustDomain())
+	if !ok {
 		return Identity{}, reason.New(reason.WorkloadTrustDomain,
 			"no X.509 trust bundle for trust domain "+strconv.Quote(id.TrustDomain().Name()))
 	}
-	_, chains, err := x509svid.Verify(chain, b.x509, x509svid.WithTime(now))
+	var key digest
+	if b.chains != nil {
+		key = chainDigest(chain)
+		if e, ok := b.chains.Get(key, now, func(e *chainEntry) bool { return e.holds(bundle, now) }); ok {
+			return e.identity(source), nil
+		}
+	}
+	// Verified against exactly these authorities, which the cache entry
+	// records: a bundle changed meanwhile is noticed on the next use.
+	authorities := bundle.X509Authorities()
+	_, chains, err := x509svid.Verify(chain, x509bundle.FromX509Authorities(id.TrustDomain(), authorities), x509svid.WithTime(now))
 	if err != nil {
 		return Identity{}, chainError(err)
+	}
+	var notBefore, notAfter time.Time
+	if len(chains) > 0 {
+		notBefore, notAfter = validity(chains[0])
+	}
+	if b.chains != nil && !notAfter.IsZero() {
+		e := &chainEntry{id: id, bundle: bundle, authorities: authorities, notBefore: notBefore, notAfter: notAfter}
+		b.chains.Put(key, e, notAfter, now)
 	}
 	return Identity{
 		ID:          id.String(),
 		TrustDomain: id.TrustDomain().Name(),
 		Source:      source,
-		NotAfter:    earliestNotAfter(chains),
+		NotAfter:    notAfter,
 	}, nil
 }
 
@@ -89,19 +109,4 @@ func chainError(err error) error {
 		return reason.Wrap(reason.WorkloadExpired, "a certificate in the chain is outside its validity period", err)
 	}
 	return reason.Wrap(reason.WorkloadUntrusted, "certificate chain does not lead to the trust domain's bundle", err)
-}
-
-// earliestNotAfter is the first moment any certificate of the first verified
-// chain (leaf to root) expires.
-func earliestNotAfter(chains [][]*x509.Certificate) time.Time {
-	var t time.Time
-	if len(chains) == 0 {
-		return t
-	}
-	for _, c := range chains[0] {
-		if t.IsZero() || c.NotAfter.Before(t) {
-			t = c.NotAfter
-		}
-	}
-	return t
 }

@@ -2,8 +2,10 @@ package lint
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -62,6 +64,7 @@ func Findings(set *binding.Set, src []byte) []Finding {
 	}
 	used := map[string]bool{}
 	named := set.Networks()
+	firstWith := make(map[string]*binding.Binding, len(set.Bindings)) // by matchKey
 	for i, b := range set.Bindings {
 		p := fmt.Sprintf("bindings[%d]", i)
 		for _, n := range b.Require.Networks {
@@ -72,11 +75,10 @@ func Findings(set *binding.Set, src []byte) []Finding {
 		if requiresNothing(b) && !b.Honeytoken {
 			add(ApprovesAnyOrigin, p, "binding %s requires nothing and no evidence: it approves any origin", b.Name)
 		}
-		for _, earlier := range set.Bindings[:i] {
-			if sameMatch(&earlier.Match, &b.Match) {
-				add(UnreachableBinding, p+".match", "binding %s is unreachable: binding %s before it has the identical match", b.Name, earlier.Name)
-				break
-			}
+		if key := matchKey(&b.Match); firstWith[key] != nil {
+			add(UnreachableBinding, p+".match", "binding %s is unreachable: binding %s before it has the identical match", b.Name, firstWith[key].Name)
+		} else {
+			firstWith[key] = b
 		}
 		if b.Mode == binding.ModeLearn {
 			add(LearnMode, p, "binding %s is in learn mode: it allows every request; tighten it with `provost bindings propose --binding %s`", b.Name, b.Name)
@@ -105,23 +107,33 @@ func requiresNothing(b *binding.Binding) bool {
 		r.CI == nil && r.Time == nil && r.Possession == "" && r.Rule == "" && len(b.RequireEvidence) == 0
 }
 
-// sameMatch reports whether two match sections are identical as written
-// (fingerprints compared as a set).
-func sameMatch(a, b *binding.MatchSpec) bool {
-	fa, fb := slices.Clone(a.Fingerprints), slices.Clone(b.Fingerprints)
-	slices.Sort(fa)
-	slices.Sort(fb)
-	return slices.Equal(slices.Compact(fa), slices.Compact(fb)) && a.Issuer == b.Issuer && a.Subject == b.Subject &&
-		a.APIKey == b.APIKey && len(a.Claims) == len(b.Claims) && mapsEqual(a.Claims, b.Claims)
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
+// matchKey writes a match section as written, fingerprints as a set and
+// claims in name order, so that two sections are identical exactly when
+// their keys are equal: each part is length-prefixed, so none can run into
+// the next. One map of keys finds every unreachable binding in one pass.
+func matchKey(m *binding.MatchSpec) string {
+	var sb strings.Builder
+	part := func(s string) {
+		sb.WriteString(strconv.Itoa(len(s)))
+		sb.WriteByte(':')
+		sb.WriteString(s)
 	}
-	return true
+	fps := slices.Compact(slices.Sorted(slices.Values(m.Fingerprints)))
+	sb.WriteString(strconv.Itoa(len(fps)))
+	sb.WriteByte('|')
+	for _, fp := range fps {
+		part(fp)
+	}
+	part(m.Issuer)
+	part(m.Subject)
+	part(m.APIKey)
+	sb.WriteString(strconv.Itoa(len(m.Claims)))
+	sb.WriteByte('|')
+	for _, k := range slices.Sorted(maps.Keys(m.Claims)) {
+		part(k)
+		part(m.Claims[k])
+	}
+	return sb.String()
 }
 
 // looksLikeAddress tells an inline CIDR or address from a network name, as

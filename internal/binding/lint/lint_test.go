@@ -2,6 +2,10 @@ package lint
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,4 +122,119 @@ bindings:
 			t.Errorf("Describe:\n got %s\nwant %s", got, want[i])
 		}
 	}
+}
+
+// sameMatch is the pairwise comparison matchKey replaced: the oracle.
+func sameMatch(a, b *binding.MatchSpec) bool {
+	fa, fb := slices.Clone(a.Fingerprints), slices.Clone(b.Fingerprints)
+	slices.Sort(fa)
+	slices.Sort(fb)
+	return slices.Equal(slices.Compact(fa), slices.Compact(fb)) && a.Issuer == b.Issuer && a.Subject == b.Subject &&
+		a.APIKey == b.APIKey && maps.Equal(a.Claims, b.Claims)
+}
+
+func TestMatchKey(t *testing.T) {
+	m := func(fps []string, iss, sub, key string, claims map[string]string) binding.MatchSpec {
+		return binding.MatchSpec{Fingerprints: fps, Issuer: iss, Subject: sub, APIKey: key, Claims: claims}
+	}
+	cases := []struct {
+		name string
+		a, b binding.MatchSpec
+		same bool
+	}{
+		{"identical", m(nil, "i", "s", "", nil), m(nil, "i", "s", "", nil), true},
+		{"fingerprints as a set", m([]string{fpA, fpB, fpA}, "", "", "", nil), m([]string{fpB, fpA}, "", "", "", nil), true},
+		{"other fingerprints", m([]string{fpA}, "", "", "", nil), m([]string{fpA, fpB}, "", "", "", nil), false},
+		{"empty is none", m([]string{}, "i", "", "", map[string]string{}), m(nil, "i", "", "", nil), true},
+		{"issuer is not subject", m(nil, "a", "", "", nil), m(nil, "", "a", "", nil), false},
+		{"subject is not api key", m(nil, "", "a", "", nil), m(nil, "", "", "a", nil), false},
+		{"lengths do not run together", m(nil, "1:a", "", "", nil), m(nil, "1", "a", "", nil), false},
+		{"claims in any order", m(nil, "", "", "", map[string]string{"x": "1", "y": "2"}), m(nil, "", "", "", map[string]string{"y": "2", "x": "1"}), true},
+		{"claim name and value", m(nil, "", "", "", map[string]string{"x": "1y"}), m(nil, "", "", "", map[string]string{"x1": "y"}), false},
+		{"claims are not the issuer", m(nil, "", "", "", map[string]string{"i": ""}), m(nil, "i", "", "", nil), false},
+		{"claim names are length-prefixed", m(nil, "", "", "", map[string]string{"a": "1:b"}), m(nil, "", "", "", map[string]string{"a3:": "b"}), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := matchKey(&c.a) == matchKey(&c.b); got != c.same {
+				t.Errorf("same key: %v, want %v (%q, %q)", got, c.same, matchKey(&c.a), matchKey(&c.b))
+			}
+			if got := sameMatch(&c.a, &c.b); got != c.same {
+				t.Errorf("the pairwise comparison says %v, want %v: the case is wrong", got, c.same)
+			}
+		})
+	}
+	// Random match sections over a tiny alphabet: the key agrees with the
+	// pairwise comparison, and reads back to the section (so no two
+	// sections share a key).
+	r := rand.New(rand.NewPCG(3, 4))
+	pick := func(vals ...string) string { return vals[r.IntN(len(vals))] }
+	spec := func() binding.MatchSpec {
+		var s binding.MatchSpec
+		for range r.IntN(3) {
+			s.Fingerprints = append(s.Fingerprints, pick(fpA, fpB))
+		}
+		s.Issuer, s.Subject, s.APIKey = pick("", "a", "b"), pick("", "a", "b"), pick("", "a")
+		if r.IntN(2) == 0 {
+			s.Claims = map[string]string{}
+			for range r.IntN(3) {
+				s.Claims[pick("a", "b")] = pick("", "a")
+			}
+		}
+		return s
+	}
+	for range 5000 {
+		a, b := spec(), spec()
+		if (matchKey(&a) == matchKey(&b)) != sameMatch(&a, &b) {
+			t.Fatalf("%+v and %+v: key %v, pairwise %v", a, b, matchKey(&a) == matchKey(&b), sameMatch(&a, &b))
+		}
+		if back, ok := readMatchKey(matchKey(&a)); !ok || !sameMatch(&back, &a) {
+			t.Fatalf("%+v: key %q reads back as %+v (%v)", a, matchKey(&a), back, ok)
+		}
+	}
+}
+
+// readMatchKey decodes a matchKey.
+func readMatchKey(k string) (binding.MatchSpec, bool) {
+	var m binding.MatchSpec
+	count := func() (int, bool) {
+		n, rest, ok := strings.Cut(k, "|")
+		i, err := strconv.Atoi(n)
+		k = rest
+		return i, ok && err == nil
+	}
+	part := func() (string, bool) {
+		n, rest, ok := strings.Cut(k, ":")
+		i, err := strconv.Atoi(n)
+		if !ok || err != nil || i > len(rest) {
+			return "", false
+		}
+		k = rest[i:]
+		return rest[:i], true
+	}
+	n, ok := count()
+	for ; ok && n > 0; n-- {
+		var fp string
+		fp, ok = part()
+		m.Fingerprints = append(m.Fingerprints, fp)
+	}
+	for _, f := range []*string{&m.Issuer, &m.Subject, &m.APIKey} {
+		if ok {
+			*f, ok = part()
+		}
+	}
+	if ok {
+		n, ok = count()
+	}
+	for ; ok && n > 0; n-- {
+		var name, v string
+		if name, ok = part(); ok {
+			v, ok = part()
+		}
+		if m.Claims == nil {
+			m.Claims = map[string]string{}
+		}
+		m.Claims[name] = v
+	}
+	return m, ok && k == ""
 }
