@@ -211,9 +211,10 @@ func (d *Data) Fingerprint(raw string) string { return credential.Fingerprint(d.
 
 // Ready reports whether every store a decision needs answers: nil for the
 // embedded stores, which live in this process, unless a store file was
-// deleted or replaced under it (ErrStoreFile) or the SQLite evidence log
+// deleted or replaced under it (ErrStoreFile), the SQLite evidence log
 // has failed a write (it then refuses every append, so every decision is
-// denied, until Provost restarts).
+// denied, until Provost restarts), or origin history cannot be written
+// (decisions fail closed until a retried batch is written).
 func (d *Data) Ready(ctx context.Context) error {
 	if err := d.integrity.Err(); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -221,6 +222,11 @@ func (d *Data) Ready(ctx context.Context) error {
 	if l, ok := d.Evidence.(*evidencelog.Log); ok {
 		if err := l.Err(); err != nil {
 			return fmt.Errorf("evidence log: appends refused until restart: %w", err)
+		}
+	}
+	if wb, ok := d.Origins.(*origin.WriteBehind); ok {
+		if err := wb.Err(); err != nil {
+			return fmt.Errorf("origin history: every decision fails closed until a write succeeds: %w", err)
 		}
 	}
 	for _, c := range d.checks {
