@@ -6,17 +6,15 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/provost-dev/provost/internal/golden"
 	"github.com/provost-dev/provost/internal/hop"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // fpRE matches fingerprints, which depend on the data directory's secret.
 var fpRE = regexp.MustCompile(`fp1:[A-Za-z0-9_-]{43}`)
@@ -49,19 +47,7 @@ func TestExamples(t *testing.T) {
 	}
 	got := fpRE.ReplaceAllString(strings.ReplaceAll(out, "../../", ""), "fp1:<fingerprint>")
 	got = revRE.ReplaceAllString(got, "rev_<id>")
-	golden := "../../examples/check.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run go test ./cmd/provost -update to accept):\n%s", golden, got)
-	}
+	golden.Check(t, "../../examples/check.golden", []byte(got), "")
 }
 
 // TestExamplesJSON checks the --json output of every example, as a machine

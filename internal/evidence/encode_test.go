@@ -3,9 +3,7 @@ package evidence
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -16,30 +14,17 @@ import (
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
+	goldenfile "github.com/provost-dev/provost/internal/golden"
 	"github.com/provost-dev/provost/internal/signal"
 	"github.com/provost-dev/provost/reason"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func equal(a, b any) bool { return reflect.DeepEqual(a, b) }
 
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\ngot:  %s\nwant: %s", name, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got, "")
 }
 
 func TestGoldenRecords(t *testing.T) {

@@ -4,18 +4,14 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/provost-dev/provost/internal/golden"
 	"github.com/provost-dev/provost/internal/jws"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/example.txt")
 
 const (
 	examplePath = "testdata/example.txt"
@@ -80,31 +76,8 @@ func TestExampleGolden(t *testing.T) {
 	if !MatchChain([]string{"edge", "gateway"}, got.Hops) {
 		t.Fatalf("example hops = %v", got.Hops)
 	}
-	if *update {
-		if err := os.WriteFile(examplePath, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestExampleGolden -update)", err)
-	}
-	if string(want) != text {
-		t.Fatalf("%s is out of date (run go test -run TestExampleGolden -update):\n%s", examplePath, text)
-	}
+	golden.Check(t, examplePath, []byte(text), "")
 }
 
 // TestDocQuotesExample keeps docs/hop-attestation.md's worked example true.
-func TestDocQuotesExample(t *testing.T) {
-	doc, err := os.ReadFile(filepath.FromSlash(docPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(doc), "```text\n"+string(want)+"```\n") {
-		t.Fatalf("%s does not quote %s verbatim in a ```text block", docPath, examplePath)
-	}
-}
+func TestDocQuotesExample(t *testing.T) { golden.Quoted(t, docPath, examplePath) }

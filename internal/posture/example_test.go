@@ -6,20 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/provost-dev/provost/internal/golden"
 	"github.com/provost-dev/provost/internal/hop"
 	"github.com/provost-dev/provost/reason"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/example.txt")
 
 const (
 	examplePath = "testdata/example.txt"
@@ -100,31 +96,8 @@ func TestExampleGolden(t *testing.T) {
 	other := Binding{Audiences: want.Audiences, CredentialDigest: hop.CredentialDigest("another-access-token")}
 	_, err = v.Verify(tok, other)
 	wantCode(t, err, reason.PostureCredentialMismatch)
-	if *update {
-		if err := os.WriteFile(examplePath, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	golden, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestExampleGolden -update)", err)
-	}
-	if string(golden) != text {
-		t.Fatalf("%s is out of date (run go test -run TestExampleGolden -update):\n%s", examplePath, text)
-	}
+	golden.Check(t, examplePath, []byte(text), "")
 }
 
 // TestDocQuotesExample keeps docs/posture-attestation.md's worked example true.
-func TestDocQuotesExample(t *testing.T) {
-	doc, err := os.ReadFile(filepath.FromSlash(docPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(doc), "```text\n"+string(want)+"```\n") {
-		t.Fatalf("%s does not quote %s verbatim in a ```text block", docPath, examplePath)
-	}
-}
+func TestDocQuotesExample(t *testing.T) { golden.Quoted(t, docPath, examplePath) }

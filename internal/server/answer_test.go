@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"net/netip"
 	"os"
 	"strings"
@@ -13,12 +11,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/golden"
 	"github.com/provost-dev/provost/origin"
 	"github.com/provost-dev/provost/reason"
 	"github.com/provost-dev/provost/verdict"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // fullDecision sets every field a check answer can carry.
 func fullDecision() *provost.Decision {
@@ -54,19 +51,7 @@ func TestCheckAnswerGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	const golden = "testdata/check_answer.json"
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("the check answer changed; if on purpose, update docs/openapi.yaml and run go test -update:\n%s", got)
-	}
+	golden.Check(t, "testdata/check_answer.json", got, "the check answer changed; if on purpose, update docs/openapi.yaml and run go test -update")
 	var doc any
 	if err := json.Unmarshal(got, &doc); err != nil {
 		t.Fatal(err)

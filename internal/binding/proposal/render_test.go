@@ -1,8 +1,6 @@
 package proposal
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,10 +8,9 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/binding"
+	"github.com/provost-dev/provost/internal/golden"
 	"github.com/provost-dev/provost/internal/origin"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const bindingsFile = `version: 1
 bindings:
@@ -98,19 +95,7 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", c.golden+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if out != string(want) {
-				t.Errorf("proposal differs from %s:\n%s", path, out)
-			}
+			golden.Check(t, filepath.Join("testdata", c.golden+".golden"), []byte(out), "")
 			got, err := binding.Parse("wrapped", []byte("version: 1\nbindings:\n"+out))
 			if err != nil {
 				t.Fatalf("does not parse: %v\n%s", err, out)
