@@ -192,8 +192,19 @@ func (g *integrity) checkFiles() error {
 	return nil
 }
 
+// fail records err when it says the stores are not the ones opened (a file
+// deleted or replaced, rows changed under the seal); any other error (a
+// busy database, a stat that failed) is logged and checked again on the
+// next tick, rather than deny every decision until a restart.
 func (g *integrity) fail(ctx context.Context, err error) {
-	if err == nil || !g.broken.CompareAndSwap(nil, &err) {
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, ErrStoreFile) && !errors.Is(err, revocation.ErrTampered) {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "data directory check failed; trying again", slog.Any("error", err))
+		return
+	}
+	if !g.broken.CompareAndSwap(nil, &err) {
 		return
 	}
 	g.log.LogAttrs(ctx, slog.LevelError, "data directory integrity lost: every decision is denied and /readyz fails until Provost restarts with the data directory restored",

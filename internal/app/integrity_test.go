@@ -55,8 +55,8 @@ func TestStoreFileDeletedWhileRunning(t *testing.T) {
 			if err := a.Ready(context.Background()); !errors.Is(err, app.ErrStoreFile) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Ready = %v, want ErrStoreFile saying %q", err, c.want)
 			}
-			if code, body := readyz(a); code != http.StatusServiceUnavailable {
-				t.Fatalf("/readyz = %d %s, want 503", code, body)
+			if code, body := readyz(a); code != http.StatusServiceUnavailable || strings.Contains(body, a.Layout.Dir) {
+				t.Fatalf("/readyz = %d %s, want 503 naming the store, not its path", code, body)
 			}
 			d, err := a.Engine.Check(context.Background(), req())
 			if err == nil || d.Outcome != verdict.Deny || !d.Has(reason.InternalError) {

@@ -40,8 +40,8 @@ type RequestLog struct {
 	// Level of the line: info (default), debug, or off. A request
 	// answered with a 5xx is always logged, at error.
 	Level string `yaml:"level"`
-	// Sample is the fraction (0 < sample <= 1, default 1) of the other
-	// requests that are logged, chosen at random.
+	// Sample is the fraction (up to 1; 0 or unset means 1) of the other
+	// requests that are logged, chosen at random; level off logs none.
 	Sample float64 `yaml:"sample"`
 }
 
@@ -176,7 +176,7 @@ func (s *Serve) check() error {
 		return bad("serve.request_log.level", "must be info, debug or off (got %q)", s.RequestLog.Level)
 	}
 	if r := s.RequestLog.Sample; r < 0 || r > 1 || r != r {
-		return bad("serve.request_log.sample", "must be a fraction above 0 and at most 1 (got %v)", r)
+		return bad("serve.request_log.sample", "must be a fraction from 0 to 1, 0 meaning the default 1 (got %v)", r)
 	}
 	for _, t := range []struct {
 		name string

@@ -99,7 +99,7 @@ func TestServeBad(t *testing.T) {
 		{"header too small", "  max_header_bytes: 100\n", "p.yaml:3: serve.max_header_bytes: must be between 4096 and 1048576"},
 		{"unknown field", "  port: 8080\n", "line 3: field port not found"},
 		{"request log level unknown", "  request_log:\n    level: warn\n", `p.yaml:4: serve.request_log.level: must be info, debug or off (got "warn")`},
-		{"request log sample above 1", "  request_log:\n    sample: 2\n", "serve.request_log.sample: must be a fraction above 0 and at most 1 (got 2)"},
+		{"request log sample above 1", "  request_log:\n    sample: 2\n", "serve.request_log.sample: must be a fraction from 0 to 1, 0 meaning the default 1 (got 2)"},
 		{"request log sample negative", "  request_log:\n    sample: -0.5\n", "serve.request_log.sample: must be a fraction"},
 		{"forward-auth headers unknown", "  forward_auth:\n    headers: haproxy\n", `p.yaml:4: serve.forward_auth.headers: must be nginx, traefik or envoy (got "haproxy")`},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -42,6 +43,7 @@ func (s *Server) forwardAuth(w *reply, r *http.Request) {
 	var herr *headerError
 	req.Method, req.Target, herr = s.originalRequest(r, s.deps.Policy().TrustsProxy(req.Peer))
 	if herr != nil {
+		w.Header().Set(answer.HeaderDecision, "deny")
 		w.Header().Set(answer.HeaderReasons, string(reason.ForwardAuthHeaderMismatch))
 		s.problem(w, problem{Type: typeInvalidField, Title: "Bad Request", Status: http.StatusBadRequest,
 			Field: herr.header, Detail: herr.Error()})
@@ -79,10 +81,16 @@ func (e *headerError) Error() string { return e.header + ": " + e.msg }
 // a proxy set up as documented never sends one.
 func (s *Server) originalRequest(r *http.Request, trusted bool) (method, target string, err *headerError) {
 	method, target = r.Method, ownTarget(r)
+	mode := s.cfg.ForwardAuth.Headers
 	if !trusted {
+		if pair, ok := headerPairs[mode]; ok && r.Header.Get(pair[0]) != "" && !s.untrustedPair.Swap(true) {
+			// A proxy set up as documented but missing from trust.proxies
+			// has every request judged as GET of the subrequest: say so once.
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "forward-auth: a peer not in trust.proxies sent "+pair[0]+"; it is ignored and the call is judged as itself (add the proxy to trust.proxies)",
+				slog.String("peer", r.RemoteAddr))
+		}
 		return method, target, nil
 	}
-	mode := s.cfg.ForwardAuth.Headers
 	for name, pair := range headerPairs {
 		if name == mode {
 			continue

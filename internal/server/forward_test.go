@@ -197,6 +197,17 @@ func TestForwardAuthUntrustedClient(t *testing.T) {
 		})
 		w.Clock.Advance(10 * time.Minute)
 	}
+	// The stranger's X-Original-* were ignored, and the log said so,
+	// once: the sign of a proxy missing from trust.proxies.
+	warned := 0
+	for _, l := range w.logs.lines(t) {
+		if msg, _ := l["msg"].(string); strings.Contains(msg, "not in trust.proxies sent X-Original-Method") {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Fatalf("%d warnings about the untrusted header pair, want 1:\n%s", warned, w.logs)
+	}
 }
 
 // What the trusted proxy reports is refused when it names the original
@@ -233,6 +244,9 @@ func TestForwardAuthMalformed(t *testing.T) {
 			defer resp.Body.Close()
 			if got := resp.Header.Get(answer.HeaderReasons); resp.StatusCode != c.status || got != string(c.reason) {
 				t.Fatalf("%d %s, want %d %s", resp.StatusCode, got, c.status, c.reason)
+			}
+			if d := resp.Header.Get(answer.HeaderDecision); d != "deny" {
+				t.Fatalf("X-Provost-Decision %q, want deny on every refusal", d)
 			}
 			if c.status == 400 {
 				if p := readProblem(t, resp); p.Field != c.field {

@@ -44,6 +44,9 @@ type Server struct {
 	// cert is serve.tls's certificate and key, served to each handshake
 	// and replaced by ReloadCertificate; nil before the first load.
 	cert atomic.Pointer[tls.Certificate]
+	// untrustedPair is set once forward-auth has warned that a peer not
+	// in trust.proxies sent the configured header pair.
+	untrustedPair atomic.Bool
 }
 
 // Deps are what a Server answers with.
@@ -249,7 +252,10 @@ func (s *Server) health(w *reply, r *http.Request, ready bool) {
 			status, body = http.StatusServiceUnavailable, `{"status":"no_engine"}`
 		case s.deps.Ready != nil:
 			if err := s.deps.Ready(r.Context()); err != nil {
-				b, _ := json.Marshal(map[string]string{"status": "not_ready", "reason": err.Error()})
+				// The probe is unauthenticated: it names the store; the log
+				// has the whole error (paths, driver messages).
+				s.log.LogAttrs(r.Context(), slog.LevelError, "not ready", slog.Any("error", err))
+				b, _ := json.Marshal(map[string]string{"status": "not_ready", "reason": readyReason(err)})
 				status, body = http.StatusServiceUnavailable, string(b)
 				break
 			}
@@ -278,4 +284,12 @@ func (s *Server) static(w *reply, r *http.Request, contentType string, body []by
 	if r.Method == http.MethodGet {
 		w.Write(body)
 	}
+}
+
+// readyReason is what /readyz says of a readiness error: its first part,
+// the store's name ("evidence log", "origin history", "data directory",
+// "redis is not answering"), never a path or a driver's message.
+func readyReason(err error) string {
+	r, _, _ := strings.Cut(err.Error(), ":")
+	return r
 }

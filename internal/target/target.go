@@ -222,14 +222,20 @@ func checkByte(c byte) error {
 }
 
 // normalizePath upper-cases percent-encodings, decodes unreserved
-// characters, and refuses what could be read two ways.
+// characters, encodes the raw bytes RFC 3986 does not allow in a path
+// ('|', '{', '"', ...), so that "/a|b" and "/a%7Cb" are one path, and
+// refuses what could be read two ways.
 func normalizePath(p string) (string, error) {
 	var b strings.Builder
 	b.Grow(len(p))
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c != '%' {
-			b.WriteByte(c)
+			if c == '/' || isPchar(c) {
+				b.WriteByte(c)
+			} else {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
 			continue
 		}
 		if i+2 >= len(p) || unhex(p[i+1]) < 0 || unhex(p[i+2]) < 0 {
@@ -296,6 +302,12 @@ func unhex(c byte) int {
 }
 
 // isUnreserved is RFC 3986's unreserved set.
+// isPchar is RFC 3986's pchar, less pct-encoded: unreserved, sub-delims,
+// ':' and '@'.
+func isPchar(c byte) bool {
+	return isUnreserved(c) || strings.IndexByte("!$&'()*+,;=:@", c) >= 0
+}
+
 func isUnreserved(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'

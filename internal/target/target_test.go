@@ -20,6 +20,8 @@ func TestParse(t *testing.T) {
 		{"root", "OPTIONS", "/", reason.OK, "/", "/", "/"},
 		{"unreserved decoded", "GET", "/v1/%72eports/%7euser", reason.OK, "/v1/reports/~user", "/v1/reports/~user", "/v1/%72eports/%7euser"},
 		{"reserved kept, hex upper-cased", "GET", "/a%3fb/%c3%a9", reason.OK, "/a%3Fb/%C3%A9", "/a%3Fb/%C3%A9", "/a%3fb/%c3%a9"},
+		{"raw bytes RFC 3986 does not allow are encoded", "GET", "/a|b/{c}", reason.OK, "/a%7Cb/%7Bc%7D", "/a%7Cb/%7Bc%7D", "/a|b/{c}"},
+		{"so their encoded form is the same path", "GET", "/a%7cb/%7Bc%7d", reason.OK, "/a%7Cb/%7Bc%7D", "/a%7Cb/%7Bc%7D", "/a%7cb/%7Bc%7d"},
 		{"dots inside a segment", "GET", "/a/..b/.c/v1.2", reason.OK, "/a/..b/.c/v1.2", "/a/..b/.c/v1.2", "/a/..b/.c/v1.2"},
 		{"extension method", "PROPFIND", "/", reason.OK, "/", "/", "/"},
 		{"registered method with a hyphen", "VERSION-CONTROL", "/", reason.OK, "/", "/", "/"},
