@@ -122,7 +122,7 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	obs := r.observed()
 	client := st.signals.ClientCert(&obs)
 	cred, verr := st.verifier.Verify(ctx, credential.Presented{
-		Authorization: r.Authorization, DPoP: r.DPoP, Method: r.Method, Target: r.Target,
+		Authorization: r.Authorization, DPoP: r.DPoP, Method: r.Method, Target: line.Path,
 		ClientCert: client.Leaf(),
 	})
 	if verr != nil {

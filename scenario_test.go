@@ -294,3 +294,23 @@ func TestHoneytokenDeniedInMonitorMode(t *testing.T) {
 	d := check(t, a, &provost.Request{Method: "GET", Target: "/admin", Authorization: "Bearer " + w.MustToken("svc:legacy-admin", nil), Peer: addr("203.0.113.9")})
 	expect(t, d, verdict.Deny, "accepted", verdict.Verified, reason.Honeytoken)
 }
+
+// TestDPoPHtuComparedWithTheRulesPath: the request line is parsed once;
+// DPoP's htu is compared with the canonical path the rules see, so a raw
+// '|' in the request and "%7C" in the proof's htu (or the reverse) name
+// the same path instead of failing as dpop_htu_mismatch.
+func TestDPoPHtuComparedWithTheRulesPath(t *testing.T) {
+	w, a := newWorld(t)
+	key := w.NewKey()
+	tok := w.MustToken("svc:reports", map[string]any{"cnf": map[string]any{"jkt": w.MustJKT(key)}})
+	for _, c := range []struct{ target, htuPath string }{
+		{"/v1/reports/a|b", "/v1/reports/a%7Cb"},
+		{"/v1/reports/a%7cb", "/v1/reports/a%7Cb"},
+	} {
+		d := check(t, a, &provost.Request{Method: "GET", Target: c.target, Authorization: "DPoP " + tok,
+			DPoP: w.MustDPoPProof(key, "GET", c.htuPath, tok), Peer: addr("10.40.0.9")})
+		if d.Credential.Verdict != verdict.Accepted {
+			t.Errorf("%s with htu path %s: %s %v, want the credential accepted", c.target, c.htuPath, d.Credential.Reason, d.Codes())
+		}
+	}
+}

@@ -192,7 +192,9 @@ type Presented struct {
 	Authorization string
 	// DPoP is the DPoP header value, if any.
 	DPoP string
-	// Method and Target (path and query, as received) of the request.
+	// Method and Target of the request: the engine passes the path in the
+	// one canonical form target.Parse gives the rules, so DPoP's htu is
+	// compared with the same path the bindings judged.
 	Method string
 	Target string
 	// ClientCert is the client certificate of the TLS connection, for
