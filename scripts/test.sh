@@ -68,6 +68,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && command -v redis-ser
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 pg_isready -h 127.0.0.1 -p 5432 || echo "PostgreSQL is not reachable: its tests fail on CI"
+# The tests use the database test (trust auth); make it on a server that lacks it.
+if command -v psql >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null &&
+  ! psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null | grep 1 >/dev/null; then
+  psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test" >/dev/null || echo "creating the database test failed"
+fi
 redis-cli -h 127.0.0.1 -p 6379 ping || echo "Redis is not reachable: its tests fail on CI"
 
 echo "== iproute2"
