@@ -19,7 +19,10 @@ type Options struct {
 	// Keep it as you keep the evidence: a new secret renames every
 	// credential.
 	Secret []byte
-	// Now is the clock; nil means time.Now. Tests and offline checks pin it.
+	// Now is the clock of decisions (token times, DPoP, origin history,
+	// evidence); nil means time.Now. Tests and offline checks pin it. The
+	// refresh of an issuer's remote JWKS belongs to the Policy and keeps
+	// wall-clock time.
 	Now func() time.Time
 	// Logger receives operational logs (never a raw credential); nil
 	// discards them.

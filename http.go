@@ -28,10 +28,15 @@ const (
 // request's own. Transports that judge a request on someone else's behalf
 // (forward-auth, ext_authz) fill Method, Target and Peer from what their
 // proxy reports instead.
+//
+// The target is the request line's own bytes, so that rules judge what the
+// client sent; an absolute-form target (RFC 9112 §3.2.2, "GET http://h/x")
+// is judged by its path and query, and a request built in process (no
+// request line) by its URL.
 func FromHTTP(r *http.Request) *Request {
 	req := &Request{
 		Method:                r.Method,
-		Target:                r.URL.RequestURI(),
+		Target:                requestTarget(r),
 		Authorization:         JoinLines(r.Header.Values("Authorization")),
 		DPoP:                  JoinLines(r.Header.Values("DPoP")),
 		Peer:                  remoteAddr(r.RemoteAddr),
@@ -43,9 +48,6 @@ func FromHTTP(r *http.Request) *Request {
 		JWTSVID:               JoinLines(r.Header.Values(HeaderWorkloadJWT)),
 		Hops:                  r.Header.Values(HeaderHop),
 		Posture:               JoinLines(r.Header.Values(HeaderPosture)),
-	}
-	if r.RequestURI != "" {
-		req.Target = r.RequestURI
 	}
 	if r.TLS != nil {
 		req.ClientCerts = r.TLS.PeerCertificates
@@ -82,4 +84,12 @@ func remoteAddr(s string) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// requestTarget is r's target in origin form.
+func requestTarget(r *http.Request) string {
+	if t := r.RequestURI; t != "" && (t[0] == '/' || t == "*") {
+		return t
+	}
+	return r.URL.RequestURI()
 }

@@ -215,6 +215,8 @@ func (v *Verifier) Verify(ctx context.Context, p Presented) (Result, error) {
 	if err != nil {
 		return reject(&res, err), nil
 	}
+	// Fingerprint(token), keeping the canonical form to see below whether
+	// the raw bytes need a fingerprint of their own.
 	canonical := jws.Canonical(token)
 	res.Fingerprint = v.cfg.Fingerprints.Of(canonical)
 	now := v.cfg.Now()
@@ -238,9 +240,10 @@ func (v *Verifier) Verify(ctx context.Context, p Presented) (Result, error) {
 	if err := v.checkRevoked(ctx, &res); err != nil {
 		return reject(&res, err), internal(err)
 	}
+	// Revocations written before fingerprints named the canonical form
+	// name the exact bytes, which differ from it for half of all ECDSA
+	// tokens.
 	if canonical != token {
-		// Revocations written before fingerprints named the canonical form
-		// name these exact bytes.
 		if err := v.checkRevokedFingerprint(ctx, v.cfg.Fingerprints.Of(token), &res); err != nil {
 			return reject(&res, err), internal(err)
 		}

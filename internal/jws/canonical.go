@@ -18,30 +18,49 @@ func Canonical(token string) string {
 	if dot < 0 {
 		return token
 	}
-	var order, alg string
+	var c *curveHalf
 	switch len(token) - dot - 1 { // base64url length of r||s
 	case 86:
-		order, alg = p256N, "ES256"
+		c = &halves[0]
 	case 128:
-		order, alg = p384N, "ES384"
+		c = &halves[1]
 	case 176:
-		order, alg = p521N, "ES512"
+		c = &halves[2]
 	default:
 		return token
 	}
 	sig, err := b64.DecodeString(token[dot+1:])
-	size := len(order)
+	size := len(c.order)
 	if err != nil || len(sig) != 2*size {
 		return token
 	}
-	n := new(big.Int).SetBytes([]byte(order))
-	s := new(big.Int).SetBytes(sig[size:])
-	if s.Cmp(new(big.Int).Rsh(n, 1)) <= 0 || s.Cmp(n) >= 0 || !headerAlg(token, alg) {
+	// Compared as big-endian strings of the curve's size: s <= N/2 is the
+	// canonical half and needs no arithmetic.
+	s := string(sig[size:])
+	if s <= c.half || s >= c.order || !headerAlg(token, c.alg) {
 		return token
 	}
-	s.Sub(n, s)
-	s.FillBytes(sig[size:])
+	n := new(big.Int).SetBytes([]byte(c.order))
+	n.Sub(n, new(big.Int).SetBytes(sig[size:])).FillBytes(sig[size:])
 	return token[:dot+1] + b64.EncodeToString(sig)
+}
+
+// curveHalf is an ECDSA curve's order N and N/2, big-endian, padded to
+// the size of a coordinate.
+type curveHalf struct {
+	alg, order, half string
+}
+
+// halves are the curves of ES256, ES384 and ES512, computed once: they
+// never change.
+var halves = [...]curveHalf{
+	newCurveHalf("ES256", p256N), newCurveHalf("ES384", p384N), newCurveHalf("ES512", p521N),
+}
+
+func newCurveHalf(alg, order string) curveHalf {
+	half := make([]byte, len(order))
+	new(big.Int).Rsh(new(big.Int).SetBytes([]byte(order)), 1).FillBytes(half)
+	return curveHalf{alg: alg, order: order, half: string(half)}
 }
 
 // headerAlg reports whether token's protected header parses and names alg.

@@ -12,7 +12,8 @@ import (
 
 // ErrTampered means the rows of a revocation database do not match its
 // seal: rows were added, removed or changed by something other than the
-// store (an edit, a restore of an older file, corruption). The store then
+// store (an edit, corruption). An older copy of the whole file carries
+// its own valid seal and is not caught here. The store then
 // refuses to open, or stops accepting writes, rather than enforce a
 // revocation list it cannot vouch for.
 var ErrTampered = errors.New("revocation: the database does not match its seal")

@@ -72,7 +72,8 @@ type SQLiteOption func(*SQLite)
 // WithSealKey keys the MACs of the database's seal (see Verify). Provost
 // derives it from the server secret, so a row cannot be added, dropped or
 // edited outside Provost without the seal showing it. Without it the seal
-// still catches corruption and rows lost by restoring an older file.
+// still catches corruption. Neither catches an older copy of the whole file
+// (its seal is as valid as it was).
 func WithSealKey(key []byte) SQLiteOption {
 	return func(s *SQLite) { s.key = key }
 }

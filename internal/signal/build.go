@@ -67,7 +67,7 @@ func (c ClientCert) Leaf() *x509.Certificate {
 // ClientCert reads the client's certificate: the TLS connection's, or —
 // only when the peer is a trusted proxy — the one it forwards.
 func (b *Builder) ClientCert(r *Observed) ClientCert {
-	trusted := r.Peer.IsValid() && b.Anchors.proxies.Contains(r.Peer.Unmap())
+	trusted := b.Anchors.TrustsProxy(r.Peer)
 	chain, source, err := clientChain(r, trusted)
 	return ClientCert{chain: chain, source: source, err: err}
 }
@@ -77,8 +77,14 @@ func (b *Builder) Signals(r *Observed, line target.Canonical, cred credential.Re
 	s := Signals{Now: now, Method: line.Method, Target: line.Target(), Path: line.Path, RawTarget: line.Raw, Credential: cred}
 	b.network(r, &s.Network)
 	b.workload(r, client, now, &s.Workload)
-	b.proxy(r, &s.Proxy)
-	b.postureSignal(r, &s.Posture)
+	// Hop and posture attestations are both bound to the credential's
+	// digest: hash it once, and only when one of them is there.
+	var digest string
+	if len(r.Hops) > 0 || r.Posture != "" {
+		digest = credentialDigest(r)
+	}
+	b.proxy(r, &s.Proxy, digest)
+	b.postureSignal(r, &s.Posture, digest)
 	if cred.Accepted() {
 		s.CI.FromClaims(cred.Metadata.Claims)
 		if !cred.Metadata.IssuedAt.IsZero() {
@@ -201,12 +207,12 @@ func claimsSPIFFE(c *x509.Certificate) bool {
 	return false
 }
 
-func (b *Builder) proxy(r *Observed, p *ProxySignal) {
+func (b *Builder) proxy(r *Observed, p *ProxySignal, digest string) {
 	if len(r.Hops) == 0 || strings.TrimSpace(strings.Join(r.Hops, "")) == "" {
 		return
 	}
 	p.Present = true
-	v, err := b.Hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: credentialDigest(r)})
+	v, err := b.Hops.Verify(r.Hops, hop.Request{Method: r.Method, Target: r.Target, CredentialDigest: digest})
 	if err != nil {
 		p.Problem = ProblemOf(err)
 		return
@@ -214,14 +220,14 @@ func (b *Builder) proxy(r *Observed, p *ProxySignal) {
 	p.Hops = v.Hops
 }
 
-func (b *Builder) postureSignal(r *Observed, p *PostureSignal) {
+func (b *Builder) postureSignal(r *Observed, p *PostureSignal, digest string) {
 	if r.Posture == "" {
 		return
 	}
 	p.Present = true
 	// Bound like a hop attestation: to the credential presented with it,
 	// and to this Provost (its external origins and issuer audiences).
-	got, err := b.Posture.Verify(r.Posture, posture.Binding{Audiences: b.Anchors.PostureAudiences, CredentialDigest: credentialDigest(r)})
+	got, err := b.Posture.Verify(r.Posture, posture.Binding{Audiences: b.Anchors.PostureAudiences, CredentialDigest: digest})
 	if err != nil {
 		p.Problem = ProblemOf(err)
 		return
