@@ -1036,22 +1036,5 @@ func (p *Postgres) Receipt(ctx context.Context, index int64) (Receipt, error) {
 	p.ckMu.Lock()
 	ck := p.latest
 	p.ckMu.Unlock()
-	if ck.note == nil || ck.size <= index {
-		var err error
-		if ck, err = p.checkpoint(ctx, index+1); err != nil {
-			return Receipt{}, err
-		}
-	}
-	proof, err := p.InclusionProof(ctx, index, ck.size)
-	if err != nil {
-		return Receipt{}, err
-	}
-	recs, err := p.Entries(ctx, index, index+1)
-	if err != nil {
-		return Receipt{}, err
-	}
-	if len(recs) != 1 {
-		return Receipt{}, problem(ErrRecordMissing, index, "record %d is missing", index)
-	}
-	return Receipt{Record: recs[0], Index: index, Checkpoint: bytes.Clone(ck.note), Proof: proof}, nil
+	return receipt(ctx, p, index, ck)
 }

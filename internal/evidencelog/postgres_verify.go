@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/mod/sumdb/tlog"
@@ -87,26 +86,7 @@ func (p *Postgres) pgAnchors(ctx context.Context, tx pgx.Tx) ([]anchor, error) {
 		return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var out []anchor
-	for rows.Next() {
-		var (
-			size       int64
-			root, note []byte
-		)
-		if err := rows.Scan(&size, &root, &note); err != nil {
-			return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
-		}
-		a, err := storedAnchor(size, root, note, p.verifier)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Size < out[j].Size })
-	return out, nil
+	return scanAnchors(rows, p.verifier)
 }
 
 // pgSource is a verifySource over a PostgreSQL transaction.

@@ -221,6 +221,20 @@ func (l *Log) Receipt(ctx context.Context, index int64) (Receipt, error) {
 	l.ckMu.Lock()
 	ck := l.latest
 	l.ckMu.Unlock()
+	return receipt(ctx, l, index, ck)
+}
+
+// receiptLog is what receipt needs of a log (Log and Postgres).
+type receiptLog interface {
+	checkpoint(ctx context.Context, need int64) (storedCheckpoint, error)
+	InclusionProof(ctx context.Context, index, size int64) ([]tlog.Hash, error)
+	Entries(ctx context.Context, start, end int64) ([][]byte, error)
+}
+
+// receipt builds the receipt of the record at index against ck, the
+// newest checkpoint the log has at hand, or against a new one when ck
+// does not cover the record.
+func receipt(ctx context.Context, l receiptLog, index int64, ck storedCheckpoint) (Receipt, error) {
 	if ck.note == nil || ck.size <= index {
 		var err error
 		if ck, err = l.checkpoint(ctx, index+1); err != nil {

@@ -88,6 +88,24 @@ func (l *Log) anchors(ctx context.Context, tx *sql.Tx, file []byte) ([]anchor, e
 		return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
 	}
 	defer rows.Close()
+	out, err := scanAnchors(rows, l.verifier)
+	if err != nil {
+		return nil, err
+	}
+	if file != nil {
+		c, err := openCheckpoint(file, l.verifier)
+		if err != nil {
+			return nil, at(err, -1, "checkpoint file")
+		}
+		out = append(out, anchor{c, "checkpoint file"})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Size < out[j].Size })
+	return out, nil
+}
+
+// scanAnchors reads the rows (size, root, note) of evidence_checkpoint,
+// checking each signature with v, and returns them sorted by size.
+func scanAnchors(rows queryRows, v note.Verifier) ([]anchor, error) {
 	var out []anchor
 	for rows.Next() {
 		var (
@@ -97,7 +115,7 @@ func (l *Log) anchors(ctx context.Context, tx *sql.Tx, file []byte) ([]anchor, e
 		if err := rows.Scan(&size, &root, &note); err != nil {
 			return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
 		}
-		a, err := storedAnchor(size, root, note, l.verifier)
+		a, err := storedAnchor(size, root, note, v)
 		if err != nil {
 			return nil, err
 		}
@@ -105,13 +123,6 @@ func (l *Log) anchors(ctx context.Context, tx *sql.Tx, file []byte) ([]anchor, e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("evidencelog: verify: read checkpoints: %w", err)
-	}
-	if file != nil {
-		c, err := openCheckpoint(file, l.verifier)
-		if err != nil {
-			return nil, at(err, -1, "checkpoint file")
-		}
-		out = append(out, anchor{c, "checkpoint file"})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Size < out[j].Size })
 	return out, nil
