@@ -93,30 +93,12 @@ func (p *Postgres) pgAnchors(ctx context.Context, tx pgx.Tx) ([]anchor, error) {
 type pgSource struct{ tx pgx.Tx }
 
 func (s pgSource) hashRange(ctx context.Context, lo, hi int64) ([]*tlog.Hash, error) {
-	out := make([]*tlog.Hash, hi-lo)
 	rows, err := s.tx.Query(ctx, `SELECT id, hash FROM evidence_hash WHERE id >= $1 AND id < $2`, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("evidencelog: verify: read tree hashes: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			id int64
-			b  []byte
-		)
-		if err := rows.Scan(&id, &b); err != nil {
-			return nil, fmt.Errorf("evidencelog: verify: read tree hashes: %w", err)
-		}
-		h, err := toHash(b)
-		if err != nil {
-			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d: %v", id, err)
-		}
-		out[id-lo] = &h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evidencelog: verify: read tree hashes: %w", err)
-	}
-	return out, nil
+	return scanHashRange(rows, lo, hi)
 }
 
 func (s pgSource) leaves(ctx context.Context, start, end int64, fn func(idx int64, rec, hash []byte) error) error {
@@ -125,20 +107,5 @@ func (s pgSource) leaves(ctx context.Context, start, end int64, fn func(idx int6
 		return fmt.Errorf("evidencelog: verify: read records: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			idx       int64
-			rec, hcol []byte
-		)
-		if err := rows.Scan(&idx, &rec, &hcol); err != nil {
-			return fmt.Errorf("evidencelog: verify: read records: %w", err)
-		}
-		if err := fn(idx, rec, hcol); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("evidencelog: verify: read records: %w", err)
-	}
-	return nil
+	return scanLeaves(rows, fn)
 }

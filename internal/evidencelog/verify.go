@@ -199,6 +199,11 @@ func (s sqlSource) leaves(ctx context.Context, start, end int64, fn func(idx int
 		return fmt.Errorf("evidencelog: verify: read records: %w", err)
 	}
 	defer rows.Close()
+	return scanLeaves(rows, fn)
+}
+
+// scanLeaves calls fn with each row (idx, record, hash) of evidence_leaf.
+func scanLeaves(rows queryRows, fn func(idx int64, rec, hash []byte) error) error {
 	for rows.Next() {
 		var (
 			idx       int64
@@ -400,12 +405,18 @@ func checkConsistency(r tlog.HashReader, anchors []anchor) error {
 
 // readHashRange reads stored hashes [lo, hi); absent ones are nil.
 func readHashRange(ctx context.Context, tx *sql.Tx, lo, hi int64) ([]*tlog.Hash, error) {
-	out := make([]*tlog.Hash, hi-lo)
 	rows, err := tx.QueryContext(ctx, `SELECT id, hash FROM evidence_hash WHERE id >= ? AND id < ?`, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("evidencelog: verify: read tree hashes: %w", err)
 	}
 	defer rows.Close()
+	return scanHashRange(rows, lo, hi)
+}
+
+// scanHashRange reads rows (id, hash) of the stored tree hashes with ids
+// in [lo, hi): a slot stays nil when its hash is not stored.
+func scanHashRange(rows queryRows, lo, hi int64) ([]*tlog.Hash, error) {
+	out := make([]*tlog.Hash, hi-lo)
 	for rows.Next() {
 		var (
 			id int64
@@ -413,6 +424,9 @@ func readHashRange(ctx context.Context, tx *sql.Tx, lo, hi int64) ([]*tlog.Hash,
 		)
 		if err := rows.Scan(&id, &b); err != nil {
 			return nil, fmt.Errorf("evidencelog: verify: read tree hashes: %w", err)
+		}
+		if id < lo || id >= hi {
+			return nil, problem(ErrTreeCorrupt, -1, "stored hash %d outside the range read", id)
 		}
 		h, err := toHash(b)
 		if err != nil {
