@@ -3,6 +3,7 @@ package revocation
 import (
 	"cmp"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -94,4 +95,52 @@ func (x *index) match(q Query, now time.Time) *Revocation {
 		}
 	}
 	return nil
+}
+
+// liveIndex is the index a store answers Match from, under its own lock:
+// the SQLite and PostgreSQL stores keep one beside their table.
+type liveIndex struct {
+	mu  sync.RWMutex
+	idx *index
+}
+
+func newLiveIndex() liveIndex { return liveIndex{idx: newIndex()} }
+
+// match answers Store.Match: no I/O, an allocation only for a match.
+func (l *liveIndex) match(q Query, now time.Time) *Revocation {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.idx.match(q, now)
+}
+
+func (l *liveIndex) add(r Revocation) {
+	l.mu.Lock()
+	l.idx.add(r)
+	l.mu.Unlock()
+}
+
+func (l *liveIndex) remove(id string) {
+	l.mu.Lock()
+	l.idx.remove(id)
+	l.mu.Unlock()
+}
+
+// dropExpired forgets the revocations no longer active at now.
+func (l *liveIndex) dropExpired(now time.Time) {
+	l.mu.Lock()
+	for _, id := range l.idx.expired(now) {
+		l.idx.remove(id)
+	}
+	l.mu.Unlock()
+}
+
+// replace swaps in an index of all.
+func (l *liveIndex) replace(all []Revocation) {
+	idx := newIndex()
+	for _, r := range all {
+		idx.add(r)
+	}
+	l.mu.Lock()
+	l.idx = idx
+	l.mu.Unlock()
 }

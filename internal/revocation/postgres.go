@@ -53,8 +53,7 @@ type Postgres struct {
 	writeMu   sync.Mutex
 	lastPurge time.Time // guarded by writeMu
 
-	mu  sync.RWMutex // guards idx
-	idx *index
+	live liveIndex
 }
 
 var _ Store = (*Postgres)(nil)
@@ -73,7 +72,7 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, now func() time.Time)
 	if err := pgdb.Migrate(ctx, pool, "revocation", pgSchema); err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
-	p := &Postgres{pool: pool, now: now, idx: newIndex()}
+	p := &Postgres{pool: pool, now: now, live: newLiveIndex()}
 	if _, err := p.purge(ctx); err != nil {
 		return nil, err
 	}
@@ -99,13 +98,7 @@ func (p *Postgres) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("revocation: refresh: %w", err)
 	}
-	idx := newIndex()
-	for _, r := range all {
-		idx.add(r)
-	}
-	p.mu.Lock()
-	p.idx = idx
-	p.mu.Unlock()
+	p.live.replace(all)
 	return nil
 }
 
@@ -136,9 +129,7 @@ func (p *Postgres) Add(ctx context.Context, r Revocation) (Revocation, error) {
 	if err != nil {
 		return Revocation{}, fmt.Errorf("revocation: add: %w", err)
 	}
-	p.mu.Lock()
-	p.idx.add(r)
-	p.mu.Unlock()
+	p.live.add(r)
 	p.notify(ctx, r.ID)
 	return r, nil
 }
@@ -218,9 +209,7 @@ func (p *Postgres) Remove(ctx context.Context, id string) error {
 	}
 	// Gone from the table either way: if another replica removed it first,
 	// forget it here too.
-	p.mu.Lock()
-	p.idx.remove(id)
-	p.mu.Unlock()
+	p.live.remove(id)
 	p.notify(ctx, id)
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("revocation: remove %q: %w", id, ErrNotFound)
@@ -242,11 +231,7 @@ func (p *Postgres) List(ctx context.Context) ([]Revocation, error) {
 
 // Match implements Store. It does no I/O and allocates only for a match.
 func (p *Postgres) Match(_ context.Context, q Query) (*Revocation, error) {
-	now := p.now()
-	p.mu.RLock()
-	r := p.idx.match(q, now)
-	p.mu.RUnlock()
-	return r, nil
+	return p.live.match(q, p.now()), nil
 }
 
 // PurgeExpired deletes expired revocations now, and returns how many. Add
@@ -266,11 +251,7 @@ func (p *Postgres) purgeLocked(ctx context.Context, now time.Time) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("revocation: purge expired: %w", err)
 	}
-	p.mu.Lock()
-	for _, id := range p.idx.expired(now) {
-		p.idx.remove(id)
-	}
-	p.mu.Unlock()
+	p.live.dropExpired(now)
 	p.lastPurge = now
 	return int(tag.RowsAffected()), nil
 }

@@ -57,8 +57,7 @@ type SQLite struct {
 	seal      seal       // guarded by writeMu: the seal of the rows written
 	broken    error      // guarded by writeMu: set by Verify on ErrTampered
 
-	mu  sync.RWMutex // guards idx
-	idx *index
+	live liveIndex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -90,7 +89,7 @@ func OpenSQLite(ctx context.Context, path string, now func() time.Time, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
-	s := &SQLite{db: db, now: now, idx: newIndex()}
+	s := &SQLite{db: db, now: now, live: newLiveIndex()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -116,9 +115,7 @@ func (s *SQLite) init(ctx context.Context) error {
 	if s.adopted, err = s.checkSeal(ctx, all, before < sealedSince); err != nil {
 		return err
 	}
-	for _, r := range all {
-		s.idx.add(r)
-	}
+	s.live.replace(all)
 	if _, err := s.purge(ctx); err != nil {
 		return err
 	}
@@ -193,9 +190,7 @@ func (s *SQLite) Add(ctx context.Context, r Revocation) (Revocation, error) {
 	if err != nil {
 		return Revocation{}, fmt.Errorf("revocation: add: %w", err)
 	}
-	s.mu.Lock()
-	s.idx.add(r)
-	s.mu.Unlock()
+	s.live.add(r)
 	return r, nil
 }
 
@@ -219,9 +214,7 @@ func (s *SQLite) Remove(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("revocation: remove %s: %w", id, err)
 	}
-	s.mu.Lock()
-	s.idx.remove(id)
-	s.mu.Unlock()
+	s.live.remove(id)
 	return nil
 }
 
@@ -238,11 +231,7 @@ func (s *SQLite) List(ctx context.Context) ([]Revocation, error) {
 
 // Match implements Store. It does no I/O and allocates only for a match.
 func (s *SQLite) Match(_ context.Context, q Query) (*Revocation, error) {
-	now := s.now()
-	s.mu.RLock()
-	r := s.idx.match(q, now)
-	s.mu.RUnlock()
-	return r, nil
+	return s.live.match(q, s.now()), nil
 }
 
 // PurgeExpired deletes expired revocations now, and returns how many. Add also
@@ -285,11 +274,7 @@ func (s *SQLite) purgeLocked(ctx context.Context, now time.Time) (int, error) {
 			return 0, fmt.Errorf("revocation: purge expired: %w", err)
 		}
 	}
-	s.mu.Lock()
-	for _, id := range s.idx.expired(now) {
-		s.idx.remove(id)
-	}
-	s.mu.Unlock()
+	s.live.dropExpired(now)
 	s.lastPurge = now
 	return int(n), nil
 }
