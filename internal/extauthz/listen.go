@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,6 +18,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/smallfile"
+	"github.com/provost-dev/provost/internal/tlscert"
 )
 
 // maxMetadataBytes bounds the gRPC metadata (HTTP/2 headers) of one call,
@@ -31,10 +31,8 @@ type Listener struct {
 	health   *health.Server
 	ln       net.Listener
 	shutdown time.Duration
-	// certFile and keyFile are grpc.tls's pair (resolved), empty without
-	// TLS; cert is the pair last loaded, served to each handshake.
-	certFile, keyFile string
-	cert              atomic.Pointer[tls.Certificate]
+	// cert is grpc.tls's pair, served to each handshake; nil without TLS.
+	cert *tlscert.Pair
 }
 
 // Listen binds the listener cfg.GRPC describes (its relative TLS file
@@ -59,11 +57,11 @@ func Listen(ctx context.Context, eng provost.Checker, cfg *config.Config, logger
 	}
 	l := &Listener{shutdown: c.ShutdownTimeout.D()}
 	if c.TLS.Cert != "" {
-		l.certFile, l.keyFile = cfg.Resolve(c.TLS.Cert), cfg.Resolve(c.TLS.Key)
-		if err := l.ReloadCertificate(); err != nil {
+		l.cert = tlscert.New("extauthz: grpc.tls", cfg.Resolve(c.TLS.Cert), cfg.Resolve(c.TLS.Key))
+		if err := l.cert.Reload(); err != nil {
 			return nil, err
 		}
-		tc, err := serverTLS(c.TLS, cfg.Resolve, l.getCertificate)
+		tc, err := serverTLS(c.TLS, cfg.Resolve, l.cert.GetCertificate)
 		if err != nil {
 			return nil, fmt.Errorf("extauthz: grpc.tls: %w", err)
 		}
@@ -85,26 +83,7 @@ func Listen(ctx context.Context, eng provost.Checker, cfg *config.Config, logger
 // cert-manager or SPIRE); on failure the old pair stays and the error says
 // why. Without TLS it does nothing. The client CA and client_names take
 // effect on restart.
-func (l *Listener) ReloadCertificate() error {
-	if l.certFile == "" {
-		return nil
-	}
-	cert, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
-	if err != nil {
-		return fmt.Errorf("extauthz: grpc.tls: %w", err)
-	}
-	l.cert.Store(&cert)
-	return nil
-}
-
-// getCertificate is the tls.Config.GetCertificate of the listener: the
-// pair last loaded.
-func (l *Listener) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if c := l.cert.Load(); c != nil {
-		return c, nil
-	}
-	return nil, errors.New("extauthz: grpc.tls: no certificate loaded")
-}
+func (l *Listener) ReloadCertificate() error { return l.cert.Reload() }
 
 // Addr is the bound address (useful with port 0).
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }

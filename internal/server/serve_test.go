@@ -15,6 +15,7 @@ import (
 
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/provosttest"
+	"github.com/provost-dev/provost/internal/tlscert"
 )
 
 // slowBody starts a check request whose body arrives in two parts, and
@@ -143,6 +144,15 @@ func TestTLS(t *testing.T) {
 			t.Fatalf("status %d, want 403: the proxy's SVID must not satisfy the agent binding", resp.StatusCode)
 		}
 	})
+}
+
+// TLSConfig is the listener's TLS configuration with the pair read once.
+func TLSConfig(c config.ServeTLS) (*tls.Config, error) {
+	p := tlscert.New("server: serve.tls", c.Cert, c.Key)
+	if err := p.Reload(); err != nil {
+		return nil, err
+	}
+	return tlsConfig(c, p.GetCertificate)
 }
 
 func TestTLSConfigErrors(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/smallfile"
+	"github.com/provost-dev/provost/internal/tlscert"
 )
 
 // Paths served.
@@ -42,8 +43,8 @@ type Server struct {
 	stopping atomic.Bool
 	ckpt     checkpointCache // GET /v1/log/checkpoint (log.go)
 	// cert is serve.tls's certificate and key, served to each handshake
-	// and replaced by ReloadCertificate; nil before the first load.
-	cert atomic.Pointer[tls.Certificate]
+	// and replaced by ReloadCertificate.
+	cert *tlscert.Pair
 	// untrustedPair is set once forward-auth has warned that a peer not
 	// in trust.proxies sent the configured header pair.
 	untrustedPair atomic.Bool
@@ -84,7 +85,9 @@ func New(d Deps, cfg config.Serve, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{deps: d, cfg: cfg.WithDefaults(), log: logger}
+	s := &Server{deps: d, cfg: cfg.WithDefaults(), log: logger}
+	s.cert = tlscert.New("server: serve.tls", s.cfg.TLS.Cert, s.cfg.TLS.Key)
+	return s
 }
 
 // Handler returns the HTTP handler of every route, for tests and for
@@ -110,7 +113,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err := s.ReloadCertificate()
 		var tc *tls.Config
 		if err == nil {
-			tc, err = tlsConfig(s.cfg.TLS, s.getCertificate)
+			tc, err = tlsConfig(s.cfg.TLS, s.cert.GetCertificate)
 		}
 		if err != nil {
 			ln.Close()
@@ -148,49 +151,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // cert-manager or SPIRE); on failure the old pair stays and the error says
 // why. Serve loads the pair first; without TLS it does nothing. The client
 // CA and the other TLS settings take effect on restart.
-func (s *Server) ReloadCertificate() error {
-	if s.cfg.TLS.Cert == "" {
-		return nil
-	}
-	cert, err := loadPair(s.cfg.TLS)
-	if err != nil {
-		return err
-	}
-	s.cert.Store(cert)
-	return nil
-}
+func (s *Server) ReloadCertificate() error { return s.cert.Reload() }
 
-// getCertificate is the tls.Config.GetCertificate of the listener: the
-// pair last loaded.
-func (s *Server) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if c := s.cert.Load(); c != nil {
-		return c, nil
-	}
-	return nil, errors.New("server: serve.tls: no certificate loaded")
-}
-
-func loadPair(c config.ServeTLS) (*tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
-	if err != nil {
-		return nil, fmt.Errorf("server: serve.tls: %w", err)
-	}
-	return &cert, nil
-}
-
-// TLSConfig builds the listener's TLS configuration: TLS 1.2 or later, the
-// configured certificate, and client certificates verified against
-// ClientCA when ClientAuth is request or require. The certificate is read
-// once; Serve instead serves the pair ReloadCertificate last loaded.
-func TLSConfig(c config.ServeTLS) (*tls.Config, error) {
-	cert, err := loadPair(c)
-	if err != nil {
-		return nil, err
-	}
-	return tlsConfig(c, func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil })
-}
-
-// tlsConfig is TLSConfig with the certificate taken from get at each
-// handshake.
+// tlsConfig builds the listener's TLS configuration: TLS 1.2 or later,
+// the certificate get gives at each handshake, and client certificates
+// verified against ClientCA when ClientAuth is request or require.
 func tlsConfig(c config.ServeTLS, get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) (*tls.Config, error) {
 	var err error
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get}
