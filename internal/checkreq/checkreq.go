@@ -55,6 +55,15 @@ type Request struct {
 	// Hops are the Provost-Hop header lines; Posture the Provost-Posture header.
 	Hops    []string `json:"hops,omitempty"`
 	Posture string   `json:"posture,omitempty"`
+
+	// parsed holds ClientCert and Peer as Decode parsed them, so that
+	// ToRequest does not parse them again; nil for a Request built by hand.
+	parsed *parsedFields
+}
+
+type parsedFields struct {
+	certs []*x509.Certificate
+	peer  netip.Addr
 }
 
 // FieldError names the field that was wrong.
@@ -115,12 +124,15 @@ func (r *Request) check() error {
 	if _, _, _, err := target.Check(r.Target); err != nil {
 		return &FieldError{Field: "target", Msg: reason.MessageOf(err)}
 	}
-	if _, err := r.Certificates(); err != nil {
+	certs, err := r.Certificates()
+	if err != nil {
 		return err
 	}
-	if _, err := r.PeerAddr(); err != nil {
+	peer, err := r.PeerAddr()
+	if err != nil {
 		return err
 	}
+	r.parsed = &parsedFields{certs: certs, peer: peer}
 	return nil
 }
 

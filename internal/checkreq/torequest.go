@@ -14,14 +14,19 @@ import (
 // has checked both, so a decoded document always converts. At is not carried
 // over: the caller pins its clock to it, or refuses it.
 func (r *Request) ToRequest() (*provost.Request, error) {
-	certs, err := r.Certificates()
-	if err != nil {
-		return nil, err
+	p := r.parsed
+	if p == nil {
+		certs, err := r.Certificates()
+		if err != nil {
+			return nil, err
+		}
+		peer, err := r.PeerAddr()
+		if err != nil {
+			return nil, err
+		}
+		p = &parsedFields{certs: certs, peer: peer}
 	}
-	peer, err := r.PeerAddr()
-	if err != nil {
-		return nil, err
-	}
+	certs, peer := p.certs, p.peer
 	return &provost.Request{
 		Method: r.Method, Target: r.Target, Authorization: r.Authorization, DPoP: r.DPoP,
 		Peer: peer, XForwardedFor: r.XForwardedFor, Forwarded: r.Forwarded,
