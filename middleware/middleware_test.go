@@ -29,40 +29,8 @@ type seen struct {
 	header   http.Header
 }
 
-// The bindings of the test world: loopback is approved for svc:ok and
-// svc:bound; svc:remote and svc:vendor are only approved from a network no
-// test connection comes from.
-const bindings = `version: 1
-mode: enforce
-networks:
-  loopback: [127.0.0.0/8, "::1/128"]
-  faraway: [10.9.0.0/16]
-bindings:
-  - name: ok
-    match: {subject: "svc:ok"}
-    require: {networks: [loopback]}
-    on_violation: deny
-  - name: remote
-    match: {subject: "svc:remote"}
-    require: {networks: [faraway]}
-    on_violation: deny
-  - name: vendor
-    match: {subject: "svc:vendor"}
-    require: {networks: [faraway]}
-    on_violation: step_up
-  - name: bound
-    match: {subject: "svc:bound"}
-    require: {possession: dpop, networks: [loopback]}
-    on_violation: deny
-`
-
-// mw is o with the names of the test world (mw.test) and its bindings;
-// the external origin defaults to the audience.
-func mw(o provosttest.Options) provosttest.Options {
-	o.Issuer, o.Audience, o.TrustDomain, o.Bindings = "https://sts.mw.test", "https://api.mw.test", "mw.test", bindings
-	o.Origin = cmp.Or(o.Origin, o.Audience)
-	return o
-}
+// mw is o in the middleware tests' world.
+func mw(o provosttest.Options) provosttest.Options { return provosttest.Middleware(o, "") }
 
 // site is a real HTTP server on a loopback port whose handler is guarded
 // by the middleware over a real engine. Its own URL is the external origin.

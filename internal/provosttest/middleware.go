@@ -89,3 +89,42 @@ func ServerCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}, pool
 }
+
+// MiddlewareBindings are the bindings of the middleware tests' world:
+// loopback is approved for svc:ok and svc:bound; svc:remote and svc:vendor
+// only from a network no test connection comes from.
+const MiddlewareBindings = `version: 1
+mode: enforce
+networks:
+  loopback: [127.0.0.0/8, "::1/128"]
+  faraway: [10.9.0.0/16]
+bindings:
+  - name: ok
+    match: {subject: "svc:ok"}
+    require: {networks: [loopback]}
+    on_violation: deny
+  - name: remote
+    match: {subject: "svc:remote"}
+    require: {networks: [faraway]}
+    on_violation: deny
+  - name: vendor
+    match: {subject: "svc:vendor"}
+    require: {networks: [faraway]}
+    on_violation: step_up
+  - name: bound
+    match: {subject: "svc:bound"}
+    require: {possession: dpop, networks: [loopback]}
+    on_violation: deny
+`
+
+// Middleware is o with the names of the middleware tests' world (mw.test)
+// and MiddlewareBindings followed by extra (more binding items); the
+// external origin defaults to the audience.
+func Middleware(o Options, extra string) Options {
+	o.Issuer, o.Audience, o.TrustDomain = "https://sts.mw.test", "https://api.mw.test", "mw.test"
+	o.Bindings = MiddlewareBindings + extra
+	if o.Origin == "" {
+		o.Origin = o.Audience
+	}
+	return o
+}

@@ -1,7 +1,6 @@
 package grpcmw_test
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -72,48 +71,21 @@ func (h *recorder) Watch(_ *healthpb.HealthCheckRequest, s grpc.ServerStreamingS
 	return s.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING})
 }
 
-// The test world's workload and bindings: loopback is approved for svc:ok,
-// svc:bound and svc:workload; svc:remote and svc:vendor are only approved
-// from a network no test connection comes from.
+// The test world's workload, and the binding that approves it: the
+// middleware world's bindings (provosttest.MiddlewareBindings) plus svc:workload.
 const (
 	workloadPath = "/svc/orders"
 	workload     = "spiffe://mw.test" + workloadPath
-	bindings     = `version: 1
-mode: enforce
-networks:
-  loopback: [127.0.0.0/8, "::1/128"]
-  faraway: [10.9.0.0/16]
-bindings:
-  - name: ok
-    match: {subject: "svc:ok"}
-    require: {networks: [loopback]}
-    on_violation: deny
-  - name: remote
-    match: {subject: "svc:remote"}
-    require: {networks: [faraway]}
-    on_violation: deny
-  - name: vendor
-    match: {subject: "svc:vendor"}
-    require: {networks: [faraway]}
-    on_violation: step_up
-  - name: bound
-    match: {subject: "svc:bound"}
-    require: {possession: dpop, networks: [loopback]}
-    on_violation: deny
-  - name: workload
+	// extraBindings approve svc:workload from loopback with the workload.
+	extraBindings = `  - name: workload
     match: {subject: "svc:workload"}
     require: {workloads: ["` + workload + `"], networks: [loopback]}
     on_violation: deny
 `
 )
 
-// mw is o with the names of the test world (mw.test) and its bindings;
-// the external origin defaults to the audience.
-func mw(o provosttest.Options) provosttest.Options {
-	o.Issuer, o.Audience, o.TrustDomain, o.Bindings = "https://sts.mw.test", "https://api.mw.test", "mw.test", bindings
-	o.Origin = cmp.Or(o.Origin, o.Audience)
-	return o
-}
+// mw is o in the middleware tests' world, with extraBindings.
+func mw(o provosttest.Options) provosttest.Options { return provosttest.Middleware(o, extraBindings) }
 
 // service is a real gRPC server on a loopback port guarded by both
 // interceptors over a real engine, and a real client connected to it.
