@@ -204,38 +204,9 @@ func TestMemoryMatchesSQLite(t *testing.T) {
 			t.Fatalf("Memory Record: %v", err)
 		}
 	}
-	// compare checks every history and every binding's Learned, with
-	// since before, inside and after the uses, and between microseconds.
 	compare := func(when string) {
 		t.Helper()
-		for _, fp := range fps {
-			want, err := sq.Lookup(ctx, fp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := mem.Lookup(ctx, fp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sameSeen(got.Origins, want.Origins) || !got.LastSeen.Equal(want.LastSeen) || got.Uses != want.Uses {
-				t.Fatalf("%s: Lookup differs:\nmemory %s\nsqlite %s", when, describe(got.LastSeen, got.Uses, got.Origins), describe(want.LastSeen, want.Uses, want.Origins))
-			}
-		}
-		for _, b := range append(bindings, "big", "none") {
-			for _, since := range []time.Time{{}, t0, t0.Add(150 * time.Second), t0.Add(150*time.Second + 500*time.Nanosecond).In(zone), t0.Add(time.Hour)} {
-				want, err := sq.Learned(ctx, b, since)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := mem.Learned(ctx, b, since)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !sameSeen(got, want) {
-					t.Fatalf("%s: Learned(%q, %s) differs:\nmemory %s\nsqlite %s", when, b, since, describe(time.Time{}, 0, got), describe(time.Time{}, 0, want))
-				}
-			}
-		}
+		compareStores(t, when, mem, sq, fps, append(bindings, "big", "none"), zone)
 	}
 	// Credentials: origins from a pool larger than MaxOrigins.
 	for i := range diffUses {
@@ -280,6 +251,42 @@ func TestMemoryMatchesSQLite(t *testing.T) {
 	compare("at the end")
 	if l, _ := mem.Learned(ctx, "big", time.Time{}); diffLearnedCap && len(l) != origin.MaxLearned {
 		t.Fatalf("binding kept %d learned origins, want the test to fill MaxLearned (%d)", len(l), origin.MaxLearned)
+	}
+}
+
+// compareStores checks that got answers as want does: the history of
+// every credential in fps (none when fps is empty) and the Learned of every
+// binding, with since before, inside and after the uses, and between
+// microseconds.
+func compareStores(t *testing.T, when string, got, want origin.Store, fps, bindings []string, zone *time.Location) {
+	t.Helper()
+	for _, fp := range fps {
+		w, err := want.Lookup(ctx, fp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := got.Lookup(ctx, fp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameSeen(g.Origins, w.Origins) || !g.LastSeen.Equal(w.LastSeen) || g.Uses != w.Uses {
+			t.Fatalf("%s: Lookup differs:\ngot  %s\nwant %s", when, describe(g.LastSeen, g.Uses, g.Origins), describe(w.LastSeen, w.Uses, w.Origins))
+		}
+	}
+	for _, b := range bindings {
+		for _, since := range []time.Time{{}, t0, t0.Add(150 * time.Second), t0.Add(150*time.Second + 500*time.Nanosecond).In(zone), t0.Add(time.Hour)} {
+			w, err := want.Learned(ctx, b, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := got.Learned(ctx, b, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameSeen(g, w) {
+				t.Fatalf("%s: Learned(%q, %s) differs:\ngot  %s\nwant %s", when, b, since, describe(time.Time{}, 0, g), describe(time.Time{}, 0, w))
+			}
+		}
 	}
 }
 

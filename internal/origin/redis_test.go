@@ -367,41 +367,11 @@ func TestRedisMatchesSQLite(t *testing.T) {
 	}
 	compare := func(when string, learnedOnly bool) {
 		t.Helper()
-		for _, fp := range fps {
-			if learnedOnly {
-				break
-			}
-			want, err := ref.Lookup(ctx, fp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := rd.Lookup(ctx, fp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sameSeen(got.Origins, want.Origins) || !got.LastSeen.Equal(want.LastSeen) || got.Uses != want.Uses {
-				t.Fatalf("%s: Lookup differs:\nredis     %s\nreference %s", when, describe(got.LastSeen, got.Uses, got.Origins), describe(want.LastSeen, want.Uses, want.Origins))
-			}
-		}
-		list := append(bindings, "big", "none")
 		if learnedOnly {
-			list = []string{"big"}
+			compareStores(t, when, rd, ref, nil, []string{"big"}, zone)
+			return
 		}
-		for _, b := range list {
-			for _, since := range []time.Time{{}, t0, t0.Add(150 * time.Second), t0.Add(150*time.Second + 500*time.Nanosecond).In(zone), t0.Add(time.Hour)} {
-				want, err := ref.Learned(ctx, b, since)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := rd.Learned(ctx, b, since)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !sameSeen(got, want) {
-					t.Fatalf("%s: Learned(%q, %s) differs:\nredis     %s\nreference %s", when, b, since, describe(time.Time{}, 0, got), describe(time.Time{}, 0, want))
-				}
-			}
-		}
+		compareStores(t, when, rd, ref, fps, append(bindings, "big", "none"), zone)
 	}
 	for i := range diffUses {
 		both(origin.Use{
