@@ -310,16 +310,13 @@ tests:
 func TestBindingsTestFailingSuite(t *testing.T) {
 	w := newPolicyWorld(t, pwBindings, false)
 	tok := w.token("repo:acme/deploy:ref:refs/heads/main", "t-1", pwAt)
+	// How each expectation fails is policytest's (TestFailingCase); here,
+	// that the command runs a suite, prints its blocks and exits 1.
 	cases := []struct {
 		name, expect, want string
 	}{
 		{"passes", `{decision: allow, reasons: [provenance_verified], actions: []}`, ""},
 		{"decision", `{decision: deny}`, "decision: got allow, want deny"},
-		{"credential", `{decision: allow, credential: rejected}`, "credential: got accepted (ok), want rejected"},
-		{"provenance", `{decision: allow, provenance: violated}`, "provenance: got verified, want violated"},
-		{"reasons", `{decision: allow, reasons: [copied_credential]}`, "reasons: want copied_credential, it is not among [provenance_verified]"},
-		{"not_reasons", `{decision: allow, not_reasons: [provenance_verified]}`, "not_reasons: provenance_verified is among the reasons"},
-		{"actions", `{decision: allow, actions: [revoke]}`, "actions: got [], want [revoke]"},
 	}
 	var b strings.Builder
 	b.WriteString("version: 1\ntests:\n")
@@ -331,7 +328,7 @@ func TestBindingsTestFailingSuite(t *testing.T) {
 	if code != exitFail {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
-	if !strings.HasSuffix(out, "\n1 passed, 6 failed\n") {
+	if !strings.HasSuffix(out, "\n1 passed, 1 failed\n") {
 		t.Errorf("closing line:\n%s", out)
 	}
 	for _, c := range cases {
