@@ -123,26 +123,22 @@ func (p *Postgres) Add(ctx context.Context, r Revocation) (Revocation, error) {
 			return Revocation{}, err
 		}
 	}
-	_, err = p.pool.Exec(ctx, `INSERT INTO revocation (`+pgColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		r.ID, string(r.Kind), r.Value, r.Issuer, toPG(r.IssuedBefore), r.Reason, r.CreatedAt, toPG(r.ExpiresAt))
+	// The row and its announcement are one statement: PostgreSQL delivers
+	// the notification when, and only when, the row commits.
+	_, err = p.pool.Exec(ctx, `WITH ins AS (INSERT INTO revocation (`+pgColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
+		SELECT pg_notify($9, id) FROM ins`,
+		r.ID, string(r.Kind), r.Value, r.Issuer, toPG(r.IssuedBefore), r.Reason, r.CreatedAt, toPG(r.ExpiresAt), Channel)
 	if err != nil {
 		return Revocation{}, fmt.Errorf("revocation: add: %w", err)
 	}
 	p.live.add(r)
-	p.notify(ctx, r.ID)
 	return r, nil
 }
 
 // Channel is the PostgreSQL notification channel on which every change of
 // the revocation table is announced to the other replicas (Follow).
 const Channel = "provost_revocations"
-
-// notify tells the other replicas that the table changed. A lost
-// notification is healed by Follow's periodic reconcile.
-func (p *Postgres) notify(ctx context.Context, id string) {
-	p.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, id)
-}
 
 // Follow keeps this replica's index in step with the table: it listens on
 // Channel and refreshes on every notification, and refreshes anyway every
@@ -203,15 +199,18 @@ func (p *Postgres) refreshWithin(ctx context.Context) error {
 func (p *Postgres) Remove(ctx context.Context, id string) error {
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
-	tag, err := p.pool.Exec(ctx, `DELETE FROM revocation WHERE id = $1`, id)
+	// The delete and its announcement are one statement, so the other
+	// replicas hear of it exactly when it commits.
+	var n int64
+	err := p.pool.QueryRow(ctx, `WITH del AS (DELETE FROM revocation WHERE id = $1 RETURNING id)
+		SELECT (SELECT count(*) FROM del) FROM (SELECT pg_notify($2, $1)) AS announced`, id, Channel).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("revocation: remove %s: %w", id, err)
 	}
 	// Gone from the table either way: if another replica removed it first,
 	// forget it here too.
 	p.live.remove(id)
-	p.notify(ctx, id)
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return fmt.Errorf("revocation: remove %q: %w", id, ErrNotFound)
 	}
 	return nil
