@@ -385,7 +385,11 @@ func (a *App) Reload(ctx context.Context) error {
 		return err
 	}
 	if a.pg != nil {
-		a.pg.Exec(ctx, `SELECT pg_notify($1, $2)`, ReloadChannel, a.instance)
+		if _, err := a.pg.Exec(ctx, `SELECT pg_notify($1, $2)`, ReloadChannel, a.instance); err != nil {
+			// This replica reloaded; the others keep their configuration
+			// until they reload themselves.
+			a.log.LogAttrs(ctx, slog.LevelWarn, "reloaded, but the other replicas were not told", slog.Any("error", err))
+		}
 	}
 	return nil
 }
