@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -127,7 +128,10 @@ func (d *Data) openRedis(ctx context.Context, c config.Redis, resolve func(strin
 		opts.Password = strings.TrimRight(string(pw), "\r\n")
 	}
 	if c.TLS.Enabled {
-		host, _, _ := strings.Cut(c.Addr, ":")
+		host, _, err := net.SplitHostPort(c.Addr)
+		if err != nil {
+			return fmt.Errorf("provost: storage.redis.addr %q is not host:port: %w", c.Addr, err)
+		}
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 		if c.TLS.CA != "" {
 			pem, err := smallfile.Read(resolve(c.TLS.CA), smallfile.DefaultLimit)
