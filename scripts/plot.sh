@@ -3,7 +3,7 @@
 # `go test -bench` output, with bench/cmd/plot (its own module, bench/, so
 # gonum/plot never enters the product's go.mod):
 #
-#   scripts/plot.sh                       # bench/results/decision.txt
+#   scripts/plot.sh                       # bench/results/fastpath-{decision,scale}.txt and opa.txt
 #   scripts/plot.sh bench/results/a.txt bench/results/b.txt
 #
 # Paths are relative to the repository root. Each benchmark's median ns/op
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  files=(bench/results/decision.txt)
+  files=(bench/results/fastpath-decision.txt bench/results/fastpath-scale.txt bench/results/opa.txt)
 fi
 args=()
 for f in "${files[@]}"; do
