@@ -40,54 +40,19 @@ func (s *Server) createRevocation(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, status, code, why)
 		return
 	}
-	rev, why := s.toRevocation(&req)
-	req.Credential = "" // forgotten from here on
-	if why != "" {
-		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, why)
-		return
-	}
-	stored, err := s.app.Revocations.Add(r.Context(), rev)
-	if errors.Is(err, revocation.ErrInvalid) {
-		// Validate's messages never repeat the value.
-		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, err.Error())
+	c, _ := ClientFrom(r.Context())
+	stored, err := Revoker{App: s.app, Log: s.log, Now: s.now}.Create(r.Context(), &req, c)
+	var invalid *InvalidError
+	if errors.As(err, &invalid) {
+		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, invalid.Msg)
 		return
 	}
 	if err != nil {
 		s.internal(w, r, "adding a revocation", err)
 		return
 	}
-	c, _ := ClientFrom(r.Context())
-	s.log.LogAttrs(r.Context(), slog.LevelWarn, "revocation created",
-		slog.String("revocation", stored.ID), slog.String("kind", string(stored.Kind)), slog.String("value", stored.Value),
-		slog.String("issuer", stored.Issuer), slog.String("reason", stored.Reason), slog.String("client", c.Name))
 	w.Header().Set("Location", "/v1/revocations/"+stored.ID)
 	writeJSON(w, http.StatusCreated, fromRevocation(stored))
-}
-
-// toRevocation turns a request into a revocation, fingerprinting a raw
-// credential; the returned reason never repeats the credential.
-func (s *Server) toRevocation(req *CreateRequest) (revocation.Revocation, string) {
-	rev := revocation.Revocation{Kind: revocation.Kind(req.Kind), Value: req.Value, Issuer: req.Issuer, Reason: req.Reason}
-	if req.Credential != "" {
-		switch {
-		case req.Value != "":
-			return rev, "give either value or credential, not both"
-		case rev.Kind != "" && rev.Kind != revocation.KindFingerprint:
-			return rev, "credential applies only to kind fingerprint"
-		}
-		rev.Kind, rev.Value = revocation.KindFingerprint, s.app.Fingerprint(req.Credential)
-	}
-	var why string
-	if rev.IssuedBefore, why = parseTime("issued_before", req.IssuedBefore); why != "" {
-		return rev, why
-	}
-	if rev.ExpiresAt, why = parseTime("expires_at", req.ExpiresAt); why != "" {
-		return rev, why
-	}
-	if !rev.ExpiresAt.IsZero() && !rev.ExpiresAt.After(s.now()) {
-		return rev, "expires_at is not in the future"
-	}
-	return rev, ""
 }
 
 func parseTime(field, v string) (time.Time, string) {

@@ -18,18 +18,7 @@ import (
 // authentication, then the routes.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/revocations", s.listRevocations)
-	mux.HandleFunc("POST /v1/revocations", s.createRevocation)
-	mux.HandleFunc("DELETE /v1/revocations/{id}", s.deleteRevocation)
-	mux.HandleFunc("POST /v1/reload", s.reload)
-	mux.HandleFunc("GET /v1/status", s.status)
-	mux.HandleFunc("GET /metrics", s.serveMetrics)
-	for path, allow := range map[string]string{
-		"/v1/revocations": "GET, POST", "/v1/revocations/{id}": "DELETE",
-		"/v1/reload": "POST", "/v1/status": "GET", "/metrics": "GET",
-	} {
-		mux.HandleFunc(path, methodNotAllowed(allow))
-	}
+	s.register(mux) // table.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, CodeNotFound, "no admin route "+r.Method+" "+clip(r.URL.Path, 128))
 	})

@@ -45,6 +45,10 @@ type Options struct {
 	Now func() time.Time
 	// Version is shown by GET /v1/status.
 	Version string
+	// UI, when not nil, is served at UIPath and below (the dashboard, with
+	// ui.listener: admin), authenticated by itself rather than by the
+	// admin API's guard.
+	UI http.Handler
 }
 
 // Server is the admin API.
@@ -104,6 +108,9 @@ func New(o Options) (*Server, error) {
 	s.clientLimit = newLimiter(l.PerSecond, l.Burst, s.now)
 	s.started = s.now()
 	s.handler = s.routes()
+	if o.UI != nil {
+		s.handler = s.withUI(o.UI, s.handler)
+	}
 	return s, nil
 }
 
