@@ -2,24 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"iter"
 	"os"
-	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/credential"
-	"github.com/provost-dev/provost/internal/evidence"
-	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/trail"
 )
@@ -27,21 +20,62 @@ import (
 const trailUsage = `usage: provost trail SUBCOMMAND [--config FILE] [--data-dir DIR] [flags]
 Investigate the evidence log.
   verify        check the whole log against its checkpoints
-  show          list records: [--fingerprint FP | --credential-stdin] [--workload ID] [--network CIDR]
-                [--binding B] [--decision D] [--reason CODE] [--since T] [--until T] [--limit N] [--json]
-  timeline      one credential's uses and origins over time: --fingerprint FP | --credential-stdin
-  origins       distinct origins per credential, first and last seen: [--fingerprint FP | --credential-stdin]
-  blast-radius  what a credential or workload touched: --fingerprint FP | --credential-stdin | --workload ID
-  export        the records show selects (same filters, no limit) to standard output: --format jsonl|ocsf
-  report        findings by OWASP NHI Top 10 / NIST CSF 2.0 / SP 800-207 and decisions over time:
-                --format markdown|html [--since T] [--until T]
+  show          list records, filtered
+  timeline      one credential's uses over time, with new origins, revocations and step-ups marked
+  origins       distinct origins per credential, first and last seen
+  blast-radius  what a credential or a workload touched
+  export        records as JSON lines or OCSF events to standard output; --follow streams new ones
+  report        findings by OWASP NHI Top 10 / NIST CSF 2.0 / SP 800-207 and decisions over time
   backtest      replay the recorded evidence against a candidate bindings file
-Times (--since, --until) are RFC 3339 or a duration before now (24h). Every subcommand but verify and
-backtest first brings the index (<data_dir>/trail.db) up to date with the log.
+'provost trail SUBCOMMAND -h' describes one. Times (--since, --until) are RFC 3339 or a duration
+before now (90m, 24h, 7d). A fingerprint may be given whole or by a prefix of at least 8
+characters (fp1:xxxx) that names one credential, as the tables show it. Every query subcommand
+first brings the index (<data_dir>/trail.db) up to date with the log.
 `
+
+// trailSubUsage is the first lines of each subcommand's help; its flags
+// follow.
+var trailSubUsage = map[string]string{
+	"show": `usage: provost trail show [--fingerprint FP | --credential-stdin] [--workload ID] [--network CIDR]
+       [--binding B] [--decision D] [--reason CODE] [--since T] [--until T] [--limit N] [--json]
+Lists the records the filters select (all given must hold), in log order.`,
+	"timeline": `usage: provost trail timeline (--fingerprint FP | --credential-stdin) [--since T] [--until T] [--limit N] [--json]
+Lists one credential's uses in time order; NOTES marks the first use from each origin, the decision
+that revoked the credential, a step-up (re-authentication required) and a use refused as revoked.`,
+	"origins": `usage: provost trail origins [--fingerprint FP | --credential-stdin] [--since T] [--until T] [--limit N] [--json]
+Lists the distinct origins (workload, client network) of one credential or of every credential.`,
+	"blast-radius": `usage: provost trail blast-radius (--fingerprint FP | --credential-stdin | --workload ID) [--since T] [--until T] [--limit N] [--json]
+Lists each method and path a credential or a workload reached, most used first.`,
+	"export": `usage: provost trail export [--format jsonl|ocsf] [--ocsf-classes 3002,6003] [show's filters, no --limit]
+       [--follow [--position FILE] [--poll D]] [--json]
+Writes the records the filters select to standard output: JSON lines (each the record as logged) or
+OCSF events. --follow keeps streaming records as they are appended, from --position FILE (read at
+start, replaced after each batch written) or the start of the log, until interrupted.`,
+	"report": `usage: provost trail report [--format markdown|html] [--since T] [--until T] [--json]
+Writes totals, the findings by framework and the decisions over time (hours or days without a
+decision are left out of the table).`,
+}
+
+// trailEnv is what the trail commands take from their surroundings; tests
+// replace it.
+type trailEnv struct {
+	now func() time.Time
+	// terminal reports whether progress may be drawn on a writer.
+	terminal func(io.Writer) bool
+	// progressDelay is how long work runs before its progress bar shows.
+	progressDelay time.Duration
+}
+
+func defaultTrailEnv() trailEnv {
+	return trailEnv{now: time.Now, terminal: isTerminal, progressDelay: progressDelay}
+}
 
 // cmdTrail dispatches provost trail SUBCOMMAND.
 func cmdTrail(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return defaultTrailEnv().cmd(ctx, args, stdin, stdout, stderr)
+}
+
+func (e trailEnv) cmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, trailUsage)
 		return exitUsage
@@ -49,17 +83,40 @@ func cmdTrail(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "verify":
-		return trailVerify(ctx, rest, stdin, stdout, stderr)
+		return e.verify(ctx, rest, stdout, stderr)
 	case "backtest":
-		return trailBacktest(ctx, rest, stdin, stdout, stderr)
+		return e.backtest(ctx, rest, stdout, stderr)
 	case "show", "timeline", "origins", "blast-radius", "export", "report":
-		return trailQuery(ctx, sub, rest, stdin, stdout, stderr)
+		return e.query(ctx, sub, rest, stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, trailUsage)
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "provost trail: unknown subcommand %q\n\n%s", sub, trailUsage)
 	return exitUsage
+}
+
+// parseFlags parses args into fs; -h prints usage and fs's flags on
+// stdout. It returns -1 to go on, else the exit code.
+func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) int {
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "run '%s -h' for help\n", fs.Name())
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
+		return exitUsage
+	}
+	return -1
 }
 
 // trailOpts are the flags of the query subcommands.
@@ -69,74 +126,60 @@ type trailOpts struct {
 	credStdin                      bool
 	workload, network, binding     string
 	decision, reason, since, until string
-	format                         string
+	format, ocsfClasses            string
 	limit                          int
 	json                           bool
+	follow                         bool
+	position                       string
+	poll                           time.Duration
 	filter                         trail.Filter
+	// prefix is set when --fingerprint is a prefix the index must resolve.
+	prefix bool
+}
+
+func has(sub string, subs ...string) bool {
+	for _, s := range subs {
+		if s == sub {
+			return true
+		}
+	}
+	return false
 }
 
 func trailFlagSet(sub string, o *trailOpts, stderr io.Writer) *flag.FlagSet {
-	fs := flagSet("provost trail "+sub, trailUsage, stderr)
+	fs := flag.NewFlagSet("provost trail "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.StringVar(&o.cfgFile, "config", defaultConfigFile, "configuration `file` naming the data directory")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data `directory` (overrides data_dir in the configuration)")
 	if sub != "report" {
-		fs.StringVar(&o.fingerprint, "fingerprint", "", "the credential's `fingerprint` (fp1:...)")
+		fs.StringVar(&o.fingerprint, "fingerprint", "", "the credential's fingerprint `FP` (fp1:...), whole or a prefix that names one credential")
 		fs.BoolVar(&o.credStdin, "credential-stdin", false, "read the raw credential from standard input and fingerprint it locally")
 	}
-	if sub == "show" || sub == "export" || sub == "blast-radius" {
+	if has(sub, "show", "export", "blast-radius") {
 		fs.StringVar(&o.workload, "workload", "", "the workload's SPIFFE `ID`")
 	}
-	if sub == "show" || sub == "export" {
+	if has(sub, "show", "export") {
 		fs.StringVar(&o.network, "network", "", "the client's network: a `CIDR` prefix or an address")
 		fs.StringVar(&o.binding, "binding", "", "the binding's `name`")
 		fs.StringVar(&o.decision, "decision", "", "allow, step_up or deny")
 		fs.StringVar(&o.reason, "reason", "", "a reason `code`")
 	}
-	if sub == "show" || sub == "export" || sub == "report" {
-		fs.StringVar(&o.since, "since", "", "from `T` (RFC 3339, or a duration before now)")
-		fs.StringVar(&o.until, "until", "", "until `T`, excluded (RFC 3339, or a duration before now)")
-	}
+	fs.StringVar(&o.since, "since", "", "from `T`, included (RFC 3339, or a duration before now: 90m, 24h, 7d)")
+	fs.StringVar(&o.until, "until", "", "until `T`, excluded (RFC 3339, or a duration before now)")
+	fs.BoolVar(&o.json, "json", false, "print JSON")
 	switch sub {
 	case "export":
-		fs.StringVar(&o.format, "format", "jsonl", "jsonl or ocsf")
+		fs.StringVar(&o.format, "format", "jsonl", "jsonl or ocsf (--json is --format jsonl)")
+		fs.StringVar(&o.ocsfClasses, "ocsf-classes", "3002,6003", "the OCSF event `classes` to write per record: 3002 (Authentication), 6003 (API Activity) or both")
+		fs.BoolVar(&o.follow, "follow", false, "keep writing records as they are appended, until interrupted")
+		fs.StringVar(&o.position, "position", "", "with --follow: resume from the position in `FILE`, and keep it there")
+		fs.DurationVar(&o.poll, "poll", time.Second, "with --follow: how often to look for new records")
 	case "report":
-		fs.StringVar(&o.format, "format", "markdown", "markdown or html")
+		fs.StringVar(&o.format, "format", "markdown", "markdown or html (--json prints the summary as JSON)")
 	default:
 		fs.IntVar(&o.limit, "limit", 0, fmt.Sprintf("at most `N` rows (default %d, at most %d)", trail.DefaultLimit, trail.MaxLimit))
-		fs.BoolVar(&o.json, "json", false, "print JSON")
 	}
 	return fs
-}
-
-func trailQuery(ctx context.Context, sub string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var o trailOpts
-	fs := trailFlagSet(sub, &o, stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	prefix := "provost trail " + sub + ":"
-	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, prefix, "unexpected arguments:", strings.Join(fs.Args(), " "))
-		return exitUsage
-	}
-	dir, err := trailDataDir(o.cfgFile, o.dataDir)
-	if err == nil {
-		err = o.resolve(sub, dir, stdin, time.Now())
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, prefix, err)
-		return exitUsage
-	}
-	x, code := trailIndex(ctx, dir, prefix, stderr)
-	if x == nil {
-		return code
-	}
-	defer x.Close()
-	if err := runTrailQuery(ctx, sub, x, &o, stdout); err != nil {
-		fmt.Fprintln(stderr, prefix, err)
-		return exitFail
-	}
-	return exitOK
 }
 
 func trailDataDir(cfgFile, dataDir string) (string, error) {
@@ -165,63 +208,154 @@ func sharedEvidence(cfg *config.Config) error {
 		"(provost receipt get, provost receipt verify), see docs/scale-out.md; --data-dir DIR reads the log a replica kept in DIR before")
 }
 
+// minPrefix is the least number of characters after "fp1:" a fingerprint
+// prefix must have.
+const minPrefix = 4
+
+// fingerprintPrefix reports whether s can be a prefix of a fingerprint:
+// "fp1:", then minPrefix to 42 base64url characters.
+func fingerprintPrefix(s string) bool {
+	rest, ok := strings.CutPrefix(s, fingerprint.Prefix)
+	if !ok || len(rest) < minPrefix || len(s) >= len(fingerprint.Prefix)+43 {
+		return false
+	}
+	return !strings.ContainsFunc(rest, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	})
+}
+
 // resolve checks the flags for sub and builds the filter; it reads the
 // credential from stdin when asked, and fingerprints it with dir's secret.
 func (o *trailOpts) resolve(sub, dir string, stdin io.Reader, now time.Time) error {
-	if o.credStdin {
-		if o.fingerprint != "" {
-			return errors.New("give --fingerprint or --credential-stdin, not both")
-		}
-		fp, err := localFingerprint(dir, stdin)
-		if err != nil {
-			return err
-		}
-		o.fingerprint = fp
-	} else if o.fingerprint != "" && !fingerprint.Valid(o.fingerprint) {
-		// Never echoed: it may be a raw credential pasted by mistake.
-		return errors.New("--fingerprint is not a fingerprint (fp1:...); to look up a raw credential, use --credential-stdin")
+	if err := o.resolveFingerprint(dir, stdin); err != nil {
+		return err
 	}
-	switch {
-	case sub == "timeline" && o.fingerprint == "":
-		return errors.New("name the credential: --fingerprint FP or --credential-stdin")
-	case sub == "blast-radius" && (o.fingerprint == "") == (o.workload == ""):
-		return errors.New("name a credential (--fingerprint FP or --credential-stdin) or a workload (--workload ID)")
-	case sub == "export" && o.format != "jsonl" && o.format != "ocsf":
-		return fmt.Errorf("--format %q: want jsonl or ocsf", o.format)
-	case sub == "report" && o.format != "markdown" && o.format != "html":
-		return fmt.Errorf("--format %q: want markdown or html", o.format)
-	case o.decision != "" && o.decision != "allow" && o.decision != "step_up" && o.decision != "deny":
-		return fmt.Errorf("--decision %q: want allow, step_up or deny", o.decision)
-	case o.limit < 0:
-		return errors.New("--limit must not be negative")
+	if err := o.check(sub); err != nil {
+		return err
 	}
-	from, err := parseWhen(o.since, now)
+	from, to, err := window(o.since, o.until, now)
 	if err != nil {
-		return fmt.Errorf("--since: %w", err)
-	}
-	to, err := parseWhen(o.until, now)
-	if err != nil {
-		return fmt.Errorf("--until: %w", err)
+		return err
 	}
 	o.filter = trail.Filter{Fingerprint: o.fingerprint, Workload: o.workload, Network: o.network, Binding: o.binding,
 		Decision: o.decision, Reason: o.reason, From: from, To: to, Limit: o.limit}
 	return o.filter.Validate()
 }
 
-// parseWhen reads an RFC 3339 time or a duration before now; "" is the
-// zero time.
-func parseWhen(s string, now time.Time) (time.Time, error) {
+func (o *trailOpts) resolveFingerprint(dir string, stdin io.Reader) error {
+	switch {
+	case o.credStdin && o.fingerprint != "":
+		return errors.New("give --fingerprint or --credential-stdin, not both")
+	case o.credStdin:
+		fp, err := localFingerprint(dir, stdin)
+		if err != nil {
+			return err
+		}
+		o.fingerprint = fp
+	case o.fingerprint == "" || fingerprint.Valid(o.fingerprint):
+	case fingerprintPrefix(o.fingerprint):
+		o.prefix = true
+	default:
+		// Never echoed: it may be a raw credential pasted by mistake.
+		return fmt.Errorf("--fingerprint is not a fingerprint (fp1:...) or a prefix of one (fp1: and at least %d characters); to look up a raw credential, use --credential-stdin", minPrefix)
+	}
+	return nil
+}
+
+// check refuses flags that do not go together.
+func (o *trailOpts) check(sub string) error {
+	switch {
+	case sub == "timeline" && o.fingerprint == "":
+		return errors.New("name the credential: --fingerprint FP or --credential-stdin")
+	case sub == "blast-radius" && (o.fingerprint == "") == (o.workload == ""):
+		return errors.New("name a credential (--fingerprint FP or --credential-stdin) or a workload (--workload ID)")
+	case o.decision != "" && o.decision != "allow" && o.decision != "step_up" && o.decision != "deny":
+		return fmt.Errorf("--decision %q: want allow, step_up or deny", o.decision)
+	case o.limit < 0:
+		return fmt.Errorf("--limit %d: must not be negative", o.limit)
+	case sub == "report" && o.format != "markdown" && o.format != "html":
+		return fmt.Errorf("--format %q: want markdown or html", o.format)
+	case sub == "report" && o.json && o.format != "markdown":
+		return errors.New("--json prints the report as JSON: give it or --format, not both")
+	case sub == "export":
+		return o.checkExport()
+	}
+	return nil
+}
+
+func (o *trailOpts) checkExport() error {
+	if o.json {
+		if o.format != "jsonl" {
+			return errors.New("--json is --format jsonl: give it or --format, not both")
+		}
+	}
+	if o.format != "jsonl" && o.format != "ocsf" {
+		return fmt.Errorf("--format %q: want jsonl or ocsf", o.format)
+	}
+	if _, err := ocsfClasses(o.ocsfClasses); err != nil {
+		return err
+	}
+	if !o.follow {
+		if o.position != "" {
+			return errors.New("--position goes with --follow")
+		}
+		return nil
+	}
+	switch {
+	case o.until != "":
+		return errors.New("--until does not go with --follow, which keeps writing new records")
+	case o.prefix:
+		return errors.New("with --follow, give the whole fingerprint (fp1: and 43 characters) or --credential-stdin")
+	case o.poll < 10*time.Millisecond || o.poll > time.Hour:
+		return fmt.Errorf("--poll %s: want 10ms to 1h", o.poll)
+	}
+	return nil
+}
+
+// window reads --since and --until.
+func window(since, until string, now time.Time) (from, to time.Time, err error) {
+	if from, err = parseWhen("--since", since, now); err != nil {
+		return from, to, err
+	}
+	if to, err = parseWhen("--until", until, now); err != nil {
+		return from, to, err
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return from, to, fmt.Errorf("--since %s is not before --until %s", since, until)
+	}
+	return from, to, nil
+}
+
+// parseWhen reads an RFC 3339 time or a duration before now (Go's units,
+// and d for days of 24 hours); "" is the zero time.
+func parseWhen(flagName, s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a positive duration", s)
+	d, err := parseAgo(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time (2026-03-01T12:00:00Z) or a duration before now (90m, 24h, 7d)", flagName, s)
 	}
 	return now.Add(-d), nil
+}
+
+// parseAgo reads a non-negative duration: Go's (1h30m) or whole days (7d).
+func parseAgo(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int64
+		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || fmt.Sprint(n) != days || n < 0 || n > 100*365 {
+			return 0, errors.New("bad days")
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, errors.New("bad duration")
+	}
+	return d, nil
 }
 
 // localFingerprint reads one credential from stdin and fingerprints it with
@@ -244,185 +378,4 @@ func localFingerprint(dir string, stdin io.Reader) (string, error) {
 		return "", err
 	}
 	return credential.Fingerprint(f, raw), nil
-}
-
-// trailIndex opens the log read-only and the index, and syncs the index.
-// It returns nil and the exit code on failure.
-func trailIndex(ctx context.Context, dir, prefix string, stderr io.Writer) (*trail.Index, int) {
-	logDir := app.LayoutOf(dir).Evidence
-	if _, err := os.Stat(filepath.Join(logDir, "evidence.db")); err != nil {
-		fmt.Fprintf(stderr, "%s no evidence log in %s\n", prefix, logDir)
-		return nil, exitFail
-	}
-	l, err := evidencelog.Open(ctx, logDir, evidencelog.Options{ReadOnly: true})
-	if err != nil {
-		fmt.Fprintln(stderr, prefix, err)
-		return nil, exitFail
-	}
-	defer l.Close()
-	x, err := trail.Open(ctx, filepath.Join(dir, trail.File))
-	if err != nil {
-		fmt.Fprintln(stderr, prefix, err)
-		return nil, exitFail
-	}
-	res, err := trail.Sync(ctx, l, x)
-	if err != nil {
-		x.Close()
-		fmt.Fprintln(stderr, prefix, err)
-		if errors.Is(err, trail.ErrStale) {
-			fmt.Fprintf(stderr, "%s check the log with 'provost trail verify'; delete %s to rebuild the index\n", prefix, filepath.Join(dir, trail.File))
-		}
-		return nil, exitFail
-	}
-	if res.Skipped > 0 {
-		fmt.Fprintf(stderr, "%s warning: %d log entries are not evidence records this Provost reads; they are not indexed\n", prefix, res.Skipped)
-	}
-	return x, exitOK
-}
-
-func runTrailQuery(ctx context.Context, sub string, x *trail.Index, o *trailOpts, w io.Writer) error {
-	switch sub {
-	case "show":
-		es, err := x.Show(ctx, o.filter)
-		if err != nil {
-			return err
-		}
-		return printRows(w, o.json, es, showRow)
-	case "timeline":
-		uses, err := x.Timeline(ctx, o.fingerprint, o.limit)
-		if err != nil {
-			return err
-		}
-		return printRows(w, o.json, uses, timelineRow)
-	case "origins":
-		origins, err := x.Origins(ctx, o.fingerprint, o.limit)
-		if err != nil {
-			return err
-		}
-		return printRows(w, o.json, origins, originRow)
-	case "blast-radius":
-		targets, err := x.BlastRadius(ctx, trail.Scope{Fingerprint: o.fingerprint, Workload: o.workload}, o.limit)
-		if err != nil {
-			return err
-		}
-		return printRows(w, o.json, targets, targetRow)
-	case "export":
-		return trailExport(ctx, x, o, w)
-	}
-	return x.Report(ctx, w, o.format, o.filter.From, o.filter.To)
-}
-
-func trailExport(ctx context.Context, x *trail.Index, o *trailOpts, w io.Writer) error {
-	var scanErr error
-	records := func(yield func(evidence.Record) bool) {
-		for e, err := range x.Scan(ctx, o.filter) {
-			if err != nil {
-				scanErr = err
-				return
-			}
-			if !yield(e.Record) {
-				return
-			}
-		}
-	}
-	var err error
-	if o.format == "ocsf" {
-		err = writeOCSF(w, records)
-	} else {
-		err = evidence.WriteJSONLines(w, records)
-	}
-	return errors.Join(err, scanErr)
-}
-
-func writeOCSF(w io.Writer, records iter.Seq[evidence.Record]) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for r := range records {
-		if err := enc.Encode(evidence.OCSF(r)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// printRows prints rows as JSON, or one tab-aligned line each.
-func printRows[T any](w io.Writer, asJSON bool, rows []T, line func(T) []string) error {
-	if asJSON {
-		if rows == nil {
-			rows = []T{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, r := range rows {
-		cells := line(r)
-		for i, c := range cells {
-			cells[i] = printable(orDash(c))
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	return tw.Flush()
-}
-
-// printable replaces what a terminal would interpret (control characters,
-// tabs, newlines) in a value read from a record.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '?'
-	}, s)
-}
-
-func when(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func shortFP(fp string) string {
-	if len(fp) > 16 {
-		return fp[:16] + "…"
-	}
-	return fp
-}
-
-func reasonCodes(r evidence.Record) string {
-	codes := make([]string, 0, len(r.Reasons))
-	for _, c := range r.Reasons {
-		codes = append(codes, string(c.Code))
-	}
-	return strings.Join(codes, ",")
-}
-
-func showRow(e trail.Entry) []string {
-	r := e.Record
-	client := r.Signals.Network.Client
-	if client == "" {
-		client = r.Signals.Network.Peer
-	}
-	workload := r.Origin.Workload
-	if workload == "" {
-		workload = r.Signals.Workload.ID
-	}
-	return []string{when(r.Time.Time), string(r.Decision), shortFP(r.Credential.Fingerprint), r.Credential.Issuer.Subject,
-		workload, client, r.Binding, reasonCodes(r)}
-}
-
-func timelineRow(u trail.Use) []string {
-	mark := ""
-	if u.NewOrigin {
-		mark = "new origin"
-	}
-	return []string{when(u.Time), u.Decision, u.Workload, u.Network, u.Client, u.Method + " " + u.Path, strings.Join(u.Reasons, ","), mark}
-}
-
-func originRow(o trail.Origin) []string {
-	return []string{shortFP(o.Fingerprint), o.Subject, o.Workload, o.Network, strings.Join(o.Clients, ","), when(o.First), when(o.Last),
-		fmt.Sprintf("%d uses", o.Count), fmt.Sprintf("%d allowed", o.Allowed), fmt.Sprintf("%d denied", o.Denied)}
-}
-
-func targetRow(t trail.Target) []string {
-	return []string{t.Method, t.Path, fmt.Sprintf("%d requests", t.Count), fmt.Sprintf("%d allow", t.Allowed),
-		fmt.Sprintf("%d step_up", t.SteppedUp), fmt.Sprintf("%d deny", t.Denied), fmt.Sprintf("%d credentials", t.Credentials),
-		when(t.First), when(t.Last)}
 }

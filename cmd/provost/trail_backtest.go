@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/backtest"
@@ -16,38 +17,54 @@ import (
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/evidencelog"
+	"github.com/provost-dev/provost/internal/trail"
 )
 
-// trailBacktest is `provost trail backtest`: it replays the evidence log
+const trailBacktestUsage = `usage: provost trail backtest --bindings NEW.yaml [--config FILE] [--data-dir DIR] [--since T] [--until T] [--json]
+Replays the recorded decisions (all, or those from --since to --until) against NEW.yaml; exits 1
+when some would be decided differently.`
+
+// trailBacktest is ` + "`provost trail backtest`" + `: it replays the evidence log
 // against a candidate bindings file and prints the past requests it would
 // decide differently. Exit 0 when none differ, 1 when some do, 2 on bad input.
 func trailBacktest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	return defaultTrailEnv().backtest(ctx, args, stdout, stderr)
+}
+
+func (e trailEnv) backtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("provost trail backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bindingsFile := fs.String("bindings", "", "candidate bindings `file` to replay the evidence against (required)")
 	cfgFile := fs.String("config", "provost.yaml", "configuration `file` naming the data directory")
 	dataDir := fs.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
+	since := fs.String("since", "", "replay the records from `T`, included (RFC 3339, or a duration before now: 90m, 24h, 7d)")
+	until := fs.String("until", "", "replay the records until `T`, excluded (RFC 3339, or a duration before now)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: provost trail backtest --bindings NEW.yaml [--config FILE] [--data-dir DIR] [--json]")
-		fmt.Fprintln(stderr, "Replays every recorded decision against NEW.yaml; exits 1 when some would be decided differently.")
-		fs.PrintDefaults()
+	if code := parseFlags(fs, trailBacktestUsage, args, stdout, stderr); code >= 0 {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
+	const prefix = "provost trail backtest:"
+	if *bindingsFile == "" {
+		fmt.Fprintln(stderr, prefix, "--bindings NEW.yaml is required")
 		return exitUsage
 	}
-	if fs.NArg() != 0 || *bindingsFile == "" {
-		fs.Usage()
+	from, to, err := window(*since, *until, e.now())
+	if err != nil {
+		fmt.Fprintln(stderr, prefix, err)
 		return exitUsage
 	}
-	candidate, err := binding.Load(*bindingsFile)
+	return e.runBacktest(ctx, *bindingsFile, *cfgFile, *dataDir, from, to, *asJSON, stdout, stderr)
+}
+
+func (e trailEnv) runBacktest(ctx context.Context, bindingsFile, cfgFile, dataDir string, from, to time.Time, asJSON bool, stdout, stderr io.Writer) int {
+	candidate, err := binding.Load(bindingsFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "provost trail backtest: %v\n", err)
 		return exitUsage
 	}
-	dir := *dataDir
+	dir := dataDir
 	if dir == "" {
-		cfg, err := config.Load(*cfgFile)
+		cfg, err := config.Load(cfgFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "provost trail backtest: %v\n", err)
 			return exitUsage
@@ -65,12 +82,15 @@ func trailBacktest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	}
 	defer lg.Close()
 	var readErr error
-	res, err := backtest.Run(ctx, backtestRecords(ctx, lg, &readErr), candidate)
+	bar := e.progress(stderr, "replaying")
+	records := inWindow(backtestRecords(ctx, lg, &readErr, bar.update), from, to)
+	res, err := backtest.Run(ctx, records, candidate)
+	bar.done()
 	if err = errors.Join(readErr, err); err != nil {
 		fmt.Fprintf(stderr, "provost trail backtest: %v\n", err)
 		return exitUsage
 	}
-	if err := printBacktest(stdout, res, *asJSON); err != nil {
+	if err := printBacktest(stdout, res, asJSON); err != nil {
 		fmt.Fprintf(stderr, "provost trail backtest: %v\n", err)
 		return exitUsage
 	}
@@ -80,9 +100,28 @@ func trailBacktest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	return exitOK
 }
 
+// inWindow yields the records of seq made in [from, to); a zero bound is
+// open.
+func inWindow(seq iter.Seq2[int64, evidence.Record], from, to time.Time) iter.Seq2[int64, evidence.Record] {
+	if from.IsZero() && to.IsZero() {
+		return seq
+	}
+	return func(yield func(int64, evidence.Record) bool) {
+		for i, r := range seq {
+			if !from.IsZero() && r.Time.Before(from) || !to.IsZero() && !r.Time.Before(to) {
+				continue
+			}
+			if !yield(i, r) {
+				return
+			}
+		}
+	}
+}
+
 // backtestRecords yields every record of the log, read in batches of
-// evidencelog.MaxEntries; the first error ends it and is left in *errp.
-func backtestRecords(ctx context.Context, lg *evidencelog.Log, errp *error) iter.Seq2[int64, evidence.Record] {
+// evidencelog.MaxEntries, calling progress after each; the first error
+// ends it and is left in *errp.
+func backtestRecords(ctx context.Context, lg *evidencelog.Log, errp *error, progress func(done, total int64)) iter.Seq2[int64, evidence.Record] {
 	return func(yield func(int64, evidence.Record) bool) {
 		size := lg.Size()
 		for start := int64(0); start < size; {
@@ -105,6 +144,7 @@ func backtestRecords(ctx context.Context, lg *evidencelog.Log, errp *error) iter
 				}
 			}
 			start += int64(len(batch))
+			progress(start, size)
 		}
 	}
 }
@@ -122,9 +162,9 @@ func printBacktest(w io.Writer, res backtest.Result, asJSON bool) error {
 			c.Fingerprint, c.Subject, backtestOutcome(c.Before), backtestOutcome(c.After))
 	}
 	for _, s := range res.NotReplayable {
-		fmt.Fprintf(w, "binding %q is not replayable: %s (%d requests left out)\n", s.Binding, s.Why, s.Requests)
+		fmt.Fprintf(w, "binding %q is not replayable: %s (%s left out)\n", s.Binding, s.Why, trail.Plural(int64(s.Requests), "request", "requests"))
 	}
-	_, err := fmt.Fprintf(w, "%d of %d past requests would be decided differently\n", res.Changed, res.Total)
+	_, err := fmt.Fprintf(w, "%d of %s would be decided differently\n", res.Changed, trail.Plural(res.Total, "past request", "past requests"))
 	return err
 }
 

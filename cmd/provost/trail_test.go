@@ -122,10 +122,24 @@ func lines(s string) []string {
 	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
+// tableRows is a table's rows without its header, which it checks; none
+// for empty output.
+func tableRows(t *testing.T, s, firstColumn string) []string {
+	t.Helper()
+	if s == "" {
+		return nil
+	}
+	all := lines(s)
+	if !strings.HasPrefix(all[0], firstColumn+" ") {
+		t.Fatalf("no header starting with %s:\n%s", firstColumn, s)
+	}
+	return all[1:]
+}
+
 func TestTrailShow(t *testing.T) {
 	tw := newTrailWorld(t)
 	// By fingerprint: the CI token's two uses, in order.
-	got := lines(tw.ok(t, "", "show", "--fingerprint", tw.ciFP))
+	got := tableRows(t, tw.ok(t, "", "show", "--fingerprint", tw.ciFP), "TIME")
 	if len(got) != 2 || !strings.Contains(got[0], " allow ") || !strings.Contains(got[0], "127.0.0.20") ||
 		!strings.Contains(got[1], " deny ") || !strings.Contains(got[1], "127.0.0.66") || !strings.Contains(got[1], "network_not_approved") ||
 		!strings.Contains(got[0], "repo:acme/deploy:ref:refs/heads/main") || !strings.Contains(got[0], "ci-deploy") {
@@ -163,10 +177,7 @@ func TestTrailShow(t *testing.T) {
 	}
 	for _, f := range filters {
 		out := tw.ok(t, "", append([]string{"show"}, f.args...)...)
-		got := lines(out)
-		if out == "" {
-			got = nil
-		}
+		got := tableRows(t, out, "TIME")
 		if len(got) != len(f.want) {
 			t.Errorf("show %v: %d lines, want %d:\n%s", f.args, len(got), len(f.want), out)
 			continue
@@ -195,7 +206,7 @@ func TestTrailTimelineOriginsBlastRadius(t *testing.T) {
 		uses[1].Client != "203.0.113.50" || uses[1].Decision != "deny" || !uses[1].NewOrigin || !slices.Contains(uses[1].Reasons, "copied_credential") {
 		t.Errorf("timeline: %+v", uses)
 	}
-	if text := tw.ok(t, tw.agent, "timeline", "--credential-stdin"); !strings.Contains(text, "new origin") || len(lines(text)) != 2 {
+	if text := tw.ok(t, tw.agent, "timeline", "--credential-stdin"); !strings.Contains(text, "new origin") || len(tableRows(t, text, "TIME")) != 2 {
 		t.Errorf("timeline text:\n%s", text)
 	}
 
@@ -227,8 +238,7 @@ func TestTrailTimelineOriginsBlastRadius(t *testing.T) {
 	}
 
 	br := tw.ok(t, "", "blast-radius", "--fingerprint", tw.ciFP)
-	if got := lines(br); len(got) != 1 || !strings.Contains(got[0], "POST") || !strings.Contains(got[0], "/v1/deploy") ||
-		!strings.Contains(got[0], "2 requests") || !strings.Contains(got[0], "1 allow") || !strings.Contains(got[0], "1 deny") {
+	if got := tableRows(t, br, "METHOD"); len(got) != 1 || !slices.Equal(strings.Fields(got[0])[:7], []string{"POST", "/v1/deploy", "2", "1", "0", "1", "1"}) {
 		t.Errorf("blast-radius ci:\n%s", br)
 	}
 	var targets []struct {
@@ -302,31 +312,54 @@ func TestTrailExport(t *testing.T) {
 		t.Errorf("filtered export: %q", got)
 	}
 
+	// OCSF: per record, its Authentication event (3002), then its API
+	// Activity event (6003); every record of this world names a credential.
 	ocsf := lines(tw.ok(t, "", "export", "--format", "ocsf"))
-	if len(ocsf) != 5 {
-		t.Fatalf("ocsf: %d lines", len(ocsf))
+	if len(ocsf) != 10 {
+		t.Fatalf("ocsf: %d lines, want 2 per record", len(ocsf))
 	}
 	for i, line := range ocsf {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("ocsf line %d: %v", i, err)
 		}
-		for path, typ := range ocsfRequiredFields {
+		required, class, category := ocsfRequiredFields, float64(6003), float64(6)
+		if i%2 == 0 {
+			required, class, category = ocsfAuthRequiredFields, 3002, 3
+		}
+		for path, typ := range required {
 			v, ok := lookup(ev, path)
 			if !ok || jsonType(v) != typ {
 				t.Errorf("ocsf line %d: %s is %v (%T), want a %s", i, path, v, v, typ)
 			}
 		}
-		if ev["class_uid"] != float64(6003) || ev["category_uid"] != float64(6) {
-			t.Errorf("ocsf line %d: class %v category %v", i, ev["class_uid"], ev["category_uid"])
+		if ev["class_uid"] != class || ev["category_uid"] != category {
+			t.Errorf("ocsf line %d: class %v category %v, want %v and %v", i, ev["class_uid"], ev["category_uid"], class, category)
 		}
 		if strings.Contains(line, tw.ci) || strings.Contains(line, tw.agent) || strings.Contains(line, "q=secret") {
 			t.Errorf("ocsf line %d holds a credential or a query", i)
 		}
 	}
-	if ip, _ := lookup(mustJSON(t, ocsf[3]), "src_endpoint.ip"); ip != "203.0.113.50" {
-		t.Errorf("ocsf line 3: src_endpoint.ip %v", ip)
+	if ip, _ := lookup(mustJSON(t, ocsf[7]), "src_endpoint.ip"); ip != "203.0.113.50" {
+		t.Errorf("ocsf line 7: src_endpoint.ip %v", ip)
 	}
+	// The copied agent token: its credential authenticated (3002 Success)
+	// while the request was denied (6003 Failure).
+	if auth, api := mustJSON(t, ocsf[6]), mustJSON(t, ocsf[7]); auth["status_id"] != float64(1) || api["status_id"] != float64(2) {
+		t.Errorf("copied token: 3002 status %v, 6003 status %v", auth["status_id"], api["status_id"])
+	}
+	if got := lines(tw.ok(t, "", "export", "--format", "ocsf", "--ocsf-classes", "6003")); len(got) != 5 {
+		t.Errorf("--ocsf-classes 6003: %d lines", len(got))
+	}
+}
+
+// ocsfAuthRequiredFields mirrors internal/evidence's checker: the
+// attributes the OCSF 1.7.0 Authentication class requires (and status_id),
+// with their JSON types.
+var ocsfAuthRequiredFields = map[string]string{
+	"activity_id": "number", "category_uid": "number", "class_uid": "number", "severity_id": "number", "status_id": "number",
+	"time": "number", "type_uid": "number", "metadata": "object", "metadata.product": "object", "metadata.version": "string",
+	"user": "object", "service": "object",
 }
 
 func mustJSON(t *testing.T, s string) map[string]any {

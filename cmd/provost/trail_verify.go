@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,47 +10,54 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/evidencelog"
 	"github.com/provost-dev/provost/internal/pgdb"
+	"github.com/provost-dev/provost/internal/trail"
 )
 
-// Progress bar bounds: logs smaller than progressMinRecords verify without
-// one, and the bar is redrawn at most every progressInterval.
-const (
-	progressMinRecords = 100_000
-	progressInterval   = 100 * time.Millisecond
-	progressWidth      = 30
-)
-
-const trailVerifyUsage = `usage: provost trail verify [--config provost.yaml] [--data-dir DIR] [--key VERIFIER-KEY]
+const trailVerifyUsage = `usage: provost trail verify [--config provost.yaml] [--data-dir DIR] [--key VERIFIER-KEY] [--json]
 Re-reads the evidence log in <data_dir>/evidence (read-only; a running server carries on),
 re-hashes every record, rebuilds the tree and checks it against every checkpoint the log
 signed. Exits 0 when the log verifies, 1 naming the first problem.
 When the configuration keeps the evidence log in PostgreSQL (storage.postgres.evidence_key_file),
 it verifies that shared log, read-only, with the verifier key given by --key, else the public
-half of evidence_key_file when readable, else the key pinned in the database.
-`
+half of evidence_key_file when readable, else the key pinned in the database.`
+
+// verifyResult is what trail verify --json prints.
+type verifyResult struct {
+	Verified    bool   `json:"verified"`
+	Log         string `json:"log"` // the directory, or "postgres"
+	Records     int64  `json:"records"`
+	Problem     string `json:"problem,omitempty"`
+	VerifierKey string `json:"verifier_key,omitempty"`
+	// Checkpoint is the latest, which the records were checked against.
+	Checkpoint *verifyCheckpoint `json:"checkpoint,omitempty"`
+}
+
+type verifyCheckpoint struct {
+	Size int64  `json:"size"`
+	Root string `json:"root"`
+}
 
 // trailVerify checks the whole evidence log of a data directory.
 func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	return defaultTrailEnv().verify(ctx, args, stdout, stderr)
+}
+
+func (e trailEnv) verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("provost trail verify", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	cfgFile := flags.String("config", defaultConfigFile, "configuration `file` naming the data directory")
 	dataDir := flags.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
 	vkey := flags.String("key", "", "the shared log's verifier `key` (name+hash+key), for a log in PostgreSQL")
-	flags.Usage = func() { fmt.Fprint(stderr, trailVerifyUsage); flags.PrintDefaults() }
-	if err := flags.Parse(args); err != nil {
-		return exitUsage
+	asJSON := flags.Bool("json", false, "print the result as one JSON object")
+	if code := parseFlags(flags, trailVerifyUsage, args, stdout, stderr); code >= 0 {
+		return code
 	}
-	if flags.NArg() != 0 {
-		flags.Usage()
-		return exitUsage
-	}
+	out := verifyOutput{env: e, json: *asJSON, stdout: stdout, stderr: stderr}
 	dir := *dataDir
 	if dir == "" {
 		cfg, err := config.Load(*cfgFile)
@@ -58,7 +66,7 @@ func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 			return exitUsage
 		}
 		if cfg.Storage.SharedEvidence() {
-			return trailVerifyShared(ctx, cfg, *vkey, stdout, stderr)
+			return out.shared(ctx, cfg, *vkey)
 		}
 		dir = cfg.DataDirPath()
 	}
@@ -69,24 +77,66 @@ func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	}
 	l, err := evidencelog.Open(ctx, logDir, evidencelog.Options{ReadOnly: true})
 	if err != nil {
-		fmt.Fprintf(stderr, "provost trail verify: %s: NOT VERIFIED: %v\n", logDir, err)
-		return exitFail
+		return out.failed(verifyResult{Log: logDir}, err)
 	}
 	defer l.Close()
-	bar := newProgressBar(stderr, time.Now)
-	if err := l.Verify(ctx, bar.update); err != nil {
-		bar.done()
-		fmt.Fprintf(stderr, "provost trail verify: %s: NOT VERIFIED: %v\n", logDir, err)
-		return exitFail
-	}
+	return out.run(ctx, l, logDir)
+}
+
+// verifyOutput runs a verification and reports it as text or JSON.
+type verifyOutput struct {
+	env            trailEnv
+	json           bool
+	stdout, stderr io.Writer
+}
+
+// verifiable is a log Verify checks: a Log or a Postgres log.
+type verifiable interface {
+	evidencelog.Reader
+	Verify(ctx context.Context, progress func(done, total int64)) error
+}
+
+func (v verifyOutput) run(ctx context.Context, l verifiable, where string) int {
+	bar := v.env.progress(v.stderr, "verifying")
+	err := l.Verify(ctx, bar.update)
 	bar.done()
-	fmt.Fprintf(stdout, "verified %d records, %s\n", bar.total, checkpointSummary(ctx, l))
+	res := verifyResult{Log: where, Records: bar.total, VerifierKey: l.VerifierKey()}
+	if err != nil {
+		return v.failed(res, err)
+	}
+	res.Verified = true
+	c, summary := checkpointSummary(ctx, l)
+	if c != nil {
+		res.Checkpoint = &verifyCheckpoint{Size: c.Size, Root: c.Root.String()}
+	}
+	if v.json {
+		return v.print(res, exitOK)
+	}
+	fmt.Fprintf(v.stdout, "verified %s, %s\n", trail.Plural(bar.total, "record", "records"), summary)
 	return exitOK
 }
 
-// trailVerifyShared verifies the evidence log every replica of cfg shares in
+func (v verifyOutput) failed(res verifyResult, err error) int {
+	fmt.Fprintf(v.stderr, "provost trail verify: %s: NOT VERIFIED: %v\n", res.Log, err)
+	if v.json {
+		res.Problem = err.Error()
+		return v.print(res, exitFail)
+	}
+	return exitFail
+}
+
+func (v verifyOutput) print(res verifyResult, code int) int {
+	enc := json.NewEncoder(v.stdout)
+	if err := enc.Encode(res); err != nil {
+		fmt.Fprintln(v.stderr, "provost trail verify:", err)
+		return exitFail
+	}
+	return code
+}
+
+// shared verifies the evidence log every replica of cfg shares in
 // PostgreSQL, read-only and without its private key.
-func trailVerifyShared(ctx context.Context, cfg *config.Config, vkey string, stdout, stderr io.Writer) int {
+func (v verifyOutput) shared(ctx context.Context, cfg *config.Config, vkey string) int {
 	c := cfg.Storage.Postgres
 	timeout := c.ConnectTimeout.D()
 	if timeout == 0 {
@@ -94,7 +144,7 @@ func trailVerifyShared(ctx context.Context, cfg *config.Config, vkey string, std
 	}
 	pool, err := pgdb.Open(ctx, pgdb.Config{DSN: c.DSN, MaxConns: 2, ConnectTimeout: timeout})
 	if err != nil {
-		fmt.Fprintln(stderr, "provost trail verify: storage.postgres:", err)
+		fmt.Fprintln(v.stderr, "provost trail verify: storage.postgres:", err)
 		return exitFail
 	}
 	defer pool.Close()
@@ -105,85 +155,29 @@ func trailVerifyShared(ctx context.Context, cfg *config.Config, vkey string, std
 			f.Close()
 			opts.KeyFile = keyFile
 		} else {
-			fmt.Fprintf(stderr, "provost trail verify: %s unreadable (%v): checking signatures with the verifier key pinned in the database; give --key to check it against a key of your own\n",
+			fmt.Fprintf(v.stderr, "provost trail verify: %s unreadable (%v): checking signatures with the verifier key pinned in the database; give --key to check it against a key of your own\n",
 				keyFile, err)
 		}
 	}
 	const where = "evidence log in PostgreSQL"
 	l, err := evidencelog.OpenPostgres(ctx, pool, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "provost trail verify: %s: NOT VERIFIED: %v\n", where, err)
-		return exitFail
+		return v.failed(verifyResult{Log: where}, err)
 	}
 	defer l.Close()
-	bar := newProgressBar(stderr, time.Now)
-	if err := l.Verify(ctx, bar.update); err != nil {
-		bar.done()
-		fmt.Fprintf(stderr, "provost trail verify: %s: NOT VERIFIED: %v\n", where, err)
-		return exitFail
-	}
-	bar.done()
-	fmt.Fprintf(stdout, "verified %d records, %s\n", bar.total, checkpointSummary(ctx, l))
-	return exitOK
+	return v.run(ctx, l, where)
 }
 
 // checkpointSummary names the latest checkpoint, which Verify just checked
-// against the records.
-func checkpointSummary(ctx context.Context, l evidencelog.Reader) string {
+// against the records; the checkpoint is nil when there is none.
+func checkpointSummary(ctx context.Context, l evidencelog.Reader) (*evidencelog.Checkpoint, string) {
 	signed, err := l.Checkpoint(ctx)
 	if err != nil {
-		return "no checkpoint signed yet (log " + l.Name() + ")"
+		return nil, "no checkpoint signed yet (log " + l.Name() + ")"
 	}
 	c, err := evidencelog.OpenCheckpoint(signed, l.VerifierKey())
 	if err != nil {
-		return "checkpoint unreadable: " + err.Error()
+		return nil, "checkpoint unreadable: " + err.Error()
 	}
-	return fmt.Sprintf("tree root %s at size %d, checkpoint signed by %s", c.Root, c.Size, l.VerifierKey())
-}
-
-// progressBar draws Verify's progress on a terminal, for large logs only.
-type progressBar struct {
-	w     io.Writer
-	tty   bool
-	now   func() time.Time
-	last  time.Time
-	shown bool
-	total int64 // the records Verify saw
-}
-
-func newProgressBar(w io.Writer, now func() time.Time) *progressBar {
-	return &progressBar{w: w, tty: isTerminal(w), now: now}
-}
-
-// isTerminal reports whether w is a character device, such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func (p *progressBar) update(done, total int64) {
-	p.total = total
-	if !p.tty || total < progressMinRecords {
-		return
-	}
-	t := p.now()
-	if p.shown && t.Sub(p.last) < progressInterval && done < total {
-		return
-	}
-	p.last, p.shown = t, true
-	fill := int(int64(progressWidth) * done / total)
-	fmt.Fprintf(p.w, "\rverifying [%s%s] %3d%% %d/%d records", strings.Repeat("=", fill), strings.Repeat(" ", progressWidth-fill),
-		100*done/total, done, total)
-}
-
-// done ends the bar's line.
-func (p *progressBar) done() {
-	if p.shown {
-		fmt.Fprintln(p.w)
-		p.shown = false
-	}
+	return &c, fmt.Sprintf("tree root %s at size %d, checkpoint signed by %s", c.Root, c.Size, l.VerifierKey())
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,37 +126,77 @@ func TestTrailVerify(t *testing.T) {
 	}
 }
 
-// The bar shows only on a terminal and for large logs, at most every
-// progressInterval, and ends its line.
+// The bar shows only on a terminal, once the work has run for its delay,
+// at most every progressInterval, and ends its line.
 func TestProgressBar(t *testing.T) {
 	now := time.Unix(0, 0)
 	clock := func() time.Time { return now }
 	var buf bytes.Buffer
-	p := &progressBar{w: &buf, tty: true, now: clock}
-	const total = 2 * progressMinRecords
+	env := trailEnv{now: clock, terminal: func(io.Writer) bool { return true }, progressDelay: time.Second}
+	p := env.progress(&buf, "verifying")
+	const total = 200_000
 	for done := int64(1000); done <= total; done += 1000 {
 		now = now.Add(10 * time.Millisecond) // 100 updates a second offered
 		p.update(done, total)
 	}
 	p.done()
 	draws := strings.Count(buf.String(), "\r")
-	// 200 updates over 2s: at most ~10 a second, plus the final one.
-	if draws < 15 || draws > 22 || !strings.Contains(buf.String(), "100% 200000/200000 records\n") {
+	// 200 updates over 2s, the first second hidden: at most ~10 a second, plus the final one.
+	if draws < 6 || draws > 12 || !strings.Contains(buf.String(), "verifying [") ||
+		!strings.Contains(buf.String(), "100% 200000/200000 records\n") {
 		t.Fatalf("%d draws: %q", draws, buf.String())
 	}
-	for _, p := range []*progressBar{{w: &buf, tty: false, now: clock}, {w: &buf, tty: true, now: clock}} {
+	// Not a terminal, or quick work: nothing drawn.
+	for name, env := range map[string]trailEnv{
+		"not a terminal": {now: clock, terminal: func(io.Writer) bool { return false }},
+		"quick":          {now: clock, terminal: func(io.Writer) bool { return true }, progressDelay: time.Second},
+	} {
 		buf.Reset()
-		total := int64(2 * progressMinRecords)
-		if p.tty {
-			total = progressMinRecords - 1
-		}
+		p := env.progress(&buf, "verifying")
+		p.update(total/2, total)
 		p.update(total, total)
 		p.done()
 		if buf.Len() != 0 || p.total != total {
-			t.Errorf("tty %v, %d records: drew %q", p.tty, total, buf.String())
+			t.Errorf("%s: drew %q", name, buf.String())
 		}
 	}
 	if isTerminal(&buf) {
 		t.Error("a buffer is not a terminal")
+	}
+}
+
+func TestTrailVerifyJSON(t *testing.T) {
+	dir := trailDir(t, 20)
+	var out, errb bytes.Buffer
+	if code := trailVerify(t.Context(), []string{"--data-dir", dir, "--json"}, nil, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var res struct {
+		Verified    bool   `json:"verified"`
+		Records     int64  `json:"records"`
+		VerifierKey string `json:"verifier_key"`
+		Checkpoint  struct {
+			Size int64  `json:"size"`
+			Root string `json:"root"`
+		} `json:"checkpoint"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || !res.Verified || res.Records != 20 || res.Checkpoint.Size != 20 ||
+		res.Checkpoint.Root == "" || !strings.HasPrefix(res.VerifierKey, "provost.evidence/trail-test+") {
+		t.Fatalf("%+v, %v: %s", res, err, out.String())
+	}
+	tamper(t, dir, `DELETE FROM evidence_leaf WHERE idx = 19`)
+	out.Reset()
+	var bad struct {
+		Verified bool   `json:"verified"`
+		Problem  string `json:"problem"`
+	}
+	code := trailVerify(t.Context(), []string{"--data-dir", dir, "--json"}, nil, &out, &errb)
+	if err := json.Unmarshal(out.Bytes(), &bad); code != exitFail || err != nil || bad.Verified || !strings.Contains(bad.Problem, "record missing") {
+		t.Fatalf("tampered: exit %d, %+v, %v", code, bad, err)
+	}
+	// One record: "1 record".
+	out.Reset()
+	if code := trailVerify(t.Context(), []string{"--data-dir", trailDir(t, 1)}, nil, &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "verified 1 record, ") {
+		t.Errorf("one record: exit %d, %q", code, out.String())
 	}
 }

@@ -142,7 +142,7 @@ func ocsfMetadata(r Record) map[string]any {
 		"original_time": r.Time.UTC().Format(instantLayout),
 	}
 	if id, err := r.ID(); err == nil {
-		m["uid"] = id
+		m["uid"], m["correlation_uid"] = id, id
 	}
 	return m
 }

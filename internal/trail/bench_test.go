@@ -56,7 +56,7 @@ func BenchmarkIndex1M(b *testing.B) {
 	})
 	b.Run("Timeline", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			tl, err := x.Timeline(ctx, fmt.Sprintf("fp1:%05d", i%creds), 0)
+			tl, err := x.Timeline(ctx, Filter{Fingerprint: fmt.Sprintf("fp1:%05d", i%creds)})
 			if err != nil || len(tl) != total/creds {
 				b.Fatalf("%d uses, %v", len(tl), err)
 			}

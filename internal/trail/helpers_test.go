@@ -7,3 +7,5 @@ import (
 
 func evidenceOutcome(s string) decision.Outcome { return decision.Outcome(s) }
 func reasonCode(s string) reason.Code           { return reason.Code(s) }
+
+type evidenceAction = decision.Action

@@ -122,6 +122,12 @@ type SyncResult struct {
 // BatchSize records per transaction. It returns ErrStale, indexing
 // nothing, when the index does not match the log.
 func Sync(ctx context.Context, log Source, x *Index) (SyncResult, error) {
+	return SyncProgress(ctx, log, x, nil)
+}
+
+// SyncProgress is Sync, calling progress (when not nil) after each batch
+// with the log entries read so far and the number it has to read.
+func SyncProgress(ctx context.Context, log Source, x *Index, progress func(done, total int64)) (SyncResult, error) {
 	next, err := x.Next(ctx)
 	if err != nil {
 		return SyncResult{}, err
@@ -131,6 +137,7 @@ func Sync(ctx context.Context, log Source, x *Index) (SyncResult, error) {
 		return SyncResult{}, err
 	}
 	res := SyncResult{Size: next}
+	start := next
 	for next < size {
 		batch, err := log.Entries(ctx, next, min(next+BatchSize, size))
 		if err != nil {
@@ -147,6 +154,9 @@ func Sync(ctx context.Context, log Source, x *Index) (SyncResult, error) {
 		res.Skipped += int64(len(batch)) - n
 		next += int64(len(batch))
 		res.Size = next
+		if progress != nil {
+			progress(next-start, size-start)
+		}
 	}
 	if res.Indexed > 0 {
 		return res, x.Optimize(ctx)

@@ -4,13 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/evidence"
+	"github.com/provost-dev/provost/reason"
 )
 
 // Query bounds.
@@ -236,45 +240,114 @@ type Use struct {
 	Method     string    `json:"method,omitempty"`
 	Path       string    `json:"path,omitempty"`
 	Reasons    []string  `json:"reasons,omitempty"`
-	// NewOrigin marks the first use from this (workload, network) origin
-	// in the timeline.
+	Actions    []string  `json:"actions,omitempty"` // alert, revoke
+	// NewOrigin marks the first use of the credential from this
+	// (workload, network) origin, in the whole index.
 	NewOrigin bool `json:"new_origin"`
+	// Revoked marks the decision that revoked the credential (its actions
+	// hold revoke); RevocationID names the revocation it wrote.
+	Revoked      bool   `json:"revoked"`
+	RevocationID string `json:"revocation_id,omitempty"`
+	// StepUp marks a decision that forced re-authentication.
+	StepUp bool `json:"step_up"`
+	// WasRevoked marks a use refused because the credential had been
+	// revoked before it.
+	WasRevoked bool `json:"was_revoked"`
 }
 
-// Timeline returns the uses of the credential fp in time order, at most
-// limit of them (DefaultLimit when 0), each marked when it is the first
-// from its origin.
-func (x *Index) Timeline(ctx context.Context, fp string, limitN int) ([]Use, error) {
-	rows, err := x.db.QueryContext(ctx, `SELECT idx, time, decision, provenance, binding, workload, client, origin, method, path, reasons
-		FROM trail_record WHERE fingerprint = ? ORDER BY time, idx LIMIT ?`, fp, limit(limitN))
+// useRecord is the part of a record a timeline reads beyond the indexed
+// columns.
+type useRecord struct {
+	Actions      []string `json:"actions"`
+	RevocationID string   `json:"revocation_id"`
+	Credential   struct {
+		Reason string `json:"reason"`
+	} `json:"credential"`
+}
+
+// Timeline returns the uses of the credential f.Fingerprint that the rest
+// of f selects, in time order, at most f.Limit of them (DefaultLimit when
+// 0), each marked when it is the first use of the credential from its
+// origin (also when earlier uses fall outside f).
+func (x *Index) Timeline(ctx context.Context, f Filter) ([]Use, error) {
+	if f.Fingerprint == "" {
+		return nil, errors.New("trail: timeline: name a credential")
+	}
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := x.db.QueryContext(ctx, `SELECT idx, time, decision, provenance, binding, workload, client, origin, method, path, reasons, record
+		FROM trail_record`+where+` ORDER BY time, idx LIMIT ?`, append(args, limit(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("trail: timeline: %w", err)
 	}
 	defer rows.Close()
 	var out []Use
-	seen := map[[2]string]bool{}
 	for rows.Next() {
-		var (
-			u       Use
-			ns      int64
-			reasons string
-		)
-		if err := rows.Scan(&u.Index, &ns, &u.Decision, &u.Provenance, &u.Binding, &u.Workload, &u.Client, &u.Network, &u.Method, &u.Path, &reasons); err != nil {
-			return nil, fmt.Errorf("trail: timeline: %w", err)
+		u, err := scanUse(rows)
+		if err != nil {
+			return nil, err
 		}
-		u.Time = time.Unix(0, ns).UTC()
-		if reasons != "" {
-			u.Reasons = strings.Split(reasons, ",")
-		}
-		key := [2]string{u.Workload, u.Network}
-		u.NewOrigin = !seen[key]
-		seen[key] = true
 		out = append(out, u)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("trail: timeline: %w", err)
+	if err := rowsErr(rows, "timeline"); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return out, x.markNewOrigins(ctx, f, out)
+}
+
+func scanUse(rows *sql.Rows) (Use, error) {
+	var (
+		u       Use
+		ns      int64
+		reasons string
+		raw     []byte
+		rec     useRecord
+	)
+	if err := rows.Scan(&u.Index, &ns, &u.Decision, &u.Provenance, &u.Binding, &u.Workload, &u.Client, &u.Network, &u.Method, &u.Path, &reasons, &raw); err != nil {
+		return u, fmt.Errorf("trail: timeline: %w", err)
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return u, fmt.Errorf("trail: timeline: record %d: %w", u.Index, err)
+	}
+	u.Time = time.Unix(0, ns).UTC()
+	if reasons != "" {
+		u.Reasons = strings.Split(reasons, ",")
+	}
+	u.Actions, u.RevocationID = rec.Actions, rec.RevocationID
+	u.Revoked = slices.Contains(rec.Actions, string(decision.Revoke))
+	u.StepUp = u.Decision == string(decision.StepUp)
+	u.WasRevoked = rec.Credential.Reason == string(reason.Revoked)
+	return u, nil
+}
+
+// markNewOrigins sets NewOrigin on the first use of each origin in uses,
+// unless f leaves out records that may hold an earlier use from it; then
+// the index is asked.
+func (x *Index) markNewOrigins(ctx context.Context, f Filter, uses []Use) error {
+	seen := map[[2]string]bool{}
+	whole := f == Filter{Fingerprint: f.Fingerprint, Limit: f.Limit}
+	for i := range uses {
+		u := &uses[i]
+		key := [2]string{u.Workload, u.Network}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if whole {
+			u.NewOrigin = true
+			continue
+		}
+		var earlier bool
+		err := x.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM trail_record WHERE fingerprint = ? AND workload = ? AND origin = ?
+			AND (time < ? OR (time = ? AND idx < ?)))`, f.Fingerprint, u.Workload, u.Network, u.Time.UnixNano(), u.Time.UnixNano(), u.Index).Scan(&earlier)
+		if err != nil {
+			return fmt.Errorf("trail: timeline: %w", err)
+		}
+		u.NewOrigin = !earlier
+	}
+	return nil
 }
 
 // maxClients bounds the addresses listed for one origin.
@@ -296,18 +369,20 @@ type Origin struct {
 }
 
 // Origins returns the distinct origins (workload, network) of the
-// credential fp, or of every credential when fp is "", with first and last
-// seen and counts, ordered by credential and first use; at most limit rows.
-func (x *Index) Origins(ctx context.Context, fp string, limitN int) ([]Origin, error) {
-	where, args := "", []any{}
-	if fp != "" {
-		where, args = " WHERE fingerprint = ?", []any{fp}
-	} else {
-		where = " WHERE fingerprint != ''"
+// credential f.Fingerprint, or of every credential when it is "", in the
+// records the rest of f selects, with first and last seen and counts,
+// ordered by credential and first use; at most f.Limit rows.
+func (x *Index) Origins(ctx context.Context, f Filter) ([]Origin, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	if f.Fingerprint == "" {
+		where = andWhere(where, "fingerprint != ''")
 	}
 	rows, err := x.db.QueryContext(ctx, `SELECT fingerprint, max(subject), workload, origin, group_concat(DISTINCT client), min(time), max(time), count(*),
 		sum(decision = 'allow'), sum(decision != 'allow')
-		FROM trail_record`+where+` GROUP BY fingerprint, workload, origin ORDER BY fingerprint, min(time) LIMIT ?`, append(args, limit(limitN))...)
+		FROM trail_record`+where+` GROUP BY fingerprint, workload, origin ORDER BY fingerprint, min(time) LIMIT ?`, append(args, limit(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("trail: origins: %w", err)
 	}
@@ -330,17 +405,15 @@ func (x *Index) Origins(ctx context.Context, fp string, limitN int) ([]Origin, e
 		o.First, o.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 		out = append(out, o)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("trail: origins: %w", err)
-	}
-	return out, nil
+	return out, rowsErr(rows, "origins")
 }
 
-// Scope names whose blast radius to measure: a credential or a workload
-// (exactly one).
-type Scope struct {
-	Fingerprint string
-	Workload    string
+// andWhere adds cond to a WHERE clause built by Filter.where.
+func andWhere(where, cond string) string {
+	if where == "" {
+		return " WHERE " + cond
+	}
+	return where + " AND " + cond
 }
 
 // Target is one method and path a credential or workload reached.
@@ -356,19 +429,21 @@ type Target struct {
 	Last        time.Time `json:"last"`
 }
 
-// BlastRadius returns the targets (method and path) the scope touched,
-// with counts per decision, most used first; at most limit rows.
-func (x *Index) BlastRadius(ctx context.Context, s Scope, limitN int) ([]Target, error) {
-	col, v := "fingerprint", s.Fingerprint
-	if s.Workload != "" {
-		col, v = "workload", s.Workload
+// BlastRadius returns the targets (method and path) that the credential
+// f.Fingerprint or the workload f.Workload (exactly one) touched in the
+// records the rest of f selects, with counts per decision, most used
+// first; at most f.Limit rows.
+func (x *Index) BlastRadius(ctx context.Context, f Filter) ([]Target, error) {
+	if (f.Fingerprint == "") == (f.Workload == "") {
+		return nil, errors.New("trail: blast radius: name a credential or a workload")
 	}
-	if v == "" || (s.Fingerprint != "" && s.Workload != "") {
-		return nil, fmt.Errorf("trail: blast radius: name a credential or a workload")
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
 	}
 	rows, err := x.db.QueryContext(ctx, `SELECT method, path, count(*), sum(decision = 'allow'), sum(decision = 'step_up'), sum(decision = 'deny'),
 		count(DISTINCT fingerprint), min(time), max(time)
-		FROM trail_record WHERE `+col+` = ? GROUP BY method, path ORDER BY count(*) DESC, method, path LIMIT ?`, v, limit(limitN))
+		FROM trail_record`+where+` GROUP BY method, path ORDER BY count(*) DESC, method, path LIMIT ?`, append(args, limit(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("trail: blast radius: %w", err)
 	}

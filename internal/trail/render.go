@@ -10,8 +10,7 @@ import (
 
 func writeMarkdown(w io.Writer, s Summary) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Provost evidence report\n\n%s to %s: %d decisions, %d allowed, %d stepped up, %d denied.\n",
-		stamp(s.From), stamp(s.To), s.Total, s.Allow, s.StepUp, s.Deny)
+	fmt.Fprintf(&b, "# Provost evidence report\n\n%s to %s: %s.\n", stamp(s.From), stamp(s.To), totals(s))
 	framework := ""
 	for _, f := range s.Findings {
 		if f.Framework != framework {
@@ -24,13 +23,40 @@ func writeMarkdown(w io.Writer, s Summary) error {
 		b.WriteString("\nNo record carried a framework reference.\n")
 	}
 	if len(s.Buckets) > 0 {
-		fmt.Fprintf(&b, "\n## Decisions over time (per %s)\n\n| from | allow | step_up | deny |\n| --- | --- | --- | --- |\n", widthName(s.Width))
+		unit := widthName(s.Width)
+		fmt.Fprintf(&b, "\n## Decisions over time (per %s)\n\n| from | allow | step_up | deny |\n| --- | --- | --- | --- |\n", unit)
+		var empty int64
 		for _, k := range s.Buckets {
+			if k.Empty() {
+				empty++
+				continue
+			}
 			fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", stamp(k.Start), k.Allow, k.StepUp, k.Deny)
+		}
+		if empty > 0 {
+			verb := "are"
+			if empty == 1 {
+				verb = "is"
+			}
+			fmt.Fprintf(&b, "\n%s without a decision %s left out.\n", Plural(empty, unit, unit+"s"), verb)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Plural is n followed by one or many, as n requires: "1 use", "2 uses".
+func Plural(n int64, one, many string) string {
+	if n == 1 || n == -1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// totals is the summary's sentence: "5 decisions, 2 allowed, 0 stepped
+// up, 3 denied".
+func totals(s Summary) string {
+	return fmt.Sprintf("%s, %d allowed, %d stepped up, %d denied", Plural(s.Total, "decision", "decisions"), s.Allow, s.StepUp, s.Deny)
 }
 
 // md escapes a table cell.
@@ -70,6 +96,7 @@ type htmlPage struct {
 	Width, Max int
 	Unit       string
 	FromS, ToS string
+	Totals     string
 }
 
 type htmlFramework struct {
@@ -78,7 +105,7 @@ type htmlFramework struct {
 }
 
 func writeHTML(w io.Writer, s Summary) error {
-	p := htmlPage{Summary: s, Unit: widthName(s.Width), FromS: stamp(s.From), ToS: stamp(s.To)}
+	p := htmlPage{Summary: s, Unit: widthName(s.Width), FromS: stamp(s.From), ToS: stamp(s.To), Totals: totals(s)}
 	for _, f := range s.Findings {
 		if n := len(p.Frameworks); n == 0 || p.Frameworks[n-1].Name != f.Framework {
 			p.Frameworks = append(p.Frameworks, htmlFramework{Name: f.Framework})
@@ -118,7 +145,7 @@ th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 </head>
 <body>
 <h1>Provost evidence report</h1>
-<p>{{.FromS}} to {{.ToS}}: {{.Total}} decisions, {{.Allow}} allowed, {{.StepUp}} stepped up, {{.Deny}} denied.</p>
+<p>{{.FromS}} to {{.ToS}}: {{.Totals}}.</p>
 <h2>Decisions over time (per {{.Unit}})</h2>
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="230" viewBox="0 0 {{.Width}} 230" role="img" aria-label="decisions per {{.Unit}}">
 <text x="0" y="12" font-size="10">{{.Max}}</text>

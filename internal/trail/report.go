@@ -2,6 +2,7 @@ package trail
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -13,19 +14,27 @@ const maxBuckets = 400
 
 // Finding is one framework reference the records in a report carried.
 type Finding struct {
-	Framework, ID, Name string
-	Count               int64 // records tagged with it
-	Denied              int64 // of which denied or stepped up
-	Credentials         int64 // distinct credentials
-	First, Last         time.Time
+	Framework   string    `json:"framework"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Count       int64     `json:"records"`     // records tagged with it
+	Denied      int64     `json:"denied"`      // of which denied or stepped up
+	Credentials int64     `json:"credentials"` // distinct credentials
+	First       time.Time `json:"first"`
+	Last        time.Time `json:"last"`
 }
 
 // Bucket is one bar of the decisions-over-time chart: the decisions made in
 // [Start, Start+width).
 type Bucket struct {
-	Start               time.Time
-	Allow, StepUp, Deny int64
+	Start  time.Time `json:"start"`
+	Allow  int64     `json:"allow"`
+	StepUp int64     `json:"step_up"`
+	Deny   int64     `json:"deny"`
 }
+
+// Empty reports whether no decision fell in the bucket.
+func (k Bucket) Empty() bool { return k.Allow+k.StepUp+k.Deny == 0 }
 
 // Summary is what a report shows.
 type Summary struct {
@@ -35,6 +44,37 @@ type Summary struct {
 	Findings            []Finding     // by framework (OWASP NHI, NIST CSF 2.0, SP 800-207), then id
 	Width               time.Duration // a bucket's width: an hour, a day or a week
 	Buckets             []Bucket
+}
+
+// MarshalJSON writes the summary for --json: the bucket width by name and
+// only the buckets that hold a decision.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type bucketsJSON struct {
+		Width   string   `json:"width"`
+		Buckets []Bucket `json:"buckets"`
+	}
+	out := struct {
+		From     time.Time    `json:"from"`
+		To       time.Time    `json:"to"`
+		Total    int64        `json:"total"`
+		Allow    int64        `json:"allow"`
+		StepUp   int64        `json:"step_up"`
+		Deny     int64        `json:"deny"`
+		Findings []Finding    `json:"findings"`
+		Over     *bucketsJSON `json:"decisions_over_time,omitempty"`
+	}{From: s.From.UTC(), To: s.To.UTC(), Total: s.Total, Allow: s.Allow, StepUp: s.StepUp, Deny: s.Deny, Findings: s.Findings}
+	if out.Findings == nil {
+		out.Findings = []Finding{}
+	}
+	if len(s.Buckets) > 0 {
+		out.Over = &bucketsJSON{Width: widthName(s.Width), Buckets: []Bucket{}}
+		for _, k := range s.Buckets {
+			if !k.Empty() {
+				out.Over.Buckets = append(out.Over.Buckets, k)
+			}
+		}
+	}
+	return json.Marshal(out)
 }
 
 // Summarize gathers the report of the records in [from, to); a zero bound
@@ -149,18 +189,24 @@ func (x *Index) buckets(ctx context.Context, where string, args []any, from, to 
 }
 
 // Report writes the report of the records in [from, to) (a zero bound is
-// open) as "markdown" or "html". The HTML is one self-contained page: an
-// inline SVG chart, no script, no external resource.
+// open) as "markdown", "html" or "json" (the Summary). The HTML is one
+// self-contained page: an inline SVG chart, no script, no external
+// resource.
 func (x *Index) Report(ctx context.Context, w io.Writer, format string, from, to time.Time) error {
-	if format != "markdown" && format != "html" {
-		return fmt.Errorf("trail: report format %q: want markdown or html", format)
+	if format != "markdown" && format != "html" && format != "json" {
+		return fmt.Errorf("trail: report format %q: want markdown, html or json", format)
 	}
 	s, err := x.Summarize(ctx, from, to)
 	if err != nil {
 		return err
 	}
-	if format == "html" {
+	switch format {
+	case "html":
 		return writeHTML(w, s)
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
 	}
 	return writeMarkdown(w, s)
 }

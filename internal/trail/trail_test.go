@@ -122,7 +122,7 @@ func TestSyncIncrementalAndStale(t *testing.T) {
 	if page, err := x.Show(ctx, Filter{Limit: 1500}); err != nil || len(page) != 1500 || page[1499].Index != 1500 {
 		t.Errorf("show limit 1500: %d records, %v", len(page), err)
 	}
-	if tl, err := x.Timeline(ctx, "fp1:a", 3); err != nil || len(tl) != 3 || !tl[0].NewOrigin || tl[1].NewOrigin || tl[2].NewOrigin {
+	if tl, err := x.Timeline(ctx, Filter{Fingerprint: "fp1:a", Limit: 3}); err != nil || len(tl) != 3 || !tl[0].NewOrigin || tl[1].NewOrigin || tl[2].NewOrigin {
 		t.Errorf("timeline of one origin: %+v, %v", tl, err)
 	}
 	n := 0
@@ -195,7 +195,7 @@ func TestShowFilters(t *testing.T) {
 func TestTimelineOriginsBlastRadius(t *testing.T) {
 	ctx := context.Background()
 	x := scenarioIndex(t)
-	tl, err := x.Timeline(ctx, "fp1:agent", 0)
+	tl, err := x.Timeline(ctx, Filter{Fingerprint: "fp1:agent"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestTimelineOriginsBlastRadius(t *testing.T) {
 		t.Errorf("timeline:\n got %q\nwant %q", got, want)
 	}
 
-	origins, err := x.Origins(ctx, "", 0)
+	origins, err := x.Origins(ctx, Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,23 +222,23 @@ func TestTimelineOriginsBlastRadius(t *testing.T) {
 		}
 		t.Fatalf("origins: %q", s)
 	}
-	ci, err := x.Origins(ctx, "fp1:ci", 0)
+	ci, err := x.Origins(ctx, Filter{Fingerprint: "fp1:ci"})
 	if err != nil || len(ci) != 2 || ci[0].Network != "10.0.0.5/24" || ci[0].Allowed != 1 || ci[1].Denied != 1 || !ci[1].First.Equal(t0.Add(time.Hour)) {
 		t.Errorf("ci origins: %+v, %v", ci, err)
 	}
 
-	br, err := x.BlastRadius(ctx, Scope{Fingerprint: "fp1:agent"}, 0)
+	br, err := x.BlastRadius(ctx, Filter{Fingerprint: "fp1:agent"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(br) != 2 || br[0].Path != "/tools" || br[0].Count != 2 || br[0].Denied != 1 || br[1].Path != "/admin" || br[1].SteppedUp != 1 {
 		t.Errorf("blast radius: %+v", br)
 	}
-	wl, err := x.BlastRadius(ctx, Scope{Workload: "spiffe://x/agent"}, 0)
+	wl, err := x.BlastRadius(ctx, Filter{Workload: "spiffe://x/agent"})
 	if err != nil || len(wl) != 2 {
 		t.Errorf("workload blast radius: %+v, %v", wl, err)
 	}
-	if _, err := x.BlastRadius(ctx, Scope{}, 0); err == nil {
+	if _, err := x.BlastRadius(ctx, Filter{}); err == nil {
 		t.Error("an empty scope was accepted")
 	}
 }
