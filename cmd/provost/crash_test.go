@@ -22,10 +22,18 @@ import (
 	"github.com/provost-dev/provost/internal/provosttest"
 )
 
-// TestCrashSafety kills `provost serve` with SIGKILL at random moments
-// while clients drive decisions, restarts it on the same data directory,
-// and then checks that the log verifies and holds every answered
-// decision's record at its index, with the leaf hash the answer named.
+// crashRounds is how many times TestCrashSafety kills `provost serve`.
+const crashRounds = 50
+
+// crashMinAnswers is how many decisions each round has answered, at least,
+// before the kill.
+const crashMinAnswers = 10
+
+// TestCrashSafety kills `provost serve` with SIGKILL crashRounds times, at
+// a random moment while clients drive decisions, and restarts it on the
+// same data directory. After each restart it checks that the log verifies
+// and holds every decision answered so far at the index the answer named,
+// with the leaf hash the answer named.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts provost serve processes and kills them; skipped under -short")
@@ -44,50 +52,79 @@ func TestCrashSafety(t *testing.T) {
 
 	answered := map[int64]string{} // index -> base64 leaf hash
 	var mu sync.Mutex
-	deadline := time.Now().Add(30 * time.Second)
-	rounds := 0
-	for ; rounds < 4 && time.Now().Before(deadline); rounds++ {
-		n := crashRound(t, bin, w, dataDir, func(idx int64, leaf string) {
-			mu.Lock()
-			defer mu.Unlock()
-			if prev, ok := answered[idx]; ok {
-				t.Errorf("index %d answered twice: %s and %s", idx, prev, leaf)
-			}
-			answered[idx] = leaf
-		})
-		t.Logf("round %d: %d decisions answered before SIGKILL", rounds, n)
+	answer := func(idx int64, leaf string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, ok := answered[idx]; ok {
+			t.Errorf("index %d answered twice: %s and %s", idx, prev, leaf)
+		}
+		answered[idx] = leaf
 	}
-	if rounds < 3 || len(answered) == 0 {
-		t.Fatalf("only %d rounds, %d answered decisions", rounds, len(answered))
+	// verify runs once the restarted server listens, before any load:
+	// what it sees is what the restart recovered from the kill.
+	verify := func(round int) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		crashVerify(t, dataDir, answered, round)
 	}
+	began := time.Now()
+	for round := range crashRounds {
+		n := crashRound(t, bin, w, dataDir, func() { verify(round) }, answer)
+		if t.Failed() {
+			t.Fatalf("round %d failed", round)
+		}
+		t.Logf("round %d: %d decisions answered before SIGKILL", round, n)
+	}
+	// The last kill's restart.
+	cmd, _ := crashStart(t, bin, w, dataDir)
+	verify(crashRounds)
+	cmd.Process.Kill()
+	cmd.Wait()
+	took := time.Since(began)
+	t.Logf("%d kills in %v (%v a round), %d answered decisions, every one in the log after each restart",
+		crashRounds, took.Round(time.Millisecond), (took / crashRounds).Round(time.Millisecond), len(answered))
+}
 
+// crashVerify opens the evidence log read-only and checks that it verifies
+// and holds every answered decision's record at its index.
+func crashVerify(t *testing.T, dataDir string, answered map[int64]string, round int) {
+	t.Helper()
 	ctx := context.Background()
 	lg, err := evidencelog.Open(ctx, filepath.Join(dataDir, "evidence"), evidencelog.Options{ReadOnly: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("restart %d: open the log: %v", round, err)
 	}
 	defer lg.Close()
 	if err := lg.Verify(ctx, nil); err != nil {
-		t.Fatalf("the log does not verify after %d kills: %v", rounds, err)
+		t.Fatalf("restart %d: the log does not verify: %v", round, err)
+	}
+	// Every record's leaf hash, read in pages.
+	size := lg.Size()
+	leaves := make([]string, 0, size)
+	for start := int64(0); start < size; start += evidencelog.MaxEntries {
+		recs, err := lg.Entries(ctx, start, min(start+evidencelog.MaxEntries, size))
+		if err != nil {
+			t.Fatalf("restart %d: read records from %d: %v", round, start, err)
+		}
+		for _, r := range recs {
+			h := sha256.Sum256(append([]byte{0}, r...))
+			leaves = append(leaves, base64.StdEncoding.EncodeToString(h[:]))
+		}
 	}
 	for idx, want := range answered {
-		recs, err := lg.Entries(ctx, idx, idx+1)
-		if err != nil || len(recs) != 1 {
-			t.Errorf("answered decision %d is not in the log (size %d): %v", idx, lg.Size(), err)
-			continue
-		}
-		h := sha256.Sum256(append([]byte{0}, recs[0]...))
-		if got := base64.StdEncoding.EncodeToString(h[:]); got != want {
-			t.Errorf("record %d has leaf hash %s, the answer named %s", idx, got, want)
+		switch {
+		case idx >= int64(len(leaves)):
+			t.Errorf("restart %d: answered decision %d is not in the log of %d records", round, idx, len(leaves))
+		case leaves[idx] != want:
+			t.Errorf("restart %d: record %d has leaf hash %s, the answer named %s", round, idx, leaves[idx], want)
 		}
 	}
-	t.Logf("%d answered decisions, all in a log of %d records", len(answered), lg.Size())
 }
 
-// crashRound starts the server, drives decisions from four clients until
-// at least a few are answered, kills the server with SIGKILL at a random
-// moment and returns how many decisions were answered.
-func crashRound(t *testing.T, bin string, w *provosttest.World, dataDir string, answer func(int64, string)) int {
+// crashStart starts the server on the data directory and returns it and
+// the address it listens on.
+func crashStart(t *testing.T, bin string, w *provosttest.World, dataDir string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", w.ConfigFile(), "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
@@ -97,6 +134,23 @@ func crashRound(t *testing.T, bin string, w *provosttest.World, dataDir string, 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	addr, err := crashListenAddr(stderr)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("provost serve did not start: %v", err)
+	}
+	go io.Copy(io.Discard, stderr)
+	return cmd, addr
+}
+
+// crashRound starts the server, runs verify, drives decisions from four
+// clients until at least crashMinAnswers are answered, kills the server
+// with SIGKILL at a random moment soon after and returns how many
+// decisions were answered.
+func crashRound(t *testing.T, bin string, w *provosttest.World, dataDir string, verify func(), answer func(int64, string)) int {
+	t.Helper()
+	cmd, addr := crashStart(t, bin, w, dataDir)
 	killed := false
 	defer func() {
 		if !killed {
@@ -104,11 +158,7 @@ func crashRound(t *testing.T, bin string, w *provosttest.World, dataDir string, 
 			cmd.Wait()
 		}
 	}()
-	addr, err := crashListenAddr(stderr)
-	if err != nil {
-		t.Fatalf("provost serve did not start: %v", err)
-	}
-	go io.Copy(io.Discard, stderr)
+	verify()
 
 	var (
 		wg    sync.WaitGroup
@@ -139,14 +189,16 @@ func crashRound(t *testing.T, bin string, w *provosttest.World, dataDir string, 
 	}
 	// Let some decisions through, then kill at a random moment.
 	wait := time.After(10 * time.Second)
-	for got := 0; got < 10; got++ {
+	for got := 0; got < crashMinAnswers; got++ {
 		select {
 		case <-total:
 		case <-wait:
+			close(stop)
+			wg.Wait()
 			t.Fatalf("only %d decisions answered in 10s", got)
 		}
 	}
-	time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+	time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +206,7 @@ func crashRound(t *testing.T, bin string, w *provosttest.World, dataDir string, 
 	cmd.Wait()
 	close(stop)
 	wg.Wait()
-	return 10 + len(total)
+	return crashMinAnswers + len(total)
 }
 
 // crashListenAddr reads the server's JSON log until it says where it listens.

@@ -37,6 +37,7 @@ import (
 	"github.com/provost-dev/provost/internal/origin"
 	"github.com/provost-dev/provost/internal/replay"
 	"github.com/provost-dev/provost/internal/revocation"
+	"github.com/provost-dev/provost/internal/workload"
 	"github.com/provost-dev/provost/verdict"
 )
 
@@ -213,16 +214,22 @@ func (d *Data) Fingerprint(raw string) string { return credential.Fingerprint(d.
 // embedded stores, which live in this process, unless a store file was
 // deleted or replaced under it (ErrStoreFile), the SQLite evidence log
 // has failed a write (it then refuses every append, so every decision is
-// denied, until Provost restarts), or origin history cannot be written
-// (decisions fail closed until a retried batch is written).
+// denied, until a probe write succeeds: evidencelog.Log.Err), or origin
+// history cannot be written (decisions fail closed until a retried batch
+// is written), or the SQLite revocation store failed a write (revocations
+// cannot be added, so a decision that must revoke is denied, until a
+// probe write succeeds).
 func (d *Data) Ready(ctx context.Context) error {
 	if err := d.integrity.Err(); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	if l, ok := d.Evidence.(*evidencelog.Log); ok {
 		if err := l.Err(); err != nil {
-			return fmt.Errorf("evidence log: appends refused until restart: %w", err)
+			return fmt.Errorf("evidence log: appends refused until it can write again: %w", err)
 		}
+	}
+	if err := d.integrity.revocationWrites(); err != nil {
+		return fmt.Errorf("revocation store: revocations cannot be written until a write succeeds: %w", err)
 	}
 	if wb, ok := d.Origins.(*origin.WriteBehind); ok {
 		if err := wb.Err(); err != nil {
@@ -305,8 +312,15 @@ type App struct {
 	// receiver hands over are added to the store underneath, never sent on.
 	SSF SSF
 
+	// spiffe follows the Workload API's trust bundles (trust.workload_api);
+	// nil when not configured.
+	spiffe *workload.APISource
+
 	log      *slog.Logger
 	reloadMu sync.Mutex
+	// pending are the restart-only settings changed since start (under
+	// reloadMu): a reload put the policy in force but not them.
+	pending []string
 	// instance names this process in reload announcements, so it does not
 	// reload twice for its own.
 	instance string
@@ -345,7 +359,12 @@ func Open(ctx context.Context, o Options) (*App, error) {
 			return nil, err
 		}
 	}
-	a.Engine, err = provost.New(ctx, pol, data.Stores(), provost.Options{Secret: data.Secret, Now: o.Now, Logger: o.Logger})
+	if a.spiffe, err = startWorkloadAPI(ctx, cfg, a.log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Engine, err = provost.New(ctx, pol, data.Stores(), provost.Options{Secret: data.Secret, Now: o.Now, Logger: o.Logger,
+		SPIFFEBundles: a.bundleSource()})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -368,6 +387,9 @@ func (a *App) Close() error {
 		if err != nil {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "ssf: closed before every SET was delivered", slog.String("error", err.Error()))
 		}
+	}
+	if a.spiffe != nil {
+		err = errors.Join(err, a.spiffe.Close())
 	}
 	return errors.Join(err, a.Data.Close())
 }
@@ -405,6 +427,7 @@ func (a *App) reload(ctx context.Context) error {
 		return fmt.Errorf("provost: reload failed, keeping the previous configuration: %w", err)
 	}
 	a.log.LogAttrs(ctx, slog.LevelInfo, "configuration reloaded", slog.String("bindings_digest", pol.Digest()))
+	a.notePending(ctx)
 	return nil
 }
 

@@ -165,6 +165,7 @@ func (g *integrity) run(ctx context.Context) {
 			return
 		case <-files.C:
 			g.fail(ctx, g.checkFiles())
+			g.probeRevocations(ctx)
 		case <-seal.C:
 			if g.rev != nil {
 				if err := g.rev.Verify(ctx); err != nil && ctx.Err() == nil {
@@ -173,6 +174,29 @@ func (g *integrity) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// revocationWrites is the failure of the last write to the SQLite
+// revocation store, nil while it takes writes.
+func (g *integrity) revocationWrites() error {
+	if g == nil || g.rev == nil {
+		return nil
+	}
+	return g.rev.WriteErr()
+}
+
+// probeRevocations tries a write to the SQLite revocation store while its
+// last write failed (a full disk): the first that succeeds makes Provost
+// ready again without waiting for an operator's next revocation.
+func (g *integrity) probeRevocations(ctx context.Context) {
+	if g.revocationWrites() == nil {
+		return
+	}
+	if err := g.rev.Probe(ctx); err != nil {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "the revocation store still cannot be written", slog.Any("error", err))
+		return
+	}
+	g.log.LogAttrs(ctx, slog.LevelInfo, "the revocation store can be written again")
 }
 
 // checkFiles reports the first watched file that is gone or is no longer

@@ -18,7 +18,7 @@ var (
 	// ErrReadOnly: the log was opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("log opened read-only")
 	// ErrWriteFailed: a batch could not be committed; the log refuses
-	// further appends until it is reopened.
+	// further appends until it can write again (Log.Err).
 	ErrWriteFailed = errors.New("evidence write failed")
 
 	// ErrMalformedReceipt: a receipt that does not parse or is out of bounds.

@@ -26,6 +26,10 @@ const (
 	DefaultMaxRecordSize = 1 << 20
 	// MaxEntries bounds one Entries call.
 	MaxEntries = 1000
+	// DefaultRetryInterval is how often a durable log whose commit failed
+	// tries a probe write to learn whether it may take Appends again
+	// (Options.RetryInterval).
+	DefaultRetryInterval = time.Second
 	// DefaultCheckpointInterval is the least time between two checkpoints
 	// a Log signs (Options.CheckpointInterval).
 	DefaultCheckpointInterval = 10 * time.Second
@@ -70,6 +74,10 @@ type Options struct {
 	// negative value signs on demand, whenever the log grew (for tests and
 	// offline tools). It is measured on the monotonic clock, not Now.
 	CheckpointInterval time.Duration
+	// RetryInterval is how often, after a failed commit, the writer tries
+	// a probe write to learn whether the database takes writes again (see
+	// Err). 0 means DefaultRetryInterval.
+	RetryInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -90,6 +98,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if o.RetryInterval <= 0 {
+		o.RetryInterval = DefaultRetryInterval
 	}
 	return o
 }
@@ -120,7 +131,7 @@ type Log struct {
 	wroteRoot tlog.Hash     // tree hash at written
 	committed int64         // records durably in the database: written, then fsynced
 	root      tlog.Hash     // tree hash at committed
-	failed    error         // sticky write failure
+	failed    error         // write failure: Appends refused until recover, or for good after syncErr
 	syncErr   error         // sticky fsync failure: nothing more becomes durable
 	closed    bool          // set by Close: no more appends
 	commitCh  chan struct{} // closed and replaced when committed grows or a write fails
@@ -132,6 +143,7 @@ type Log struct {
 	quit     chan struct{} // closed by Close
 	done     chan struct{} // closed when the writer and the syncer have drained and exited
 	slots    chan struct{} // one per queued record, bounds the queue
+	waiting  atomic.Int64  // durable Appends and Flushes between taking their index and returning
 	commits  atomic.Int64  // transactions committed, for Stats
 	syncs    atomic.Int64  // fsyncs that made records durable, for Stats
 
@@ -358,8 +370,11 @@ func (l *Log) Close() error {
 }
 
 // Err is the write failure that makes the log refuse every Append (an
-// ErrWriteFailed error), or nil while appends are accepted. The failure is
-// sticky: it stays until the log is reopened.
+// ErrWriteFailed error), or nil while appends are accepted. After a failed
+// commit of a durable log it stays until the writer finds the database
+// writable again (every RetryInterval it commits a probe write, once no
+// Append from before the failure is still waiting); after a failed fsync,
+// or in Async mode, it stays until the log is reopened.
 func (l *Log) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

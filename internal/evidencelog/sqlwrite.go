@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -87,6 +88,26 @@ func (s *sqliteStore) close() {
 }
 
 func (s *sqliteStore) sync() error { return s.wal.sync() }
+
+// probe commits a write that adds no record, and syncs it: the time of the
+// probe in evidence_meta (a value written again unchanged would write no
+// page). The log's writer calls it after a failed commit to learn whether
+// the database takes writes again.
+func (s *sqliteStore) probe(ctx context.Context) error {
+	if _, err := s.begin.ExecContext(ctx); err != nil {
+		return err
+	}
+	_, err := s.conn.ExecContext(ctx, `INSERT INTO evidence_meta (key, value) VALUES ('write_probe', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, time.Now().UTC().Format(time.RFC3339Nano))
+	if err == nil {
+		_, err = s.end.ExecContext(ctx)
+	}
+	if err != nil {
+		s.conn.ExecContext(ctx, `ROLLBACK`)
+		return err
+	}
+	return s.wal.sync()
+}
 
 // multiInsert is INSERT INTO table (cols) VALUES (?, ...), ... with rows rows.
 func multiInsert(table, cols string, ncols, rows int) string {

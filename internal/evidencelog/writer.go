@@ -27,7 +27,7 @@ type pending struct {
 // queued; the Entry is where it will be, once committed (see Flush).
 //
 // After a failed commit the log refuses every further Append (fail closed)
-// until it is reopened.
+// until it can write again (see Err).
 func (l *Log) Append(ctx context.Context, record []byte) (Entry, error) {
 	if l.opts.ReadOnly {
 		return Entry{}, problem(ErrReadOnly, -1, "append")
@@ -58,6 +58,9 @@ func (l *Log) Append(ctx context.Context, record []byte) (Entry, error) {
 	e := Entry{Index: l.next, LeafHash: h}
 	l.next++
 	l.queue = append(l.queue, pending{index: e.Index, record: rec, hash: h})
+	if !l.opts.Async {
+		l.waiting.Add(1) // under mu: recover sees it
+	}
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -66,7 +69,9 @@ func (l *Log) Append(ctx context.Context, record []byte) (Entry, error) {
 	if l.opts.Async {
 		return e, nil
 	}
-	if err := l.waitCommitted(ctx, e.Index+1); err != nil {
+	err := l.waitCommitted(ctx, e.Index+1)
+	l.waiting.Add(-1)
+	if err != nil {
 		return Entry{}, fmt.Errorf("evidencelog: append of record %d: %w", e.Index, err)
 	}
 	return e, nil
@@ -77,7 +82,9 @@ func (l *Log) Append(ctx context.Context, record []byte) (Entry, error) {
 func (l *Log) Flush(ctx context.Context) error {
 	l.mu.Lock()
 	target := l.next
+	l.waiting.Add(1)
 	l.mu.Unlock()
+	defer l.waiting.Add(-1)
 	return l.waitCommitted(ctx, target)
 }
 
@@ -133,11 +140,23 @@ func (l *Log) run() {
 		close(l.done)
 	}()
 	for {
+		var retry *time.Timer
+		var retryC <-chan time.Time
+		if l.mayRecover() {
+			retry = time.NewTimer(l.opts.RetryInterval)
+			retryC = retry.C
+		}
 		select {
 		case <-l.wake:
+		case <-retryC:
+			l.recover()
+			continue
 		case <-l.quit:
 			l.drain()
 			return
+		}
+		if retry != nil {
+			retry.Stop()
 		}
 		if l.opts.MaxDelay > 0 {
 			t := time.NewTimer(l.opts.MaxDelay)
@@ -148,6 +167,52 @@ func (l *Log) run() {
 			}
 		}
 		l.drain()
+	}
+}
+
+// mayRecover reports whether the log refuses Appends after a failed commit
+// that recover may clear: durable mode, every fsync good, a store that can
+// probe, not closing.
+func (l *Log) mayRecover() bool {
+	if _, ok := l.store.(prober); !ok || l.opts.Async {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed != nil && l.syncErr == nil && !l.closed
+}
+
+// prober is a batchStore that can tell whether it can be written again.
+type prober interface {
+	// probe commits a write that adds no record.
+	probe(ctx context.Context) error
+}
+
+// recover takes the log back into service after a failed commit (a full
+// disk, say), without reopening it, once the store takes a probe write
+// and no Append from before the failure still waits: those hold indexes
+// from the failed batch on, which the next records get. Everything before
+// the failed batch is committed and synced (durable mode syncs each batch
+// before the next), and the frontier never moved past it.
+func (l *Log) recover() {
+	ok := func() bool {
+		return l.failed != nil && l.syncErr == nil && !l.closed && l.waiting.Load() == 0 &&
+			len(l.queue) == 0 && l.committed == l.written && l.front.size == l.written
+	}
+	l.mu.Lock()
+	try := ok()
+	l.mu.Unlock()
+	if !try {
+		return
+	}
+	if err := l.store.(prober).probe(context.Background()); err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ok() { // nothing can have changed while failed, but check
+		l.failed = nil
+		l.next = l.written
 	}
 }
 

@@ -62,6 +62,14 @@ type MemoryConfig struct {
 //
 // An until that is not after now records nothing: the entry would already be
 // expired. Seen then only reports whether key is live.
+//
+// A clock set back does not reopen a window for replays: entries are swept
+// as expired by the clock as it reads, so after a jump forward (a clock set
+// hours ahead, then corrected) a key may be gone whose until is still
+// ahead of the corrected clock. Seen remembers the latest until it swept,
+// and reports a key it does not hold, with an until not after that, as
+// seen: it may have been recorded and forgotten. On a clock that never
+// goes back this cannot happen (nothing recorded expires before now).
 type Memory struct {
 	since  time.Time
 	max    int64
@@ -69,6 +77,7 @@ type Memory struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	n      atomic.Int64 // entries in all maps, live or not yet swept
+	forgot atomic.Int64 // the latest expiry of any entry swept, Unix nanoseconds
 	shards [numShards]shard
 }
 
@@ -95,6 +104,7 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	if m.since.IsZero() {
 		m.since = m.now().Truncate(time.Second)
 	}
+	m.forgot.Store(math.MinInt64)
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]int64)
 	}
@@ -127,6 +137,11 @@ func (m *Memory) Seen(_ context.Context, key string, until time.Time) (bool, err
 	if live || exp <= now {
 		s.mu.Unlock()
 		return live, nil
+	}
+	if !present && exp <= m.forgot.Load() {
+		// Swept as expired on a clock that was ahead: maybe a replay.
+		s.mu.Unlock()
+		return true, nil
 	}
 	if !present && !m.reserve() {
 		s.mu.Unlock()
@@ -210,7 +225,7 @@ func (s *shard) lookup(key string, now int64) (live, present bool) {
 
 // sweep removes up to limit expired entries, earliest first.
 func (s *shard) sweep(m *Memory, now int64, limit int) {
-	removed := 0
+	removed, latest := 0, int64(math.MinInt64)
 	for limit > 0 && len(s.h) > 0 && s.h[0].exp <= now {
 		it := s.h.pop()
 		limit--
@@ -219,12 +234,24 @@ func (s *shard) sweep(m *Memory, now int64, limit int) {
 		if exp, ok := s.m[it.key]; ok && exp == it.exp {
 			delete(s.m, it.key)
 			removed++
+			latest = it.exp // the heap gives them earliest first
 		}
 	}
 	if removed > 0 {
+		m.noteForgotten(latest)
 		m.n.Add(int64(-removed))
 		if s.peak >= compactMin && len(s.m) <= s.peak/4 {
 			s.compact()
+		}
+	}
+}
+
+// noteForgotten raises forgot to exp, the expiry of an entry just swept.
+func (m *Memory) noteForgotten(exp int64) {
+	for {
+		f := m.forgot.Load()
+		if exp <= f || m.forgot.CompareAndSwap(f, exp) {
+			return
 		}
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/provost-dev/provost/internal/sqlitedb"
@@ -56,6 +58,9 @@ type SQLite struct {
 	lastPurge time.Time  // guarded by writeMu
 	seal      seal       // guarded by writeMu: the seal of the rows written
 	broken    error      // guarded by writeMu: set by Verify on ErrTampered
+	// writeErr is the failure of the last write (a full disk, say), nil
+	// once a write or Probe succeeded after it: WriteErr.
+	writeErr atomic.Pointer[error]
 
 	live liveIndex
 
@@ -129,10 +134,11 @@ func (s *SQLite) Adopted() bool { return s.adopted }
 
 // write runs f and stores next as the seal in one transaction; the
 // in-memory seal follows only once it commits.
-func (s *SQLite) write(ctx context.Context, next seal, f func(*sql.Tx) error) error {
+func (s *SQLite) write(ctx context.Context, next seal, f func(*sql.Tx) error) (err error) {
 	if s.broken != nil {
 		return s.broken
 	}
+	defer func() { s.noteWrite(ctx, err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -148,6 +154,48 @@ func (s *SQLite) write(ctx context.Context, next seal, f func(*sql.Tx) error) er
 		return err
 	}
 	s.seal = next
+	return nil
+}
+
+// WriteErr is the error of the last write to the database that failed
+// (the disk full, the file system read-only), or nil: none failed, or a
+// write or Probe succeeded since. While it is set no revocation can be
+// added or removed, though Match still answers from memory.
+func (s *SQLite) WriteErr() error {
+	if p := s.writeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// noteWrite keeps the outcome of a write for WriteErr: a refusal for
+// tampering, or a write its caller gave up on, says nothing of the disk.
+func (s *SQLite) noteWrite(ctx context.Context, err error) {
+	switch {
+	case err == nil:
+		s.writeErr.Store(nil)
+	case errors.Is(err, ErrTampered) || ctx.Err() != nil:
+	default:
+		s.writeErr.Store(&err)
+	}
+}
+
+// Probe commits a write that changes no revocation (a row added and
+// deleted in one transaction, which still writes its pages), to learn
+// whether the database takes writes again; a success clears WriteErr.
+func (s *SQLite) Probe(ctx context.Context) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	err := s.write(ctx, s.seal, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revocation (id, kind, value, created_at) VALUES ('probe', 'probe', '', 0)`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM revocation WHERE id = 'probe'`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revocation: probe write: %w", err)
+	}
 	return nil
 }
 
