@@ -9,7 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+
 	"github.com/provost-dev/provost/internal/fingerprint"
+	"github.com/provost-dev/provost/internal/workload"
 )
 
 // Options tune an Engine.
@@ -27,6 +31,15 @@ type Options struct {
 	// Logger receives operational logs (never a raw credential); nil
 	// discards them.
 	Logger *slog.Logger
+	// SPIFFEBundles gives, at each verification, the X.509 and JWT trust
+	// bundles of the trust domains a policy lists in trust.workload_api:
+	// go-spiffe's *workloadapi.BundleSource, or what `provost serve`
+	// starts from that section. A policy that lists such trust domains is
+	// refused without it; other trust domains never consult it.
+	SPIFFEBundles interface {
+		x509bundle.Source
+		jwtbundle.Source
+	}
 }
 
 // Engine decides requests. It is safe for concurrent use. Its policy is
@@ -38,6 +51,8 @@ type Engine struct {
 	secret []byte
 	fp     *fingerprint.Fingerprinter
 	stores Stores
+	// spiffe is Options.SPIFFEBundles.
+	spiffe workload.BundleSource
 
 	state atomic.Pointer[state]
 	setMu sync.Mutex
@@ -59,7 +74,7 @@ func New(ctx context.Context, p *Policy, s Stores, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provost: Options.Secret: %w", err)
 	}
-	e := &Engine{now: o.Now, log: o.Logger, secret: o.Secret, fp: fp, stores: s}
+	e := &Engine{now: o.Now, log: o.Logger, secret: o.Secret, fp: fp, stores: s, spiffe: o.SPIFFEBundles}
 	if e.now == nil {
 		e.now = time.Now
 	}

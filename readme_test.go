@@ -2,10 +2,13 @@ package provost_test
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/shellrun"
 )
 
 // The README shows the complete bindings example; it must stay the file
@@ -85,5 +88,98 @@ func TestReadmeEmbeddingMatchesExamples(t *testing.T) {
 		if !strings.Contains(string(readme), "```go\n"+s+"\n```") {
 			t.Errorf("README.md does not show the %q snippet of example_test.go verbatim:\n%s", name, s)
 		}
+	}
+}
+
+// quickStartSkipped are the quick start's commands a test does not run,
+// and why; every one must still be in the README.
+var quickStartSkipped = map[string]string{
+	"./scripts/test.sh":        "it runs this whole test suite (CI runs it)",
+	"go install ./cmd/provost": "the test built the binary and put it first on PATH",
+}
+
+// quickStartCommands are the commands of the README's quick start, in
+// order: each sh block's lines, with what follows " # " as the comment
+// (a curl's promised decision).
+func quickStartCommands(t *testing.T) []shellrun.Step {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Quick start")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !ok {
+		t.Fatal("README.md has no quick start")
+	}
+	var steps []shellrun.Step
+	for rest := section; ; {
+		var block string
+		var found bool
+		if _, rest, found = strings.Cut(rest, "```sh\n"); !found {
+			break
+		}
+		block, rest, _ = strings.Cut(rest, "```")
+		for _, line := range strings.Split(strings.ReplaceAll(block, "\\\n", " "), "\n") {
+			cmd, comment, _ := strings.Cut(line, " # ")
+			if cmd = strings.TrimSpace(cmd); cmd != "" {
+				steps = append(steps, shellrun.Step{Comment: strings.TrimSpace(comment), Cmds: []string{cmd}})
+			}
+		}
+	}
+	return steps
+}
+
+// The README's quick start, run literally where it is runnable: in a
+// folder holding a copy of examples/, by a shell, with the built binary
+// for "go run ./cmd/provost" and "provost"; `provost serve` starts on a
+// free port (the commands' 127.0.0.1:8080 becomes it), and each curl must
+// answer the decision its comment promises.
+func TestReadmeQuickStartRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, runs the demo and a server; skipped under -short")
+	}
+	shellrun.NeedCurl(t)
+	steps := quickStartCommands(t)
+	bin := shellrun.Build(t, ".")
+	env := shellrun.Env{Bin: bin, Dir: t.TempDir(), From: "http://127.0.0.1:8080"}
+	if out, err := exec.Command("cp", "-R", "examples", filepath.Join(env.Dir, "examples")).CombinedOutput(); err != nil {
+		t.Fatalf("copying examples: %v %s", err, out)
+	}
+	seen := map[string]bool{}
+	checked := map[string]int{}
+	var phase []shellrun.Step
+	flush := func() {
+		if len(phase) == 0 {
+			return
+		}
+		outs, _ := shellrun.Script(t, env, phase)
+		for k, n := range shellrun.Verify(t, phase, outs) {
+			checked[k] += n
+		}
+		phase = nil
+	}
+	for _, s := range steps {
+		cmd := s.Cmds[0]
+		if _, skip := quickStartSkipped[cmd]; skip {
+			seen[cmd] = true
+			continue
+		}
+		s.Cmds[0] = strings.Replace(cmd, "go run ./cmd/provost", "provost", 1)
+		if strings.HasPrefix(s.Cmds[0], "provost serve") {
+			flush()
+			env.To = "http://" + shellrun.Serve(t, env, s.Cmds[0])
+			continue
+		}
+		phase = append(phase, s)
+	}
+	flush()
+	for cmd, why := range quickStartSkipped {
+		if !seen[cmd] {
+			t.Errorf("the quick start no longer has %q (skipped because %s): update quickStartSkipped", cmd, why)
+		}
+	}
+	if checked["allow"] == 0 || checked["deny"] == 0 {
+		t.Errorf("the quick start sends no allowed or no denied request: %v", checked)
 	}
 }

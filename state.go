@@ -63,7 +63,11 @@ func (e *Engine) buildState(p *Policy) (*state, error) {
 		return nil, fmt.Errorf("provost: %s: %w", cfg.File, err)
 	}
 	st.verifier = v
-	st.signals = &signal.Builder{Anchors: p.trust, Networks: p.bindings.Networks(),
+	anchors, err := p.trust.WithBundleSource(e.spiffe)
+	if err != nil {
+		return nil, fmt.Errorf("provost: %s: %w", cfg.File, err)
+	}
+	st.signals = &signal.Builder{Anchors: anchors, Networks: p.bindings.Networks(),
 		Hops:    &hop.Verifier{Keys: p.trust.HopKeys, MaxAge: p.trust.HopMaxAge, Now: e.now},
 		Posture: &posture.Verifier{Attestors: p.trust.Attestors, Now: e.now}}
 	st.detect = origin.Config{

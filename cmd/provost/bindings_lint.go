@@ -8,6 +8,7 @@ import (
 	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/binding/lint"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/configcheck"
 	"github.com/provost-dev/provost/internal/smallfile"
 )
 
@@ -38,6 +39,14 @@ func cmdBindingsLint(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		path, limit = cfg.Resolve(cfg.Bindings), cfg.BindingsMaxBytes
+		// The configuration's other files must load too, or the bindings
+		// would pass a lint that `provost serve` then refuses.
+		if problems := configcheck.PolicyFiles(cfg); len(problems) > 0 {
+			for _, p := range problems {
+				fmt.Fprintln(stderr, p)
+			}
+			return exitUsage
+		}
 	}
 	set, err := binding.LoadLimit(context.Background(), path, limit)
 	if err != nil {

@@ -41,7 +41,9 @@ const (
 const usage = `provost verifies token provenance for non-human identities.
 
 Commands:
-  demo         play the acceptance scenarios against a real server on loopback (start here)
+  demo         play the acceptance scenarios against a real server on loopback (start here); --keep DIR keeps the world
+  dev          token | dpop | svid | posture: mint credentials for a world kept by demo --keep (demo keys only)
+  config       check --config FILE: check the whole configuration and every file it names
   check        judge requests described in JSON files against a configuration, offline
   fingerprint  print the fingerprint of a credential read from standard input
   bindings     lint, test or propose bindings (provost bindings -h)
@@ -55,7 +57,7 @@ Commands:
   receipt      verify an evidence receipt offline (verify --key KEY FILE), or fetch one (get --server URL --index N)
   evidence     new-key FILE --name NAME: the signing key of the evidence log shared in PostgreSQL
   bench        load-test the check API, forward-auth and ext_authz, each in its own process, beside bare baselines, on loopback
-  version      print the version
+  version      print the version, commit and Go version (also provost --version)
 
 Run 'provost COMMAND -h' for a command's flags.
 `
@@ -68,6 +70,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "dev":
+		return cmdDev(ctx, args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "check":
@@ -94,9 +100,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdHop(args[1:], stdin, stdout, stderr)
 	case "bindings":
 		return cmdBindings(ctx, args[1:], stdin, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "provost", version)
-		return exitOK
+	case "version", "--version", "-version":
+		return cmdVersion(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,758 +1,496 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/provost-dev/provost/internal/answer"
+	"github.com/provost-dev/provost/internal/binding"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/provosttest"
+	"github.com/provost-dev/provost/internal/workload/workloadtest"
 )
 
-// nginxBindings has one binding: the reports token may only read reports.
-const nginxBindings = `version: 1
-mode: enforce
-bindings:
-  - name: reports-read-only
-    match: {subject: "svc:reports"}
-    require:
-      rule: 'signals.request.method == "GET" && signals.request.target.startsWith("/v1/reports")'
-`
-
-// TestNginxForwardAuth runs the nginx recipe of docs/nginx.md — the server
-// block itself, with only ports, certificate paths and upstream addresses
-// changed — in a real nginx, in front of a real `provost serve` and a small
-// application that records what reaches it. A client that types the
-// headers Provost reads (X-Forwarded-Method/-Uri, X-Original-Method/-URI,
-// Forwarded, Client-Cert, ...) must not change what Provost judges, and a
-// target nginx normalises (/v1/reports/../admin/users) must not pass as the
-// target the rule allows. If the recipe loses a line that blanks a
-// client's header, this test fails.
+// TestNginxForwardAuth runs the recipe of docs/nginx.md in a real nginx:
+// the whole nginx.conf of the doc, in front of a real `provost serve`
+// running the doc's provost.yaml and bindings.yaml, and of a small
+// application that records what reaches it; only addresses, ports and file
+// paths are changed. It checks
+//
+//   - an allowed request reaches the application with Provost's identity
+//     headers, and nginx's access log names it by the request id Provost
+//     recorded the decision under;
+//   - a denied request (403, and 401 without a credential) shows the
+//     client the reasons and the request id, as JSON and in headers, not
+//     nginx's HTML page, and never reaches the application;
+//   - a client that types the headers Provost or the application would
+//     believe (X-Forwarded-Client-Cert, Client-Cert, X-Provost-*,
+//     X-Forwarded-Method/-Uri, X-Original-Method/-URI, Forwarded,
+//     Provost-Hop, Provost-Posture, Provost-Workload-JWT) changes nothing
+//     Provost judges, and none of them reaches the application;
+//   - a target nginx normalises (/v1/reports/../admin/users) does not pass
+//     as the target the rule allows.
+//
+// If the recipe loses a line that blanks a client's header, this test fails.
 func TestNginxForwardAuth(t *testing.T) {
 	nginx := findNginx(t)
-	dir := t.TempDir()
-	w, err := provosttest.NewWorld(dir, "https://api.example.com", []string{"127.0.0.1/32"}, nginxBindings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// serve.forward_auth.headers is left at its default, nginx: the
-	// X-Original-* pair the recipe sets. trust.forwarded_header auto makes
-	// Provost read a Forwarded header when there is one: the recipe must
-	// not let the client's through.
-	cfg, err := os.ReadFile(w.ConfigFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = bytes.Replace(cfg, []byte("\ntrust:\n"), []byte("\ntrust:\n  forwarded_header: auto\n"), 1)
-	if !bytes.Contains(cfg, []byte("forwarded_header: auto")) {
-		t.Fatalf("no trust section in %s:\n%s", w.ConfigFile(), cfg)
-	}
-	if err := os.WriteFile(w.ConfigFile(), cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	provostAddr, _ := serveCLI(t, "--config", w.ConfigFile())
-	// nginx reaches Provost through a tap on loopback that records each
-	// forward-auth call's headers and passes it on unchanged; Provost's
-	// peer is 127.0.0.1 either way.
-	tap := newTap(t, provostAddr)
-	app := newRecordingApp(t)
-	nx := startNginx(t, nginx, dir, tap.addr, app.addr, w)
-	ev := &evidenceTail{base: "http://" + provostAddr}
-	ev.read(t) // start from the log's end
-
-	tok, err := w.Token("svc:reports", time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bearer := "Bearer " + tok
-
-	// fresh starts a subtest with nothing left over from an earlier one.
-	fresh := func(t *testing.T) {
-		t.Helper()
-		ev.read(t)
-		tap.take()
-		app.take()
-	}
-	// One decision per request, naming the request nginx received.
-	wantRecord := func(t *testing.T, method, path, decision string) nginxRecord {
-		t.Helper()
-		recs := ev.read(t)
-		if len(recs) != 1 {
-			t.Fatalf("%d new evidence records, want 1: %+v", len(recs), recs)
-		}
-		r := recs[0]
-		if r.Request.Method != method || r.Request.Path != path || r.Decision != decision {
-			t.Errorf("evidence names %s %s (%s), want %s %s (%s)", r.Request.Method, r.Request.Path, r.Decision, method, path, decision)
-		}
-		return r
-	}
-
-	// (a) Traefik's pair, typed by the client behind nginx: Provost must
-	// judge the real DELETE (the recipe blanks the pair in /_provost).
-	t.Run("client-typed X-Forwarded-Method/Uri", func(t *testing.T) {
-		fresh(t)
-		status, _ := nx.do(t, "DELETE", "/v1/admin/users/42", map[string]string{
-			"Authorization":      bearer,
-			"X-Forwarded-Method": "GET",
-			"X-Forwarded-Uri":    "/v1/reports",
-		})
-		if status != http.StatusForbidden {
-			t.Errorf("status %d, want 403", status)
-		}
-		tap.want(t, "DELETE", "/v1/admin/users/42")
-		app.wantNothing(t)
-		wantRecord(t, "DELETE", "/v1/admin/users/42", "deny")
-	})
-
-	// (b) nginx's own pair, typed by the client: nginx overwrites it.
-	t.Run("client-typed X-Original-Method/URI", func(t *testing.T) {
-		fresh(t)
-		status, _ := nx.do(t, "DELETE", "/v1/admin/users/42", map[string]string{
-			"Authorization":     bearer,
-			"X-Original-Method": "GET",
-			"X-Original-URI":    "/v1/reports",
-		})
-		if status != http.StatusForbidden {
-			t.Errorf("status %d, want 403", status)
-		}
-		tap.want(t, "DELETE", "/v1/admin/users/42")
-		app.wantNothing(t)
-		wantRecord(t, "DELETE", "/v1/admin/users/42", "deny")
-	})
-
-	// (c) The control: what the binding allows is allowed and reaches the
-	// application with Provost's identity headers.
-	t.Run("allowed GET", func(t *testing.T) {
-		fresh(t)
-		status, body := nx.do(t, "GET", "/v1/reports?x=1", map[string]string{"Authorization": bearer})
-		if status != http.StatusOK || body != "app\n" {
-			t.Fatalf("status %d %q, want 200 from the application", status, body)
-		}
-		tap.want(t, "GET", "/v1/reports?x=1")
-		got := app.take()
-		if len(got) != 1 || got[0].method != "GET" || got[0].uri != "/v1/reports?x=1" {
-			t.Fatalf("the application received %+v, want GET /v1/reports?x=1", got)
-		}
-		if h := got[0].header; h.Get("X-Provost-Decision") != "allow" || h.Get("X-Provost-Binding") != "reports-read-only" || h.Get("X-Provost-Subject") != "svc:reports" {
-			t.Errorf("identity headers at the application: %v", h)
-		}
-		r := wantRecord(t, "GET", "/v1/reports", "allow")
-		if r.Signals.Network.Peer != "127.0.0.1" || r.Signals.Network.Client != nginxClient {
-			t.Errorf("evidence names peer %q, client %q; want nginx (127.0.0.1) and %s", r.Signals.Network.Peer, r.Signals.Network.Client, nginxClient)
-		}
-	})
-
-	// Every other header Provost would believe from nginx, typed by the
-	// client: none reaches Provost or the application. The SVID is real
-	// (the trust bundle Provost has), so Provost would believe it as the
-	// client's workload identity from a Client-Cert the recipe let through.
-	t.Run("client-typed forwarding and certificate headers", func(t *testing.T) {
-		fresh(t)
-		svid, _, err := w.SVID("/payroll")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sf := func(der []byte) string { return ":" + base64.StdEncoding.EncodeToString(der) + ":" }
-		typed := map[string]string{
-			"X-Forwarded-For":         "10.40.2.2",
-			"Forwarded":               "for=10.40.2.2",
-			"X-Forwarded-Host":        "evil.example",
-			"X-Forwarded-Proto":       "http",
-			"Client-Cert":             sf(svid.Raw),
-			"Client-Cert-Chain":       sf(w.CA().Raw),
-			"X-Forwarded-Client-Cert": "By=spiffe://demo.provost.test/app;URI=spiffe://demo.provost.test/payroll",
-			"X-Forwarded-Method":      "GET",
-			"X-Forwarded-Uri":         "/v1/reports?x=2",
-			"X-Original-Method":       "GET",
-			"X-Original-URI":          "/v1/reports?x=2",
-			"X-Provost-Workload":      "spiffe://demo.provost.test/payroll",
-		}
-		for _, name := range provostIdentityHeaders {
-			if _, ok := typed[name]; !ok {
-				typed[name] = "typed-by-the-client"
-			}
-		}
-		hdr := map[string]string{"Authorization": bearer}
-		for k, v := range typed {
-			hdr[k] = v
-		}
-		status, _ := nx.do(t, "GET", "/v1/reports?x=2", hdr)
-		if status != http.StatusOK {
-			t.Errorf("status %d, want 200", status)
-		}
-		tap.want(t, "GET", "/v1/reports?x=2")
-		r := wantRecord(t, "GET", "/v1/reports", "allow")
-		if r.Signals.Workload.Present || r.Signals.Workload.ID != "" {
-			t.Errorf("Provost believed a client-typed certificate header: workload %+v, reasons %v", r.Signals.Workload, r.Reasons)
-		}
-		if r.Signals.Network.Client != nginxClient {
-			t.Errorf("Provost resolved the client to %q, want %s", r.Signals.Network.Client, nginxClient)
-		}
-		got := app.take()
-		if len(got) != 1 {
-			t.Fatalf("the application received %d requests, want 1", len(got))
-		}
-		h := got[0].header
-		for _, name := range []string{"Forwarded", "Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert",
-			"X-Forwarded-Method", "X-Forwarded-Uri", "X-Original-Method", "X-Original-URI", "X-Provost-Workload"} {
-			if v := h.Values(name); len(v) > 0 {
-				t.Errorf("the application received the client's %s: %q", name, v)
-			}
-		}
-		if h.Get("X-Forwarded-Host") != "api.example.com" || h.Get("X-Forwarded-Proto") != "https" {
-			t.Errorf("the application received X-Forwarded-Host %q, X-Forwarded-Proto %q; want nginx's api.example.com, https",
-				h.Values("X-Forwarded-Host"), h.Values("X-Forwarded-Proto"))
-		}
-		for _, name := range provostIdentityHeaders {
-			if v := h.Values(name); len(v) > 1 || len(v) == 1 && v[0] == typed[name] {
-				t.Errorf("the application received the client's %s: %q", name, v)
-			}
-		}
-		if h.Get("X-Provost-Decision") != "allow" || h.Get("X-Provost-Subject") != "svc:reports" {
-			t.Errorf("X-Provost-Decision, -Subject at the application: %q %q", h.Values("X-Provost-Decision"), h.Values("X-Provost-Subject"))
-		}
-		if xff := h.Values("X-Forwarded-For"); len(xff) != 1 || !strings.HasSuffix(xff[0], ", "+nginxClient) {
-			t.Errorf("X-Forwarded-For at the application: %q, want nginx's, ending in %s", xff, nginxClient)
-		}
-	})
-
-	// (d) Targets nginx normalises before routing, but passes on raw in
-	// $request_uri and to the application: not the /v1/reports the rule
-	// allows.
+	rig := newNginxRig(t, nginx)
+	t.Run("client-typed X-Forwarded-Method/Uri", func(t *testing.T) { rig.typedPair(t, "X-Forwarded-Method", "X-Forwarded-Uri") })
+	t.Run("client-typed X-Original-Method/URI", func(t *testing.T) { rig.typedPair(t, "X-Original-Method", "X-Original-URI") })
+	t.Run("allowed GET", rig.allowed)
+	t.Run("denied: reasons and request id to the client", rig.denied)
+	t.Run("no credential: 401 with the challenge", rig.unauthenticated)
+	t.Run("spoofed identity headers", rig.spoofed)
 	for _, target := range []string{
 		"/v1/reports/../admin/users",
 		"/v1/reports/%2e%2e/admin/users",
 		"/v1/reports/..%2fadmin/users",
 		"/v1/reports//../../v1/admin/users",
 	} {
-		t.Run("dot-segments "+target, func(t *testing.T) {
-			fresh(t)
-			status, _ := nx.raw(t, "GET "+target+" HTTP/1.1", map[string]string{"Authorization": bearer})
-			if status != http.StatusForbidden {
-				t.Errorf("status %d, want 403", status)
-			}
-			tap.want(t, "GET", target)
-			app.wantNothing(t)
-			recs := ev.read(t)
-			if len(recs) != 1 {
-				t.Fatalf("%d new evidence records, want 1: %+v", len(recs), recs)
-			}
-			if r := recs[0]; r.Decision != "deny" || r.Credential.Reason != "request_target_invalid" {
-				t.Errorf("evidence records %s (%s), want deny (request_target_invalid): %+v", r.Decision, r.Credential.Reason, r)
-			}
-		})
+		t.Run("dot-segments "+target, func(t *testing.T) { rig.dotSegments(t, target) })
 	}
-
-	// (e) A client that reaches Provost directly is not a trusted proxy:
-	// both pairs are ignored and the call is judged as itself.
 	for _, pair := range [][2]string{{"X-Forwarded-Method", "X-Forwarded-Uri"}, {"X-Original-Method", "X-Original-URI"}} {
-		t.Run("untrusted peer with "+pair[0], func(t *testing.T) {
-			fresh(t)
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
-			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
-			req, _ := http.NewRequest("DELETE", "http://"+provostAddr+"/v1/forward-auth/v1/admin/users/42", nil)
-			req.Header.Set("Authorization", bearer)
-			req.Header.Set(pair[0], "GET")
-			req.Header.Set(pair[1], "/v1/reports")
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatalf("forward-auth from 127.0.0.2: %v", err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusForbidden {
-				t.Errorf("status %d (%s), want 403", resp.StatusCode, resp.Header.Get("X-Provost-Reasons"))
-			}
-			r := wantRecord(t, "DELETE", "/v1/admin/users/42", "deny")
-			if r.Signals.Network.Peer != "127.0.0.2" {
-				t.Errorf("evidence names the peer %q, want 127.0.0.2", r.Signals.Network.Peer)
-			}
-		})
+		t.Run("untrusted peer with "+pair[0], func(t *testing.T) { rig.untrusted(t, pair) })
 	}
-
-	// The provost.yaml snippets of the doc are valid configuration.
-	t.Run("provost.yaml blocks", func(t *testing.T) {
-		doc := mustRead(t, "../../docs/nginx.md")
-		blocks := regexp.MustCompile("(?s)```yaml\n(# provost\\.yaml\n.*?)```").FindAllStringSubmatch(doc, -1)
-		if len(blocks) != 3 {
-			t.Fatalf("%d provost.yaml blocks in docs/nginx.md, want 3 (nginx, Traefik, Envoy)", len(blocks))
-		}
-		for i, want := range []string{"nginx", "traefik", "envoy"} {
-			text := blocks[i][1]
-			if !strings.Contains(text, "\nversion:") {
-				text = "version: 1\n" + text
-			}
-			cfg, err := config.Parse("docs/nginx.md", []byte(text))
-			if err != nil {
-				t.Errorf("%v\n%s", err, blocks[i][1])
-				continue
-			}
-			if got := cfg.Serve.ForwardAuth.Headers; got != want {
-				t.Errorf("provost.yaml block %d sets serve.forward_auth.headers %q, want %q", i+1, got, want)
-			}
-		}
-	})
+	t.Run("provost.yaml and bindings.yaml blocks", testNginxDocConfigs)
 }
 
-// findNginx returns the nginx binary, which must have the auth_request
-// module. Without one the test fails on CI and is skipped elsewhere.
-func findNginx(t *testing.T) string {
+// nginxRig is the running recipe: nginx in front of Provost (through a
+// tap that records each forward-auth call) and the application.
+type nginxRig struct {
+	w           *provosttest.World
+	provostAddr string
+	tap         *tap
+	app         *recordingApp
+	nx          *nginxProc
+	ev          *evidenceTail
+	bearer      string
+	jwtCA       *workloadtest.CA // signs JWT-SVIDs Provost trusts
+}
+
+func newNginxRig(t *testing.T, nginx string) *nginxRig {
 	t.Helper()
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s: CI must run the nginx test (scripts/test.sh installs Debian's nginx package)", why)
-		}
-		t.Skipf("%s: install Debian's nginx package (sudo apt-get install nginx), or run ./scripts/test.sh as root, which does", why)
-	}
-	path, err := exec.LookPath("nginx")
+	dir := t.TempDir()
+	// The doc's issuer, audience, origin and trust domain, with keys made
+	// here.
+	w, err := provosttest.Build(dir, provosttest.Options{Origin: "https://api.example.com", Issuer: "https://sts.example.com",
+		Audience: "https://api.example.com", TrustDomain: "example.com", Proxies: []string{"127.0.0.1/32"}})
 	if err != nil {
-		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"} {
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				path = p
-				break
-			}
-		}
-	}
-	if path == "" {
-		missing("nginx is not installed")
-	}
-	out, _ := exec.Command(path, "-V").CombinedOutput()
-	if !bytes.Contains(out, []byte("--with-http_auth_request_module")) {
-		missing(path + " lacks ngx_http_auth_request_module")
-	}
-	return path
-}
-
-// provostIdentityHeaders are the headers the recipe copies from Provost's
-// answer to the application.
-var provostIdentityHeaders = []string{"X-Provost-Decision", "X-Provost-Reasons", "X-Provost-Fingerprint", "X-Provost-Subject",
-	"X-Provost-Issuer", "X-Provost-Workload", "X-Provost-Binding", "X-Provost-Client"}
-
-// nginxClient is the address the test's client connects to nginx from: not
-// a trusted proxy, as a real client would not be.
-const nginxClient = "127.0.0.3"
-
-// clientDialer dials from nginxClient.
-var clientDialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(nginxClient)}, Timeout: 5 * time.Second}
-
-// nginxProc is a running nginx serving the recipe on 127.0.0.1:port.
-type nginxProc struct {
-	port int
-	tls  *tls.Config
-}
-
-// startNginx writes the recipe of docs/nginx.md, adapted, into dir and runs
-// nginx on it until the test ends.
-func startNginx(t *testing.T, bin, dir, provostAddr, appAddr string, w *provosttest.World) *nginxProc {
-	t.Helper()
-	ngx := filepath.Join(dir, "nginx")
-	if err := os.Mkdir(ngx, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cert, key, pool := serverTLS(t, ngx, "api.example.com")
-	port := freePort(t)
+	jwtCA := workloadtest.NewCA(t, "example.com")
+	cfg := writeNginxDocConfig(t, dir, jwtCA.JWTBundleFile(t, dir))
+	r := &nginxRig{w: w, jwtCA: jwtCA}
+	r.provostAddr, _ = serveCLI(t, "--config", cfg)
+	// nginx reaches Provost through a tap on loopback that records each
+	// forward-auth call's headers and passes it on unchanged; Provost's
+	// peer is 127.0.0.1 either way.
+	r.tap = newTap(t, r.provostAddr)
+	r.app = newRecordingApp(t)
+	r.nx = startNginx(t, nginx, dir, r.tap.addr, r.app.addr, filepath.Join(dir, "ca.pem"))
+	r.ev = &evidenceTail{base: "http://" + r.provostAddr}
+	r.ev.read(t) // start from the log's end
+	tok, err := w.Token("svc:reports", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.bearer = "Bearer " + tok
+	return r
+}
 
+// writeNginxDocConfig writes the provost.yaml and bindings.yaml of
+// docs/nginx.md into dir, with file paths changed, the JWKS URL replaced by
+// the file of the world's issuer keys, and more trust added (below); it
+// returns the configuration file.
+func writeNginxDocConfig(t *testing.T, dir, jwtBundle string) string {
+	t.Helper()
 	doc := mustRead(t, "../../docs/nginx.md")
-	blocks := regexp.MustCompile("(?s)```nginx\n(.*?)```").FindAllStringSubmatch(doc, -1)
-	if len(blocks) != 1 {
-		t.Fatalf("docs/nginx.md has %d nginx blocks, want 1", len(blocks))
-	}
-	block := blocks[0][1]
-	// Only what a test must change: addresses, ports and files.
+	pc := nginxDocBlock(t, doc, "# provost.yaml\n")
+	bs := nginxDocBlock(t, doc, "# bindings.yaml")
 	for _, r := range [][2]string{
-		{"server 127.0.0.1:8080;", "server " + provostAddr + ";"},
-		{"server 127.0.0.1:9000;", "server " + appAddr + ";"},
-		{"listen 443 ssl;", "listen 127.0.0.1:" + strconv.Itoa(port) + " ssl;"},
-		{"/etc/nginx/tls/api.example.com.pem", cert},
-		{"/etc/nginx/tls/api.example.com.key", key},
-		{"/etc/nginx/tls/spiffe-ca.pem", filepath.Join(w.Dir, "ca.pem")},
+		{"data_dir: /var/lib/provost", "data_dir: " + filepath.Join(dir, "data")},
+		{"jwks_url: https://sts.example.com/.well-known/jwks.json", "jwks_file: " + filepath.Join(dir, "issuer.jwks.json")},
+		{"bindings: /etc/provost/bindings.yaml", "bindings: " + filepath.Join(dir, "nginx-bindings.yaml")},
+		{"x509_bundle: /etc/provost/spiffe-ca.pem", "x509_bundle: " + filepath.Join(dir, "ca.pem") + ", jwt_bundle: " + jwtBundle},
+		// More trust than the doc's, to make the test stricter:
+		// trust.forwarded_header auto makes Provost read a Forwarded
+		// header when there is one, so the recipe must not let the
+		// client's through; the world's hop and posture signers and a
+		// JWT-SVID bundle make the attestations a client sends valid, so
+		// Provost allows the request and the test sees whether the
+		// recipe keeps them from the application.
+		{"\ntrust:\n", "\ntrust:\n  forwarded_header: auto\n" +
+			"  hops: [{name: edge, public_key: " + filepath.Join(dir, "hop-edge.pem") + "}]\n" +
+			"  attestors: [{name: hostguard, issuer: " + provosttest.AttestorIss + ", jwks_file: " + filepath.Join(dir, "attestor.jwks.json") + "}]\n"},
 	} {
-		if n := strings.Count(block, r[0]); n != 1 {
-			t.Fatalf("the nginx block of docs/nginx.md has %q %d times, want once: update this test with the doc", r[0], n)
+		if n := strings.Count(pc, r[0]); n != 1 {
+			t.Fatalf("the provost.yaml of docs/nginx.md has %q %d times, want once: update this test with the doc", r[0], n)
 		}
-		block = strings.Replace(block, r[0], r[1], 1)
+		pc = strings.Replace(pc, r[0], r[1], 1)
 	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 128; }
-http {
-    access_log %[1]s/access.log;
-    client_body_temp_path %[1]s/client_body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
+	file := filepath.Join(dir, "nginx-provost.yaml")
+	for name, text := range map[string]string{file: pc, filepath.Join(dir, "nginx-bindings.yaml"): bs} {
+		if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return file
+}
 
-%[2]s}
-`, ngx, block)
-	confFile := filepath.Join(ngx, "nginx.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+// nginxDocBlock is the one ```yaml block of the nginx section of the doc
+// (before ## Traefik) whose first line starts with first.
+func nginxDocBlock(t *testing.T, doc, first string) string {
+	t.Helper()
+	doc, _, _ = strings.Cut(doc, "\n## Traefik\n")
+	var found []string
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(doc, -1) {
+		if strings.HasPrefix(m[1], first) {
+			found = append(found, m[1])
+		}
 	}
-	errorLog := func() string {
-		b, _ := os.ReadFile(filepath.Join(ngx, "error.log"))
-		return string(b)
+	if len(found) != 1 {
+		t.Fatalf("docs/nginx.md has %d yaml blocks starting with %q before ## Traefik, want 1", len(found), first)
 	}
+	return found[0]
+}
 
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-p", ngx+"/", "-c", confFile, "-e", filepath.Join(ngx, "error.log"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+// fresh starts a subtest with nothing left over from an earlier one.
+func (r *nginxRig) fresh(t *testing.T) {
+	t.Helper()
+	r.ev.read(t)
+	r.tap.take()
+	r.app.take()
+}
+
+// wantRecord checks there is one new decision, naming the request nginx
+// received.
+func (r *nginxRig) wantRecord(t *testing.T, method, path, decision string) nginxRecord {
+	t.Helper()
+	recs := r.ev.read(t)
+	if len(recs) != 1 {
+		t.Fatalf("%d new evidence records, want 1: %+v", len(recs), recs)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT) // graceful shutdown
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Error("nginx did not stop on SIGQUIT")
-		}
-		if t.Failed() {
-			t.Logf("nginx configuration:\n%s\nnginx error log:\n%s", conf, errorLog())
-		}
+	rec := recs[0]
+	if rec.Request.Method != method || rec.Request.Path != path || rec.Decision != decision {
+		t.Errorf("evidence names %s %s (%s), want %s %s (%s)", rec.Request.Method, rec.Request.Path, rec.Decision, method, path, decision)
+	}
+	return rec
+}
+
+// typedPair: a method and target header pair typed by the client behind
+// nginx (Traefik's, or nginx's own): Provost must judge the real DELETE.
+func (r *nginxRig) typedPair(t *testing.T, method, uri string) {
+	r.fresh(t)
+	status, _ := r.nx.do(t, "DELETE", "/v1/admin/users/42", map[string]string{
+		"Authorization": r.bearer, method: "GET", uri: "/v1/reports",
 	})
+	if status != http.StatusForbidden {
+		t.Errorf("status %d, want 403", status)
+	}
+	r.tap.want(t, "DELETE", "/v1/admin/users/42")
+	r.app.wantNothing(t)
+	r.wantRecord(t, "DELETE", "/v1/admin/users/42", "deny")
+}
 
-	p := &nginxProc{port: port, tls: &tls.Config{RootCAs: pool, ServerName: "api.example.com", MinVersion: tls.VersionTLS12}}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), errorLog())
-		default:
+// allowed: what the binding allows reaches the application with
+// Provost's identity headers, and the access log names the request by the
+// id Provost recorded it under.
+func (r *nginxRig) allowed(t *testing.T) {
+	r.fresh(t)
+	status, body := r.nx.do(t, "GET", "/v1/reports?x=1", map[string]string{"Authorization": r.bearer})
+	if status != http.StatusOK || body != "app\n" {
+		t.Fatalf("status %d %q, want 200 from the application", status, body)
+	}
+	id := r.tap.want(t, "GET", "/v1/reports?x=1")
+	got := r.app.take()
+	if len(got) != 1 || got[0].method != "GET" || got[0].uri != "/v1/reports?x=1" {
+		t.Fatalf("the application received %+v, want GET /v1/reports?x=1", got)
+	}
+	rec := r.wantRecord(t, "GET", "/v1/reports", "allow")
+	h := got[0].header
+	for name, want := range map[string]string{
+		"X-Provost-Decision": "allow", "X-Provost-Credential": "accepted", "X-Provost-Provenance": "verified",
+		"X-Provost-Binding": "reports-read-only", "X-Provost-Subject": "svc:reports", "X-Provost-Issuer": "https://sts.example.com",
+		"X-Provost-Client": nginxClient, "X-Request-Id": id,
+	} {
+		if v := h.Values(name); len(v) != 1 || v[0] != want {
+			t.Errorf("%s at the application: %q, want %q", name, v, want)
 		}
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", p.addr(), p.tls)
-		if err == nil {
-			c.Close()
-			return p
+	}
+	if ev := h.Get("X-Provost-Evidence"); !strings.HasPrefix(ev, strconv.FormatInt(rec.index, 10)+" ") {
+		t.Errorf("X-Provost-Evidence at the application: %q, want record %d", ev, rec.index)
+	}
+	if rec.Signals.Network.Peer != "127.0.0.1" || rec.Signals.Network.Client != nginxClient {
+		t.Errorf("evidence names peer %q, client %q; want nginx (127.0.0.1) and %s", rec.Signals.Network.Peer, rec.Signals.Network.Client, nginxClient)
+	}
+	if rec.RequestID != id || id == "" {
+		t.Errorf("the evidence record names request %q, nginx sent Provost %q", rec.RequestID, id)
+	}
+	if line := r.nx.logLine(t, id); !strings.Contains(line, "decision=allow ") {
+		t.Errorf("the access log line does not name the decision: %s", line)
+	}
+}
+
+// refusal is the JSON body the recipe answers a refusal with.
+type refusal struct {
+	Decision  string `json:"decision"`
+	Reasons   string `json:"reasons"`
+	RequestID string `json:"request_id"`
+}
+
+// wantRefusal checks a refusal as the client sees it: JSON naming the
+// decision, the reasons and the request id of the evidence record, the
+// same in headers, and the access log line naming the request id.
+func (r *nginxRig) wantRefusal(t *testing.T, h http.Header, body string, rec nginxRecord, id string) {
+	t.Helper()
+	var got refusal
+	if ct := h.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json (not nginx's HTML page): %s", ct, body)
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("the refusal is not JSON: %v: %q", err, body)
+	}
+	want := refusal{Decision: rec.Decision, Reasons: rec.codes(), RequestID: rec.RequestID}
+	if got != want || want.Reasons == "" || want.RequestID != id {
+		t.Errorf("the client sees %+v, want %+v (the evidence record's; nginx sent Provost request id %q)", got, want, id)
+	}
+	for name, v := range map[string]string{"X-Provost-Decision": want.Decision, "X-Provost-Reasons": want.Reasons, "X-Request-Id": id} {
+		if g := h.Values(name); len(g) != 1 || g[0] != v {
+			t.Errorf("%s to the client: %q, want %q", name, g, v)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not answer TLS on %s: %v\n%s\n%s", p.addr(), err, out.String(), errorLog())
-		}
-		time.Sleep(50 * time.Millisecond)
+	}
+	if line := r.nx.logLine(t, id); !strings.Contains(line, "decision="+want.Decision+" ") || !strings.Contains(line, "reasons="+want.Reasons+" ") {
+		t.Errorf("the access log line does not name the decision and reasons: %s", line)
 	}
 }
 
-func (p *nginxProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
-
-// do sends one request through nginx over TLS and returns the status and body.
-func (p *nginxProc) do(t *testing.T, method, target string, hdr map[string]string) (int, string) {
-	t.Helper()
-	tr := &http.Transport{TLSClientConfig: p.tls, DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return clientDialer.DialContext(ctx, network, p.addr())
-		}}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest(method, "https://api.example.com:"+strconv.Itoa(p.port)+target, nil)
-	if err != nil {
-		t.Fatal(err)
+// denied: a request the binding refuses is 403 with the reasons and the
+// request id, and never reaches the application.
+func (r *nginxRig) denied(t *testing.T) {
+	r.fresh(t)
+	status, h, body := r.nx.request(t, "DELETE", "/v1/reports/7", map[string]string{"Authorization": r.bearer})
+	if status != http.StatusForbidden {
+		t.Errorf("status %d, want 403", status)
 	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := (&http.Client{Transport: tr, Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s through nginx: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	id := r.tap.want(t, "DELETE", "/v1/reports/7")
+	r.app.wantNothing(t)
+	rec := r.wantRecord(t, "DELETE", "/v1/reports/7", "deny")
+	r.wantRefusal(t, h, body, rec, id)
 }
 
-// raw writes requestLine as it is (Go's client would not send every target
-// a client can) and returns the status.
-func (p *nginxProc) raw(t *testing.T, requestLine string, hdr map[string]string) (int, string) {
-	t.Helper()
-	c, err := tls.DialWithDialer(clientDialer, "tcp", p.addr(), p.tls)
-	if err != nil {
-		t.Fatal(err)
+// unauthenticated: no credential is 401 with Provost's challenge, once,
+// and the reasons and request id.
+func (r *nginxRig) unauthenticated(t *testing.T) {
+	r.fresh(t)
+	status, h, body := r.nx.request(t, "GET", "/v1/reports", nil)
+	if status != http.StatusUnauthorized {
+		t.Errorf("status %d, want 401", status)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
-	var b strings.Builder
-	b.WriteString(requestLine + "\r\nHost: api.example.com\r\nConnection: close\r\n")
-	for k, v := range hdr {
-		b.WriteString(k + ": " + v + "\r\n")
+	id := r.tap.want(t, "GET", "/v1/reports")
+	r.app.wantNothing(t)
+	rec := r.wantRecord(t, "GET", "/v1/reports", "deny")
+	r.wantRefusal(t, h, body, rec, id)
+	if c := h.Values("WWW-Authenticate"); len(c) != 1 || c[0] != `Bearer realm="provost"` {
+		t.Errorf("WWW-Authenticate to the client: %q, want Provost's one challenge", c)
 	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", requestLine, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
 }
 
-// serverTLS makes a CA and a server certificate for name (and 127.0.0.1)
-// in dir, and returns the certificate and key files and the CA pool.
-func serverTLS(t *testing.T, dir, name string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// spoofed: every header Provost or the application would believe, typed
+// by the client: Provost believes none (the SVID is real, from the trust
+// bundle Provost has, so it would believe a Client-Cert the recipe let
+// through), and none reaches the application.
+func (r *nginxRig) spoofed(t *testing.T) {
+	r.fresh(t)
+	svid, _, err := r.w.SVID("/payroll")
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "nginx test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
+	sf := func(der []byte) string { return ":" + base64.StdEncoding.EncodeToString(der) + ":" }
+	typed := map[string]string{
+		"X-Forwarded-For":         "10.40.2.2",
+		"Forwarded":               "for=10.40.2.2",
+		"X-Forwarded-Host":        "evil.example",
+		"X-Forwarded-Proto":       "http",
+		"Client-Cert":             sf(svid.Raw),
+		"Client-Cert-Chain":       sf(r.w.CA().Raw),
+		"X-Forwarded-Client-Cert": "By=spiffe://example.com/app;URI=spiffe://example.com/payroll;Cert=\"" + sf(svid.Raw) + "\"",
+		"X-Forwarded-Method":      "GET",
+		"X-Forwarded-Uri":         "/v1/reports?x=2",
+		"X-Original-Method":       "GET",
+		"X-Original-URI":          "/v1/reports?x=2",
 	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range answer.IdentityHeaders {
+		typed[name] = "typed-by-the-client"
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	typed["X-Provost-Workload"] = "spiffe://example.com/payroll"
+	hdr := map[string]string{"Authorization": r.bearer}
+	for k, v := range typed {
+		hdr[k] = v
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{name}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
+	status, _ := r.nx.do(t, "GET", "/v1/reports?x=2", hdr)
+	if status != http.StatusOK {
+		t.Errorf("status %d, want 200", status)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
+	r.tap.want(t, "GET", "/v1/reports?x=2")
+	rec := r.wantRecord(t, "GET", "/v1/reports", "allow")
+	if rec.Signals.Workload.Present || rec.Signals.Workload.ID != "" {
+		t.Errorf("Provost believed a client-typed certificate header: workload %+v, reasons %v", rec.Signals.Workload, rec.Reasons)
 	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
-	if err := os.WriteFile(certFile, chain, 0o600); err != nil {
-		t.Fatal(err)
+	if rec.Signals.Network.Client != nginxClient {
+		t.Errorf("Provost resolved the client to %q, want %s", rec.Signals.Network.Client, nginxClient)
 	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(ca)
-	return certFile, keyFile, pool
-}
-
-// tap is a transparent HTTP proxy in front of Provost that keeps the
-// headers of each call it passes on.
-type tap struct {
-	addr string
-	mu   sync.Mutex
-	got  []http.Header
-}
-
-func newTap(t *testing.T, provostAddr string) *tap {
-	tp := &tap{}
-	target := &url.URL{Scheme: "http", Host: provostAddr}
-	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(target)
-		pr.Out.Host = pr.In.Host
-		// ReverseProxy drops these before Rewrite; pass on what nginx sent.
-		for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-			if v := pr.In.Header.Values(h); len(v) > 0 {
-				pr.Out.Header[h] = v
-			}
-		}
-	}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tp.mu.Lock()
-		tp.got = append(tp.got, r.Header.Clone())
-		tp.mu.Unlock()
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	tp.addr = srv.Listener.Addr().String()
-	return tp
-}
-
-// take returns and forgets the headers of the calls passed on so far.
-func (tp *tap) take() []http.Header {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	got := tp.got
-	tp.got = nil
-	return got
-}
-
-// want checks the one forward-auth call made since the last want: it
-// describes method and target with nginx's pair, and carries no header
-// Provost reads that only nginx may set but nginx did not set.
-func (tp *tap) want(t *testing.T, method, target string) {
-	t.Helper()
-	got := tp.take()
+	got := r.app.take()
 	if len(got) != 1 {
-		t.Errorf("%d forward-auth calls reached Provost, want 1", len(got))
-		return
+		t.Fatalf("the application received %d requests, want 1", len(got))
 	}
-	h := got[0]
-	if m, u := h.Values("X-Original-Method"), h.Values("X-Original-URI"); len(m) != 1 || m[0] != method || len(u) != 1 || u[0] != target {
-		t.Errorf("Provost was told X-Original-Method %q, X-Original-URI %q; want %s %s", m, u, method, target)
-	}
-	for _, name := range []string{"X-Forwarded-Method", "X-Forwarded-Uri", "X-Forwarded-Host", "X-Forwarded-Proto",
-		"Forwarded", "Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert"} {
+	h := got[0].header
+	for _, name := range []string{"Forwarded", "Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert",
+		"X-Forwarded-Method", "X-Forwarded-Uri", "X-Original-Method", "X-Original-URI", "X-Provost-Workload"} {
 		if v := h.Values(name); len(v) > 0 {
-			t.Errorf("Provost received the client's %s: %q", name, v)
+			t.Errorf("the application received the client's %s: %q", name, v)
 		}
 	}
-	if xff := h.Values("X-Forwarded-For"); len(xff) != 1 || !strings.HasSuffix(xff[0], nginxClient) {
-		t.Errorf("Provost received X-Forwarded-For %q, want nginx's, ending in %s", xff, nginxClient)
+	if h.Get("X-Forwarded-Host") != "api.example.com" || h.Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("the application received X-Forwarded-Host %q, X-Forwarded-Proto %q; want nginx's api.example.com, https",
+			h.Values("X-Forwarded-Host"), h.Values("X-Forwarded-Proto"))
 	}
+	for _, name := range answer.IdentityHeaders {
+		if v := h.Values(name); len(v) > 1 || len(v) == 1 && v[0] == typed[name] {
+			t.Errorf("the application received the client's %s: %q", name, v)
+		}
+	}
+	if h.Get("X-Provost-Decision") != "allow" || h.Get("X-Provost-Subject") != "svc:reports" {
+		t.Errorf("X-Provost-Decision, -Subject at the application: %q %q", h.Values("X-Provost-Decision"), h.Values("X-Provost-Subject"))
+	}
+	if xff := h.Values("X-Forwarded-For"); len(xff) != 1 || !strings.HasSuffix(xff[0], ", "+nginxClient) {
+		t.Errorf("X-Forwarded-For at the application: %q, want nginx's, ending in %s", xff, nginxClient)
+	}
+	r.spoofedAttestations(t)
 }
 
-func freePort(t *testing.T) int {
+// spoofedAttestations: hop, posture and JWT-SVID headers the client sends
+// reach Provost, which checks their signatures (here they are valid), but
+// not the application, which would not check them.
+func (r *nginxRig) spoofedAttestations(t *testing.T) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	r.fresh(t)
+	// A credential of its own: the same one from a new origin (a workload,
+	// a posture, a proxy chain) would be a copied credential.
+	tok, err := r.w.Token("svc:reports", time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// recordingApp is the application behind nginx: it answers "app" and
-// keeps what it received.
-type recordingApp struct {
-	addr string
-	mu   sync.Mutex
-	got  []appRequest
-}
-
-type appRequest struct {
-	method, uri string
-	header      http.Header
-}
-
-func newRecordingApp(t *testing.T) *recordingApp {
-	a := &recordingApp{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		a.got = append(a.got, appRequest{r.Method, r.RequestURI, r.Header.Clone()})
-		a.mu.Unlock()
-		io.WriteString(w, "app\n")
-	}))
-	t.Cleanup(srv.Close)
-	a.addr = srv.Listener.Addr().String()
-	return a
-}
-
-// take returns and forgets what the application received.
-func (a *recordingApp) take() []appRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	got := a.got
-	a.got = nil
-	return got
-}
-
-func (a *recordingApp) wantNothing(t *testing.T) {
-	t.Helper()
-	for _, r := range a.take() {
-		t.Errorf("the application received %s %s", r.method, r.uri)
+	hops, err := r.w.Hops("GET", "/v1/reports?x=3", tok, "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	posture, err := r.w.Posture("build-7", "self-hosted", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := map[string]string{"Authorization": "Bearer " + tok, "Provost-Hop": hops, "Provost-Posture": posture,
+		"Provost-Workload-JWT": r.jwtCA.SignJWTSVID(t, "spiffe://example.com/agent", "provost", time.Now().Add(time.Hour))}
+	status, body := r.nx.do(t, "GET", "/v1/reports?x=3", hdr)
+	r.tap.want(t, "GET", "/v1/reports?x=3")
+	rec := r.wantRecord(t, "GET", "/v1/reports", "allow")
+	if rec.Signals.Workload.ID != "spiffe://example.com/agent" {
+		t.Errorf("Provost did not verify the JWT-SVID: workload %+v", rec.Signals.Workload)
+	}
+	got := r.app.take()
+	if status != http.StatusOK || len(got) != 1 {
+		// The binding requires none of them: Provost allows, and the
+		// application must see the request without them.
+		t.Fatalf("status %d %q, %d requests at the application; want 200 and 1", status, body, len(got))
+	}
+	for name := range hdr {
+		if v := got[0].header.Values(name); name != "Authorization" && len(v) > 0 {
+			t.Errorf("the application received the client's %s: %q", name, v)
+		}
 	}
 }
 
-// nginxRecord is what the test reads of an evidence record.
-type nginxRecord struct {
-	Request struct {
-		Method string `json:"method"`
-		Path   string `json:"path"`
-	} `json:"request"`
-	Decision   string `json:"decision"`
-	Binding    string `json:"binding"`
-	Credential struct {
-		Reason string `json:"reason"`
-	} `json:"credential"`
-	Signals struct {
-		Workload struct {
-			Present bool   `json:"present"`
-			ID      string `json:"id"`
-		} `json:"workload"`
-		Network struct {
-			Peer   string `json:"peer"`
-			Client string `json:"client"`
-		} `json:"network"`
-	} `json:"signals"`
-	Reasons []struct {
-		Code string `json:"code"`
-	} `json:"reasons"`
+// dotSegments: a target nginx normalises before routing, but passes on raw
+// in $request_uri and to the application, is not the /v1/reports the rule
+// allows.
+func (r *nginxRig) dotSegments(t *testing.T, target string) {
+	r.fresh(t)
+	status, _ := r.nx.raw(t, "GET "+target+" HTTP/1.1", map[string]string{"Authorization": r.bearer})
+	if status != http.StatusForbidden {
+		t.Errorf("status %d, want 403", status)
+	}
+	r.tap.want(t, "GET", target)
+	r.app.wantNothing(t)
+	recs := r.ev.read(t)
+	if len(recs) != 1 {
+		t.Fatalf("%d new evidence records, want 1: %+v", len(recs), recs)
+	}
+	if rec := recs[0]; rec.Decision != "deny" || rec.Credential.Reason != "request_target_invalid" {
+		t.Errorf("evidence records %s (%s), want deny (request_target_invalid): %+v", rec.Decision, rec.Credential.Reason, rec)
+	}
 }
 
-// evidenceTail reads the evidence log through Provost's own log API
-// (GET /v1/log/entries), from where it last stopped.
-type evidenceTail struct {
-	base string
-	from int64
+// untrusted: a client that reaches Provost directly is not a trusted
+// proxy: both pairs are ignored and the call is judged as itself.
+func (r *nginxRig) untrusted(t *testing.T, pair [2]string) {
+	r.fresh(t)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	req, _ := http.NewRequest("DELETE", "http://"+r.provostAddr+"/v1/forward-auth/v1/admin/users/42", nil)
+	req.Header.Set("Authorization", r.bearer)
+	req.Header.Set(pair[0], "GET")
+	req.Header.Set(pair[1], "/v1/reports")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("forward-auth from 127.0.0.2: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("status %d (%s), want 403", resp.StatusCode, resp.Header.Get("X-Provost-Reasons"))
+	}
+	rec := r.wantRecord(t, "DELETE", "/v1/admin/users/42", "deny")
+	if rec.Signals.Network.Peer != "127.0.0.2" {
+		t.Errorf("evidence names the peer %q, want 127.0.0.2", rec.Signals.Network.Peer)
+	}
 }
 
-// read returns the records appended since the last read.
-func (e *evidenceTail) read(t *testing.T) []nginxRecord {
-	t.Helper()
-	var out []nginxRecord
-	for {
-		resp, err := http.Get(fmt.Sprintf("%s/v1/log/entries?start=%d&end=%d", e.base, e.from, e.from+1000))
+// testNginxDocConfigs: the provost.yaml blocks of the doc are valid
+// configuration, the nginx one complete (issuers and bindings), and its
+// bindings.yaml a valid bindings file.
+func testNginxDocConfigs(t *testing.T) {
+	doc := mustRead(t, "../../docs/nginx.md")
+	blocks := regexp.MustCompile("(?s)```yaml\n(# provost\\.yaml\n.*?)```").FindAllStringSubmatch(doc, -1)
+	if len(blocks) != 3 {
+		t.Fatalf("%d provost.yaml blocks in docs/nginx.md, want 3 (nginx, Traefik, Envoy)", len(blocks))
+	}
+	for i, want := range []string{"nginx", "traefik", "envoy"} {
+		text := blocks[i][1]
+		if !strings.Contains(text, "\nversion:") {
+			text = "version: 1\n" + text
+		}
+		cfg, err := config.Parse("docs/nginx.md", []byte(text))
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("%v\n%s", err, blocks[i][1])
+			continue
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusNotFound {
-			return out // start is the log's size: nothing more
+		if got := cfg.Serve.ForwardAuth.Headers; got != want {
+			t.Errorf("provost.yaml block %d sets serve.forward_auth.headers %q, want %q", i+1, got, want)
 		}
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /v1/log/entries: %d %s", resp.StatusCode, body)
+		if i == 0 && (len(cfg.Issuers) == 0 || cfg.Bindings == "" || len(cfg.Trust.Proxies) == 0) {
+			t.Errorf("the nginx provost.yaml of docs/nginx.md lacks issuers, bindings or trust.proxies:\n%s", text)
 		}
-		var page struct{ Entries [][]byte }
-		if err := json.Unmarshal(body, &page); err != nil {
-			t.Fatal(err)
-		}
-		if len(page.Entries) == 0 {
-			return out
-		}
-		for _, raw := range page.Entries {
-			var r nginxRecord
-			if err := json.Unmarshal(raw, &r); err != nil {
-				t.Fatalf("evidence record: %v: %s", err, raw)
-			}
-			out = append(out, r)
-		}
-		e.from += int64(len(page.Entries))
+	}
+	if _, err := binding.Parse("bindings.yaml", []byte(nginxDocBlock(t, doc, "# bindings.yaml"))); err != nil {
+		t.Errorf("the bindings.yaml of docs/nginx.md: %v", err)
 	}
 }

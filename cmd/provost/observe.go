@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/provost-dev/provost/internal/admin"
 	"github.com/provost-dev/provost/internal/app"
@@ -14,12 +15,18 @@ import (
 // API (which serves /metrics) when the configuration enables it. The
 // admin server stops when ctx ends.
 func observe(ctx context.Context, a *app.App, logger *slog.Logger) (*telemetry.Metrics, error) {
+	return observeWith(ctx, a, logger, nil)
+}
+
+// observeWith is observe with ui, when not nil, served at /ui on the admin
+// listener (ui.listener: admin).
+func observeWith(ctx context.Context, a *app.App, logger *slog.Logger, ui http.Handler) (*telemetry.Metrics, error) {
 	m := telemetry.NewMetrics(telemetry.AppSources(a))
 	a.Engine.Use(telemetry.Wrap(m, nil))
 	if !a.Config.Admin.Enabled() {
 		return m, nil
 	}
-	srv, err := admin.New(admin.Options{App: a, Metrics: m, Logger: logger, Version: version})
+	srv, err := admin.New(admin.Options{App: a, Metrics: m, Logger: logger, Version: version, UI: ui})
 	if err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}

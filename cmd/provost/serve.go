@@ -9,10 +9,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/provost-dev/provost/internal/app"
@@ -31,14 +34,31 @@ const defaultDataDir = "provost-data"
 // embeddedDefault is the configuration `provost serve` runs on when there is
 // no configuration file: no issuers and no bindings, so every credential is
 // rejected until one is configured. It is written to the data directory so
-// the Engine (and a reload) reads it like any other file.
-const embeddedDefault = `# Written by 'provost serve' because it found no provost.yaml.
+// the Engine (and a reload) reads it like any other file. Its data_dir is
+// the absolute path of that directory, so a copy of the file (as its
+// comment says to make) keeps the same data directory: the same server
+// secret, evidence log and revocations.
+func embeddedDefault(path, dataDir string) string {
+	return fmt.Sprintf(`# Written by 'provost serve' because it found no provost.yaml.
 # This is the embedded default: no issuers are configured, so every
-# credential is rejected. Copy this file to provost.yaml, add your issuers
-# and bindings (see the README), and run: provost serve --config provost.yaml
+# credential is rejected. To make it yours, copy it as it is:
+#   cp %s provost.yaml
+# add your issuers and bindings (see the README), and run:
+#   provost serve --config provost.yaml
+# data_dir is absolute, so the copy keeps this data directory: its server
+# secret (every fingerprint), evidence log and revocations.
 version: 1
-data_dir: .
-`
+data_dir: %s
+`, shellQuoteArg(path), strconv.Quote(dataDir))
+}
+
+// shellQuoteArg quotes s for a POSIX shell when it needs quoting.
+func shellQuoteArg(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 // defaultFileName is the embedded default's name inside the data directory.
 const defaultFileName = "provost.default.yaml"
@@ -50,8 +70,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dataDir := flags.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
 	listen := flags.String("listen", "", "`address` to listen on, host:port (overrides serve.listen; default "+config.DefaultListen+")")
 	debug := flags.Bool("debug", false, "log every request, health probes included")
+	newDataDir := flags.Bool("new-data-dir", false, "start a new data directory (new server secret) even though another data directory is next to it")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: provost serve [--config provost.yaml] [--data-dir DIR] [--listen ADDR]")
+		fmt.Fprintln(stderr, "usage: provost serve [--config provost.yaml] [--data-dir DIR] [--listen ADDR] [--new-data-dir]")
 		fmt.Fprintln(stderr, "Serves the check API (POST /v1/check), forward-auth (/v1/forward-auth), /healthz and /readyz; see docs/api.md.")
 		fmt.Fprintln(stderr, "SIGHUP reloads the configuration, bindings and TLS certificates; SIGINT or SIGTERM shuts down gracefully.")
 		flags.PrintDefaults()
@@ -85,13 +106,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *listen != "" {
 		sc.Listen = *listen
 	}
+	dataPath := dir
+	if dataPath == "" {
+		dataPath = cfg.DataDirPath()
+	}
+	if err := guardNewDataDir(dataPath, path, *newDataDir); err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitUsage
+	}
 	a, err := app.Open(ctx, app.Options{ConfigFile: path, DataDir: dir, Logger: logger})
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
 	}
 	defer a.Close()
-	if _, err := observe(ctx, a, logger); err != nil {
+	ui, err := startDashboard(ctx, a, sc, logger) // serve_ui.go
+	if err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitUsage
+	}
+	defer ui.close()
+	if _, err := observeWith(ctx, a, logger, ui.on(config.UIListenerAdmin)); err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
 	}
@@ -110,7 +145,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}()
 	}
-	return serve(ctx, a, sc, path, logger, certs...)
+	return serve(ctx, a, sc, path, logger, ui.on(config.UIListenerServe), certs...)
 }
 
 // certReloader re-reads the certificate and key of a TLS listener (the
@@ -121,8 +156,9 @@ type certReloader struct {
 }
 
 // serve listens, answers until ctx is done, and reloads on SIGHUP, with the
-// certificates of its own listener and of certs.
-func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger *slog.Logger, certs ...certReloader) int {
+// certificates of its own listener and of certs. ui, when not nil, answers
+// /ui (the dashboard).
+func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger *slog.Logger, ui http.Handler, certs ...certReloader) int {
 	ln, err := net.Listen("tcp", sc.Listen)
 	if err != nil {
 		logger.Error("cannot listen", "addr", sc.Listen, "error", err)
@@ -134,7 +170,9 @@ func serve(ctx context.Context, a *app.App, sc config.Serve, path string, logger
 	if !tlsOn && !loopback(ln.Addr()) {
 		logger.Warn("listening beyond loopback without TLS: credentials cross the network in clear; set serve.tls", "addr", ln.Addr().String())
 	}
-	srv := server.New(server.ForApp(a), sc, logger)
+	deps := server.ForApp(a)
+	deps.UI = ui
+	srv := server.New(deps, sc, logger)
 	certs = append(certs, certReloader{"serve.tls", srv.ReloadCertificate})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -167,6 +205,10 @@ func reload(ctx context.Context, a *app.App, logger *slog.Logger, certs ...certR
 	if err := a.Reload(ctx); err != nil {
 		logger.Error("reload failed; the previous configuration keeps serving", "error", err)
 		errs = append(errs, err)
+	} else if pending := a.PendingRestart(); len(pending) > 0 {
+		// a.Reload has warned, naming each setting: not "succeeded".
+		logger.Warn("reload incomplete: the policy is in force, but changed settings wait for a restart",
+			"restart_required", pending, "bindings_digest", a.Policy().Digest())
 	} else {
 		logger.Info("reload succeeded", "bindings_digest", a.Policy().Digest())
 	}
@@ -196,15 +238,20 @@ func configPath(file string, given bool, dataDir string, logger *slog.Logger) (p
 		return "", "", fmt.Errorf("data directory: %w", err)
 	}
 	path = filepath.Join(dataDir, defaultFileName)
+	absDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", "", fmt.Errorf("data directory: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	switch {
 	case err == nil:
-		_, werr := io.WriteString(f, embeddedDefault)
+		_, werr := io.WriteString(f, embeddedDefault(filepath.Join(absDir, defaultFileName), absDir))
 		if err := errors.Join(werr, f.Close()); err != nil {
 			os.Remove(path)
 			return "", "", fmt.Errorf("writing the embedded default: %w", err)
 		}
-		logger.Info("no provost.yaml: wrote the embedded default configuration; every credential is rejected until issuers are configured", "config", path)
+		logger.Info("no provost.yaml: wrote the embedded default configuration; every credential is rejected until issuers are configured",
+			"config", path, "make_it_yours", "cp "+shellQuoteArg(filepath.Join(absDir, defaultFileName))+" provost.yaml")
 	case errors.Is(err, fs.ErrExist):
 		logger.Info("no provost.yaml: using the default configuration in the data directory", "config", path)
 	default:

@@ -106,7 +106,7 @@ func TestServeZeroConfig(t *testing.T) {
 		t.Fatalf("wrote %v, want only %s", entries, defaultDataDir)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, defaultDataDir, defaultFileName))
-	if err != nil || string(got) != embeddedDefault {
+	if abs, _ := filepath.Abs(defaultDataDir); err != nil || string(got) != embeddedDefault(filepath.Join(abs, defaultFileName), abs) {
 		t.Fatalf("default configuration: %q %v", got, err)
 	}
 	// A second start reuses it.

@@ -33,6 +33,11 @@ type Admin struct {
 	// written in the configuration.
 	TokenSHA256 string         `yaml:"token_sha256"`
 	RateLimit   AdminRateLimit `yaml:"rate_limit"`
+	// ReadonlyTokenSHA256 and ReadonlyClients admit the dashboard's
+	// read-only role (ui.go): a token hash and certificate identities
+	// (given as AllowedClients are). The admin API itself admits neither.
+	ReadonlyTokenSHA256 string   `yaml:"readonly_token_sha256"`
+	ReadonlyClients     []string `yaml:"readonly_clients"`
 }
 
 // AdminTLS is the admin listener's server certificate.

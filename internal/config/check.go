@@ -88,7 +88,7 @@ func (c *Config) check() error {
 	if c.Replay.MaxEntries < 0 {
 		return bad("replay.max_entries", "must not be negative")
 	}
-	for _, check := range []func() error{c.Trust.check, c.Serve.check, c.GRPC.check, c.Proxy.check, c.Admin.check, c.Storage.check, c.SSF.check} {
+	for _, check := range []func() error{c.Trust.check, c.Serve.check, c.GRPC.check, c.Proxy.check, c.Admin.check, c.Admin.checkReadonly, c.checkUI, c.Storage.check, c.SSF.check} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -115,6 +115,9 @@ func (t *Trust) check() error {
 		if s.X509Bundle == "" && s.JWTBundle == "" {
 			return bad(p, "needs x509_bundle, jwt_bundle or both")
 		}
+	}
+	if err := t.WorkloadAPI.check(t.SPIFFE); err != nil {
+		return err
 	}
 	hops := map[string]bool{}
 	for i, h := range t.Hops {

@@ -50,6 +50,8 @@ type Config struct {
 	GRPC  GRPC  `yaml:"grpc"`
 	Proxy Proxy `yaml:"proxy"`
 	Admin Admin `yaml:"admin"`
+	// UI is the dashboard, served on the serve or admin listener (ui.go).
+	UI UI `yaml:"ui"`
 
 	// File is the path the configuration was read from ("" when parsed
 	// from memory); relative paths in it are resolved against its folder.
@@ -125,6 +127,9 @@ type Trust struct {
 	// x-forwarded-for (default), forwarded, or auto (Forwarded if present).
 	ForwardedHeader string   `yaml:"forwarded_header"`
 	SPIFFE          []SPIFFE `yaml:"spiffe"`
+	// WorkloadAPI gives the bundles of more trust domains, followed
+	// live from a SPIRE agent (workloadapi.go).
+	WorkloadAPI WorkloadAPI `yaml:"workload_api"`
 	// JWTSVIDAudience is the audience a JWT-SVID must name (default "provost").
 	JWTSVIDAudience string     `yaml:"jwt_svid_audience"`
 	Hops            []HopKey   `yaml:"hops"`

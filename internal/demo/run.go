@@ -26,7 +26,11 @@ import (
 type Options struct {
 	Out    io.Writer    // the report, for people
 	Logger *slog.Logger // Provost's own logs; nil discards them
-	Keep   bool         // keep the generated directory and print its path
+	// Keep keeps the world the demo ran on: configuration, data and its
+	// private keys (marked demo-only), in KeepDir ("" = a new temporary
+	// folder), and ends by printing the commands to try next.
+	Keep    bool
+	KeepDir string // must not exist or be empty
 }
 
 // clock is the demo's time: real time plus an offset the scenarios move, so
@@ -65,14 +69,19 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	dir, err := os.MkdirTemp("", "provost-demo-")
+	var dir string
+	var err error
+	if o.Keep {
+		dir, err = keepDir(o.KeepDir)
+	} else {
+		dir, err = os.MkdirTemp("", "provost-demo-")
+		defer os.RemoveAll(dir)
+	}
 	if err != nil {
 		return 0, err
 	}
 	if o.Keep {
 		fmt.Fprintf(o.Out, "generated deployment kept in %s\n\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -80,7 +89,12 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer stop()
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
 	fmt.Fprintf(o.Out, "Provost demo: check API and forward-auth on %s, proxy on %s\n", e.apiURL, e.proxyURL)
 	fmt.Fprintf(o.Out, "(issuer, SPIFFE CA, hop and attestor keys made for this run; nothing leaves this machine)\n\n")
 	failed := 0
@@ -96,6 +110,15 @@ func Run(ctx context.Context, o Options) (int, error) {
 		fmt.Fprintf(o.Out, "evidence NOT verified: %v\n", err)
 		failed++
 	}
+	if !o.Keep {
+		return failed, nil
+	}
+	stop() // the stores are closed before the world is handed over
+	stopped = true
+	if err := keep(ctx, dir, e.world, e.proxyURL); err != nil {
+		return failed, fmt.Errorf("keeping the demo world in %s: %w", dir, err)
+	}
+	printNextSteps(o.Out, dir)
 	return failed, nil
 }
 

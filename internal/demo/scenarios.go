@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// scenario is one acceptance scenario of DESIGN.md, played as steps.
+// scenario is one acceptance scenario of docs/design.md, played as steps.
 type scenario struct {
 	title string
 	via   string

@@ -15,6 +15,12 @@
 //     headers of package answer.
 //   - GET /healthz (the process is alive) and GET /readyz (the engine is
 //     loaded and the server is not shutting down).
+//   - GET /v1/log/...: the evidence log, its proofs and receipts (log.go).
+//   - the Shared Signals endpoints, with an ssf section (Deps.SSFEvents).
+//
+// Routes lists them all (routes.go, the table requests are dispatched
+// from); docs/openapi.yaml describes each, and internal/doccheck holds the
+// two to the same list.
 //
 // Every answer carries an X-Request-Id (the caller's when it is a short
 // token, else a fresh one) and every log line names it. Logs never hold a

@@ -49,38 +49,6 @@ type checkpointCache struct {
 	at   time.Time
 }
 
-// logAPI answers GET /v1/log/...: the evidence log's checkpoint, entries,
-// proofs, receipts and verifier key.
-func (s *Server) logAPI(w *reply, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		s.methodNotAllowed(w, "GET, HEAD")
-		return
-	}
-	l := s.deps.Log
-	if l == nil {
-		s.problem(w, problem{Type: typeInternal, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "no evidence log"})
-		return
-	}
-	switch r.URL.Path {
-	case PathLogCheckpoint:
-		s.logCheckpoint(w, r, l)
-	case PathLogKey:
-		writeText(w, l.VerifierKey()+"\n")
-	case PathLogEntries:
-		s.logEntries(w, r, l)
-	case PathLogInclusionProof:
-		s.logInclusion(w, r, l)
-	case PathLogConsistencyProof:
-		s.logConsistency(w, r, l)
-	case PathLogReceipt:
-		s.logReceipt(w, r, l)
-	default:
-		s.problem(w, problem{Type: typeNotFound, Title: "Not Found", Status: http.StatusNotFound,
-			Detail: "no such endpoint: see docs/evidence.md"})
-	}
-}
-
 // logCheckpoint serves the latest signed checkpoint, reusing the one it
 // served last when that is younger than checkpointReuse or the log did not
 // grow since (the log itself signs only when it grew, and at most once per
@@ -131,11 +99,17 @@ func (s *Server) logEntries(w *reply, r *http.Request, l evidencelog.Reader) {
 	writeJSON(w, entriesReply{Start: start, Entries: recs})
 }
 
-type proofReply struct {
-	Index int64       `json:"index,omitempty"`
-	Size  int64       `json:"size,omitempty"`
-	Old   int64       `json:"old,omitempty"`
-	New   int64       `json:"new,omitempty"`
+// inclusionReply and consistencyReply are the proof answers
+// (docs/openapi.yaml); every member is present, a 0 included.
+type inclusionReply struct {
+	Index int64       `json:"index"`
+	Size  int64       `json:"size"`
+	Proof []tlog.Hash `json:"proof"`
+}
+
+type consistencyReply struct {
+	Old   int64       `json:"old"`
+	New   int64       `json:"new"`
 	Proof []tlog.Hash `json:"proof"`
 }
 
@@ -158,7 +132,7 @@ func (s *Server) logInclusion(w *reply, r *http.Request, l evidencelog.Reader) {
 		s.logFailure(w, err)
 		return
 	}
-	writeJSON(w, proofReply{Index: index, Size: size, Proof: p})
+	writeJSON(w, inclusionReply{Index: index, Size: size, Proof: p})
 }
 
 // logConsistency serves the proof that the tree of size old is a prefix of
@@ -181,7 +155,7 @@ func (s *Server) logConsistency(w *reply, r *http.Request, l evidencelog.Reader)
 		s.logFailure(w, err)
 		return
 	}
-	writeJSON(w, proofReply{Old: oldSize, New: newSize, Proof: p})
+	writeJSON(w, consistencyReply{Old: oldSize, New: newSize, Proof: p})
 }
 
 // logReceipt serves the receipt of record index: the record, a signed

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
@@ -56,8 +57,16 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 		s.logRequest(r, w, time.Since(start))
 	}()
+	if p := r.URL.Path; s.deps.UI != nil && (p == "/ui" || strings.HasPrefix(p, "/ui/")) {
+		s.deps.UI.ServeHTTP(w, r)
+		return
+	}
 	s.route(w, r)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the
+// dashboard's live stream flushes and extends its write deadline).
+func (w *reply) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequest writes the request's one line, as serve.request_log says: a
 // 5xx always at error; health probes at debug; the rest at the configured

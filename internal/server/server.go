@@ -71,6 +71,10 @@ type Deps struct {
 	// (GET /v1/ssf/jwks) and configuration document (GET
 	// /.well-known/ssf-configuration); nil answers 404.
 	SSFJWKS, SSFConfiguration []byte
+	// UI, when not nil, answers /ui and every path below it: the
+	// dashboard (internal/dashboard, ui.enabled), a set of web pages kept
+	// out of Routes and docs/openapi.yaml, which describe the API.
+	UI http.Handler
 }
 
 // ForApp is the Deps of a running Provost.
@@ -171,34 +175,6 @@ func tlsConfig(c config.ServeTLS, get func(*tls.ClientHelloInfo) (*tls.Certifica
 		}
 	}
 	return tc, nil
-}
-
-// route sends a request to its handler.
-func (s *Server) route(w *reply, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case p == PathCheck:
-		s.check(w, r)
-	case p == PathForwardAuth || strings.HasPrefix(p, PathForwardAuth+"/"):
-		s.forwardAuth(w, r)
-	case p == PathHealthz:
-		s.health(w, r, false)
-	case p == PathReadyz:
-		s.health(w, r, true)
-	case strings.HasPrefix(p, PathLog):
-		s.logAPI(w, r)
-	case p == PathSSFEvents && s.deps.SSFEvents != nil:
-		// The receiver answers every refusal, a wrong method included,
-		// with an RFC 8935 error.
-		s.deps.SSFEvents.ServeHTTP(w, r)
-	case p == PathSSFJWKS && s.deps.SSFJWKS != nil:
-		s.static(w, r, "application/jwk-set+json", s.deps.SSFJWKS)
-	case p == PathSSFConfig && s.deps.SSFConfiguration != nil:
-		s.static(w, r, "application/json", s.deps.SSFConfiguration)
-	default:
-		s.problem(w, problem{Type: typeNotFound, Title: "Not Found", Status: http.StatusNotFound,
-			Detail: "no such endpoint: see docs/api.md"})
-	}
 }
 
 // health answers /healthz (alive) and /readyz (ready to judge requests).

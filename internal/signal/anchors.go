@@ -29,6 +29,9 @@ type Anchors struct {
 	fwdHeader network.Header
 	bundles   *workload.Bundles // nil: no SPIFFE trust configured
 	svidAud   string
+	// live are the trust domains of trust.workload_api, whose bundles
+	// come from the engine's bundle source (WithBundleSource).
+	live []string
 	// HopKeys, HopMaxAge and Attestors verify hop and posture
 	// attestations; the verifiers are built with the engine's clock.
 	HopKeys   hop.Keys
@@ -43,7 +46,7 @@ type Anchors struct {
 // CompileAnchors loads the trust anchors of cfg, reading files with read.
 func CompileAnchors(cfg *config.Config, read func(string) ([]byte, error)) (*Anchors, error) {
 	t := cfg.Trust
-	ta := &Anchors{svidAud: t.JWTSVIDAudience, HopMaxAge: t.HopMaxAge.D(), HopKeys: hop.Keys{}}
+	ta := &Anchors{svidAud: t.JWTSVIDAudience, HopMaxAge: t.HopMaxAge.D(), HopKeys: hop.Keys{}, live: t.WorkloadAPI.TrustDomains}
 	var err error
 	if ta.proxies, err = network.ParseCIDRSet("trust.proxies", t.Proxies); err != nil {
 		return nil, err
@@ -109,6 +112,30 @@ func postureAudiences(cfg *config.Config) []string {
 		}
 	}
 	return out
+}
+
+// WithBundleSource returns the anchors with the trust domains of
+// trust.workload_api verified against the bundles src gives at each
+// verification. Without such trust domains it returns ta; with them and no
+// src it fails: those SVIDs would have no bundle.
+func (ta *Anchors) WithBundleSource(src workload.BundleSource) (*Anchors, error) {
+	if len(ta.live) == 0 {
+		return ta, nil
+	}
+	if src == nil {
+		return nil, fmt.Errorf("trust.workload_api: trust domains %v take their bundles from the Workload API, but this engine has no bundle source (provost.Options.SPIFFEBundles)", ta.live)
+	}
+	base := ta.bundles
+	if base == nil {
+		base = workload.NewBundles(nil, nil)
+	}
+	bundles, err := base.WithSource(src, ta.live)
+	if err != nil {
+		return nil, fmt.Errorf("trust.workload_api: %w", err)
+	}
+	c := *ta
+	c.bundles = bundles
+	return &c, nil
 }
 
 // TrustsProxy reports whether a is a trusted proxy (trust.proxies).

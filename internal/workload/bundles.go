@@ -29,6 +29,9 @@ import (
 type Bundles struct {
 	x509 *x509bundle.Set
 	jwt  *jwtbundle.Set
+	// live, when set, gives the bundles of its trust domains in place of
+	// the sets (WithSource).
+	live *liveBundles
 	caches
 }
 

@@ -65,7 +65,7 @@ func newCaches(cfg CacheConfig) caches {
 // bounded by cfg. A negative cfg.Size or cfg.TTL gives Bundles that cache
 // nothing.
 func (b *Bundles) WithCache(cfg CacheConfig) *Bundles {
-	return &Bundles{x509: b.x509, jwt: b.jwt, caches: newCaches(cfg)}
+	return &Bundles{x509: b.x509, jwt: b.jwt, live: b.live, caches: newCaches(cfg)}
 }
 
 // CacheStats returns the counters of the verified X.509-SVID chain cache and
@@ -140,8 +140,8 @@ type svidEntry struct {
 // svidHolds reports whether b still has, for the SVID's trust domain, the
 // bundle that verified e, holding the same key under the same kid.
 func (b *Bundles) svidHolds(e *svidEntry) bool {
-	bundle, ok := b.jwt.Get(e.id.TrustDomain())
-	if !ok || bundle != e.bundle {
+	bundle, err := b.jwtBundle(e.id.TrustDomain())
+	if err != nil || bundle != e.bundle {
 		return false
 	}
 	key, ok := bundle.FindJWTAuthority(e.kid)

@@ -21,6 +21,12 @@
 //	id, err := bundles.VerifyX509(r.TLS.PeerCertificates, now(), workload.SourceMTLS)
 //	if workload.MatchID("spiffe://prod.example/ns/ci/*", id.ID) { ... }
 //
+// The bundles of some trust domains may instead come live from the SPIFFE
+// Workload API (a SPIRE agent): StartAPI follows its X.509 and JWT bundles,
+// and Bundles.WithSource asks such a source on every verification, so a
+// rotated CA applies without a restart. The source keeps the last bundles
+// received while the Workload API is unreachable, for at most MaxStale.
+//
 // Verification is a pure function of the presented chain or token, the bundles
 // and the time passed in; Bundles caches successful verifications (bounded,
 // see CacheConfig) without changing any answer. Only certificates from the bundle of the SVID's own

@@ -51,10 +51,9 @@ func (b *Bundles) VerifyJWT(token string, audience string, now time.Time) (Ident
 	if err != nil {
 		return Identity{}, err
 	}
-	bundle, ok := b.jwt.Get(id.TrustDomain())
-	if !ok {
-		return Identity{}, reason.New(reason.WorkloadTrustDomain,
-			"no JWT trust bundle for trust domain "+strconv.Quote(id.TrustDomain().Name()))
+	bundle, err := b.jwtBundle(id.TrustDomain())
+	if err != nil {
+		return Identity{}, err
 	}
 	kid := tok.Headers[0].KeyID
 	key, ok := bundle.FindJWTAuthority(kid)

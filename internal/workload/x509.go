@@ -3,7 +3,6 @@ package workload
 import (
 	"crypto/x509"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -26,10 +25,9 @@ func (b *Bundles) VerifyX509(chain []*x509.Certificate, now time.Time, source st
 	if err != nil {
 		return Identity{}, err
 	}
-	bundle, ok := b.x509.Get(id.TrustDomain())
-	if !ok {
-		return Identity{}, reason.New(reason.WorkloadTrustDomain,
-			"no X.509 trust bundle for trust domain "+strconv.Quote(id.TrustDomain().Name()))
+	bundle, err := b.x509Bundle(id.TrustDomain())
+	if err != nil {
+		return Identity{}, err
 	}
 	var key digest
 	if b.chains != nil {
