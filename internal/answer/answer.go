@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/reason"
@@ -146,9 +147,24 @@ func codes(d *provost.Decision) string {
 	return strings.Join(out, ",")
 }
 
+// maxDescription bounds a challenge's error_description, in bytes.
+const maxDescription = 256
+
 // quoteSafe makes a message safe inside a quoted-string: no quotes,
 // backslashes or control characters.
+//
+// It also bounds the message to maxDescription bytes (cut on a rune
+// boundary, "..." appended): messages can quote what a client sent, such
+// as a token's kid, and a challenge that large would not fit the header
+// buffers of the proxies in front of Provost.
 func quoteSafe(s string) string {
+	if len(s) > maxDescription {
+		cut := maxDescription
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
 	return strings.Map(func(r rune) rune {
 		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
 			return '\''

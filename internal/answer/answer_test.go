@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/credential"
@@ -97,5 +98,21 @@ func TestEvidenceHeader(t *testing.T) {
 	Headers(h, d)
 	if got := h.Get(HeaderEvidence); got != "42 q83vEjRWeJA=" {
 		t.Fatalf("evidence header %q", got)
+	}
+}
+
+// A message quoting what a client sent (an 8000-byte kid) makes a
+// challenge of bounded size, cut on a rune boundary.
+func TestChallengeBounded(t *testing.T) {
+	for _, msg := range []string{strings.Repeat("A", 8000), strings.Repeat("é", 4000), strings.Repeat("A", 255) + "é"} {
+		d := dec(verdict.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.JWSKeyNotFound, Message: msg})
+		got := Challenge(d)
+		desc := strings.TrimSuffix(strings.TrimPrefix(got, `Bearer error="invalid_token", error_description="`), `"`)
+		if len(desc) > maxDescription+len("...") || !strings.HasSuffix(desc, "...") || !utf8.ValidString(desc) {
+			t.Errorf("challenge of a %d-byte message: %d bytes, valid UTF-8 %v: %.40q...", len(msg), len(got), utf8.ValidString(desc), got)
+		}
+	}
+	if got := Challenge(dec(verdict.Deny, credential.Result{Verdict: credential.Rejected, Reason: reason.Expired, Message: "short"})); !strings.HasSuffix(got, `"short"`) {
+		t.Errorf("a short message is kept whole: %q", got)
 	}
 }

@@ -101,7 +101,7 @@ func (v *Verifier) verifySignature(ctx context.Context, is *Issuer, tok *jws.Tok
 	}
 	candidates := candidateKeys(set, tok.Header.Kid)
 	if len(candidates) == 0 {
-		return nil, reason.New(reason.JWSKeyNotFound, fmt.Sprintf("issuer %q has no key with kid %q", is.Issuer, tok.Header.Kid))
+		return nil, reason.New(reason.JWSKeyNotFound, fmt.Sprintf("issuer %q has no key with kid %q", is.Issuer, clipKid(tok.Header.Kid)))
 	}
 	// The answer must not depend on the order of the issuer's keys: a
 	// signature that failed under a key fit for the algorithm is a bad
@@ -330,4 +330,15 @@ func confirmation(raw any) (*Confirmation, error) {
 		return nil, reason.New(reason.CnfUnsupported, "the cnf claim names no confirmation method Provost supports (jkt, x5t#S256)")
 	}
 	return &c, nil
+}
+
+// clipKid bounds a kid quoted in a message to 64 bytes: the kid is the
+// client's, and messages reach evidence, logs and the WWW-Authenticate
+// challenge.
+func clipKid(kid string) string {
+	const maxLen = 64
+	if len(kid) <= maxLen {
+		return kid
+	}
+	return strings.ToValidUTF8(kid[:maxLen], "") + "..."
 }

@@ -370,3 +370,17 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// A kid the issuer lacks is quoted in the message, clipped: the kid is
+// the client's, and the message reaches evidence, logs and the challenge.
+func TestUnknownKidClipped(t *testing.T) {
+	fx := newFixture(t)
+	long := strings.Repeat("K", 8000)
+	res, _ := fx.v.Verify(context.Background(), Presented{Authorization: "Bearer " + sign(t, keys.es256, jose.ES256, claims(nil), signOpts{kid: long}), Method: "GET", Target: "/x"})
+	if res.Reason != reason.JWSKeyNotFound {
+		t.Fatalf("got %s (%s), want %s", res.Verdict, res.Reason, reason.JWSKeyNotFound)
+	}
+	if len(res.Message) > 200 || !strings.Contains(res.Message, strings.Repeat("K", 64)+"...") {
+		t.Fatalf("message of %d bytes, want the kid clipped to 64 bytes: %.120q", len(res.Message), res.Message)
+	}
+}
