@@ -18,45 +18,27 @@ import (
 	"github.com/provost-dev/provost/internal/smallfile"
 )
 
-const receiptUsage = `usage: provost receipt verify --key KEY FILE
-       provost receipt get --server URL --index N
-verify checks a receipt offline with nothing but the log's verifier key (KEY is the key,
-name+hash+base64, or a file holding it; FILE may be - for standard input): it exits 0 and
-prints what the record says, or exits 1 naming what is wrong.
-get fetches the receipt of record N from a Provost server (GET /v1/log/receipt) and prints it.
-`
-
 // maxKeyArg bounds a verifier key file.
 const maxKeyArg = 4096
 
-// cmdReceipt verifies or fetches a receipt of one evidence record.
+// cmdReceipt is provost receipt COMMAND: verify or fetch a receipt of one
+// evidence record.
 func cmdReceipt(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, receiptUsage)
-		return exitUsage
-	}
-	switch args[0] {
-	case "verify":
-		return receiptVerify(args[1:], stdin, stdout, stderr)
-	case "get":
-		return receiptGet(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, receiptUsage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "provost receipt: unknown command %q\n\n%s", args[0], receiptUsage)
-	return exitUsage
+	return dispatch(ctx, lookupCommand("receipt"), args, stdin, stdout, stderr)
 }
 
-func receiptVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost receipt verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	keyArg := fs.String("key", "", "the log's verifier `key` (name+hash+base64), or a file holding it")
-	fs.Usage = func() { fmt.Fprint(stderr, receiptUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+func receiptVerifyFlags() (*flag.FlagSet, *string) {
+	fs := newFlagSet("receipt verify")
+	return fs, fs.String("key", "", "the log's verifier `key` (name+hash+base64), or a file holding it")
+}
+
+func receiptVerify(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, keyArg := receiptVerifyFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() != 1 || *keyArg == "" {
+		fmt.Fprintln(stderr, "provost receipt verify: give --key KEY and one FILE")
 		fs.Usage()
 		return exitUsage
 	}
@@ -89,14 +71,20 @@ func receiptVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-// describeRecord says what an evidence record decided, in a few words.
+// describeRecord says what an evidence record decided, or which revocation
+// an operator added, in a few words.
 func describeRecord(rec []byte) string {
 	r, err := evidence.Unmarshal(rec)
 	if err != nil {
 		return "the record is not a Provost evidence record"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "decision %s (provenance %s)", r.Decision, r.Provenance)
+	if r.Event == evidence.EventRevocation {
+		v := &r.Revocation
+		fmt.Fprintf(&b, "revocation %s of %s %s by operator %s", v.ID, v.Kind, strconv.Quote(v.Value), strconv.Quote(v.Client))
+	} else {
+		fmt.Fprintf(&b, "decision %s (provenance %s)", r.Decision, r.Provenance)
+	}
 	if r.RequestID != "" {
 		fmt.Fprintf(&b, ", request %s", strconv.Quote(r.RequestID))
 	}
@@ -130,23 +118,35 @@ func readReceipt(file string, stdin io.Reader) ([]byte, error) {
 	return smallfile.Read(file, evidencelog.MaxReceiptSize)
 }
 
-func receiptGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost receipt get", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", "", "the Provost server's base `URL` (http://host:port)")
-	index := fs.Int64("index", -1, "the record's `index` (a decision's evidence.index)")
-	timeout := fs.Duration("timeout", 30*time.Second, "bound on the call")
-	fs.Usage = func() { fmt.Fprint(stderr, receiptUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+// receiptGetOptions are provost receipt get's flags.
+type receiptGetOptions struct {
+	server  string
+	index   int64
+	timeout time.Duration
+}
+
+func receiptGetFlags() (*flag.FlagSet, *receiptGetOptions) {
+	fs := newFlagSet("receipt get")
+	o := &receiptGetOptions{}
+	fs.StringVar(&o.server, "server", "", "the Provost server's base `URL` (http://host:port)")
+	fs.Int64Var(&o.index, "index", -1, "the record's `index` (a decision's evidence.index)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "bound on the call")
+	return fs, o
+}
+
+func receiptGet(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, o := receiptGetFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
-	if fs.NArg() != 0 || *server == "" || *index < 0 {
+	if fs.NArg() != 0 || o.server == "" || o.index < 0 {
+		fmt.Fprintln(stderr, "provost receipt get: give --server URL, --index N and no arguments")
 		fs.Usage()
 		return exitUsage
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	rc, err := fetchReceipt(ctx, http.DefaultClient, *server, *index)
+	rc, err := fetchReceipt(ctx, http.DefaultClient, o.server, o.index)
 	if err != nil {
 		fmt.Fprintln(stderr, "provost receipt get:", err)
 		return exitFail

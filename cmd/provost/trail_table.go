@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -57,7 +58,7 @@ func printShow(ctx context.Context, w io.Writer, x *trail.Index, asJSON bool, es
 	}
 	fps := make([]string, 0, len(es))
 	for _, e := range es {
-		fps = append(fps, e.Record.Credential.Fingerprint)
+		fps = append(fps, e.Record.Fingerprint())
 	}
 	short, err := x.Shorten(ctx, fps)
 	if err != nil {
@@ -126,14 +127,26 @@ func showRow(e trail.Entry, short map[string]string) []string {
 	for _, a := range r.Actions {
 		actions = append(actions, string(a))
 	}
-	return []string{when(r.Time.Time), string(r.Decision), short[r.Credential.Fingerprint], r.Credential.Issuer.Subject,
+	// An event record (an operator's revocation) shows its event where a
+	// decision shows the decision.
+	return []string{when(r.Time.Time), cmp.Or(string(r.Decision), string(r.Event)), short[r.Fingerprint()], r.Credential.Issuer.Subject,
 		workload, client, r.Binding, reasonCodes(r), strings.Join(actions, ",")}
 }
 
 // useNotes marks what a use changed: its origin was new, it revoked the
 // credential, it forced re-authentication, or the credential had been
-// revoked before it.
+// revoked before it. An operator's revocation says who revoked and why.
 func useNotes(u trail.Use) string {
+	if u.Event != "" {
+		n := "revoked by operator " + cmp.Or(u.RevokedBy, "(unnamed)")
+		if u.RevocationReason != "" {
+			n += ", " + u.RevocationReason
+		}
+		if u.RevocationID != "" {
+			n += " (" + u.RevocationID + ")"
+		}
+		return n
+	}
 	var notes []string
 	if u.NewOrigin {
 		notes = append(notes, "new origin")
@@ -155,7 +168,7 @@ func useNotes(u trail.Use) string {
 }
 
 func timelineRow(u trail.Use) []string {
-	return []string{when(u.Time), u.Decision, u.Workload, u.Network, u.Client, strings.TrimSpace(u.Method + " " + u.Path),
+	return []string{when(u.Time), cmp.Or(u.Decision, u.Event), u.Workload, u.Network, u.Client, strings.TrimSpace(u.Method + " " + u.Path),
 		strings.Join(u.Reasons, ","), useNotes(u)}
 }
 

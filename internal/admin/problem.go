@@ -32,6 +32,9 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeReloadFailed     = "reload_failed"
 	CodeInternal         = "internal_error"
+	// CodeEvidenceNotRecorded: the revocation was stored and is in force,
+	// but its evidence record could not be written.
+	CodeEvidenceNotRecorded = "evidence_not_recorded"
 )
 
 func (p *Problem) Error() string {

@@ -3,19 +3,22 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/provost-dev/provost/internal/app"
+	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/telemetry"
 )
 
 // Revoker adds revocations as POST /v1/revocations does. The admin API and
 // the dashboard's Revoke button (internal/dashboard) both go through it, so
-// a revocation is validated, stored and audited alike whoever asks.
+// a revocation is validated, stored, audited and recorded as evidence alike
+// whoever asks.
 type Revoker struct {
 	App *app.App
 	// Log receives the audit line of each revocation created.
@@ -30,10 +33,32 @@ type InvalidError struct{ Msg string }
 
 func (e *InvalidError) Error() string { return e.Msg }
 
+// EvidenceError is a revocation that was stored, and is in force, but
+// whose evidence record could not be appended to the evidence log.
+type EvidenceError struct {
+	// Revocation is the revocation as stored.
+	Revocation revocation.Revocation
+	Err        error
+}
+
+func (e *EvidenceError) Error() string {
+	return fmt.Sprintf("revocation %s is in force, but its evidence record was not written: %v", e.Revocation.ID, e.Err)
+}
+
+func (e *EvidenceError) Unwrap() error { return e.Err }
+
 // Create turns req into a revocation (fingerprinting a raw credential,
-// which it then forgets), stores it and writes the audit line "revocation
-// created" naming client. A request that makes no valid revocation gives
-// an *InvalidError; any other error is the store's.
+// which it then forgets), stores it, writes the audit line "revocation
+// created" naming client, then appends its evidence record
+// (evidence.FromRevocation) to the evidence log the engine writes
+// decisions to.
+//
+// The store comes first so that a revocation is never lost: once Add
+// returns, the revocation is in force whatever happens next. When the
+// evidence record cannot be appended (the log refuses writes after a
+// fault), Create returns the stored revocation and an *EvidenceError. A
+// request that makes no valid revocation gives an *InvalidError, and
+// nothing is stored; any other error is the store's.
 func (v Revoker) Create(ctx context.Context, req *CreateRequest, client Client) (revocation.Revocation, error) {
 	rev, why := v.toRevocation(req)
 	req.Credential = "" // forgotten from here on
@@ -55,7 +80,28 @@ func (v Revoker) Create(ctx context.Context, req *CreateRequest, client Client) 
 	log.LogAttrs(ctx, slog.LevelWarn, "revocation created",
 		slog.String("revocation", stored.ID), slog.String("kind", string(stored.Kind)), slog.String("value", stored.Value),
 		slog.String("issuer", stored.Issuer), slog.String("reason", stored.Reason), slog.String("client", client.Name))
+	if err := v.record(ctx, stored, client); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "revocation in force but not recorded as evidence",
+			slog.String("revocation", stored.ID), slog.String("client", client.Name), slog.Any("error", err))
+		return stored, &EvidenceError{Revocation: stored, Err: err}
+	}
 	return stored, nil
+}
+
+// record appends the evidence record of the stored revocation, through the
+// appender the engine writes decisions with (the data directory's
+// integrity check included). The request's context may end once the
+// revocation is stored: the record is written regardless.
+func (v Revoker) record(ctx context.Context, stored revocation.Revocation, client Client) error {
+	rec := evidence.FromRevocation(stored, client.Name, telemetry.RequestIDFrom(ctx))
+	data, err := rec.Marshal()
+	if err != nil {
+		return fmt.Errorf("evidence record: %w", err)
+	}
+	if _, err := v.App.Stores().Evidence.Append(context.WithoutCancel(ctx), data); err != nil {
+		return fmt.Errorf("evidence log: %w", err)
+	}
+	return nil
 }
 
 // toRevocation turns a request into a revocation, fingerprinting a raw
@@ -70,6 +116,9 @@ func (v Revoker) toRevocation(req *CreateRequest) (revocation.Revocation, string
 			return rev, "credential applies only to kind fingerprint"
 		}
 		rev.Kind, rev.Value = revocation.KindFingerprint, v.App.Fingerprint(req.Credential)
+		// The reason is kept, logged and recorded as evidence: a copy of
+		// the credential pasted into it is named by its fingerprint too.
+		rev.Reason = strings.ReplaceAll(rev.Reason, req.Credential, rev.Value)
 	}
 	var why string
 	if rev.IssuedBefore, why = parseTime("issued_before", req.IssuedBefore); why != "" {

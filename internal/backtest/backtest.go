@@ -113,8 +113,12 @@ func (r *Replayer) Result() Result {
 }
 
 // Replay decides the record at index again and returns the change, if the
-// candidate's decision differs from the recorded one.
+// candidate's decision differs from the recorded one. An event record (an
+// operator's revocation) is no past request: it is not counted.
 func (r *Replayer) Replay(index int64, rec *evidence.Record) (Change, bool) {
+	if !rec.IsDecision() {
+		return Change{}, false
+	}
 	r.res.Total++
 	before := Outcome{Decision: rec.Decision, Provenance: rec.Provenance, Binding: rec.Binding, Reasons: codes(rec.Reasons)}
 	if rec.Credential.Verdict != credential.Accepted {

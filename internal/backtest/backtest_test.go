@@ -11,6 +11,7 @@ import (
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/evidence"
 	"github.com/provost-dev/provost/internal/origin"
+	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/signal"
 	"github.com/provost-dev/provost/reason"
 )
@@ -128,5 +129,21 @@ func TestChangeNamesTheRequest(t *testing.T) {
 		c.Before.Decision != decision.Deny || c.Before.Binding != "deploy" || c.After.Decision != decision.Allow ||
 		c.After.Binding != "any" || !slices.Equal(c.After.Reasons, []reason.Code{reason.ProvenanceVerified}) {
 		t.Errorf("change %+v", c)
+	}
+}
+
+// An operator's revocation in the log is no past request: a replay leaves
+// it out of the totals and reports no change for it.
+func TestEventRecordsAreNotReplayed(t *testing.T) {
+	old := parse(t, base)
+	rec := record(t, old, "svc:deploy", "10.9.9.9")
+	rev := evidence.FromRevocation(revocation.Revocation{ID: "rev_1", Kind: revocation.KindFingerprint,
+		Value: rec.Credential.Fingerprint, CreatedAt: rec.Time.Time}, "token", "")
+	res, err := Run(t.Context(), Slice([]evidence.Record{rev, rec}), parse(t, "version: 1\nbindings: [{name: any, match: {subject: \"svc:*\"}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 1 || res.Replayed != 1 || len(res.Changes) != 1 || res.Changes[0].Index != 1 {
+		t.Errorf("total %d, replayed %d, changes %+v: want the one decision only", res.Total, res.Replayed, res.Changes)
 	}
 }

@@ -82,6 +82,9 @@ func slot(outcome string) (int, bool) {
 }
 
 func (a *aggregate) add(idx int64, r *evidence.Record) {
+	if !r.IsDecision() {
+		return // an operator's revocation: no decision to count
+	}
 	a.total++
 	at := r.Time.UTC()
 	if s, ok := slot(string(r.Decision)); ok {

@@ -54,13 +54,19 @@ type originNode struct {
 // AnomalyCodes are the marks as one attribute value.
 func (n originNode) AnomalyCodes() string { return strings.Join(n.Marks, " ") }
 
-// use is one line of a credential's timeline.
+// use is one line of a credential's timeline: a decision, or an
+// operator's revocation of the credential (Event).
 type use struct {
 	row
 	Origin       string
-	RevocationID string // the revocation the decision wrote
+	RevocationID string // the revocation the decision wrote, or the operator added
 	WasRevoked   bool   // refused because the credential was revoked
 	NewOrigin    bool
+	// Event is "revocation" on an operator's revocation, which is not a
+	// use: RevokedBy is the admin client that asked, Reason why.
+	Event     string
+	RevokedBy string
+	Reason    string
 }
 
 // credentialData is the credential page's.
@@ -73,7 +79,7 @@ type credentialData struct {
 	Graph       graph
 	Timeline    []use // newest first
 	Uses        int64 // decisions read from the index
-	Truncated   bool  // the credential has more than maxCredentialScan
+	Truncated   bool  // the credential has more than maxCredentialScan records
 	History     origin.History
 	HistoryErr  bool
 	Revocation  *revocation.Revocation
@@ -151,20 +157,33 @@ func (d *Dashboard) credential(ctx context.Context, fp string) (credentialData, 
 	data := credentialData{Fingerprint: fp, Index: d.index.status()}
 	nodes := map[evidence.Origin]*originNode{}
 	var (
-		latest evidence.Record
-		ring   []use
-		seen   = map[evidence.Origin]bool{}
+		latest  evidence.Record
+		ring    []use
+		seen    = map[evidence.Origin]bool{}
+		records int
 	)
+	keep := func(u use) {
+		if ring = append(ring, u); len(ring) > timelineLen {
+			ring = ring[1:]
+		}
+	}
 	for e, err := range d.index.x.Scan(ctx, trail.Filter{Fingerprint: fp}) {
 		if err != nil {
 			return data, err
 		}
-		if data.Uses == maxCredentialScan {
+		if records == maxCredentialScan {
 			data.Truncated = true
 			break
 		}
-		data.Uses++
+		records++
 		rec := &e.Record
+		if !rec.IsDecision() {
+			// An operator's revocation: a line of the timeline, not a use.
+			keep(use{row: rowOf(e.Index, rec), Event: string(rec.Event), RevocationID: rec.Revocation.ID,
+				RevokedBy: rec.Revocation.Client, Reason: rec.Revocation.Reason})
+			continue
+		}
+		data.Uses++
 		latest = *rec
 		n := nodeOf(nodes, rec.Origin)
 		n.Count++
@@ -186,9 +205,7 @@ func (d *Dashboard) credential(ctx context.Context, fp string) (credentialData, 
 		u := use{row: rowOf(e.Index, rec), Origin: originText(rec.Origin), RevocationID: rec.RevocationID,
 			WasRevoked: rec.Credential.Reason == reason.Revoked, NewOrigin: !seen[rec.Origin]}
 		seen[rec.Origin] = true
-		if ring = append(ring, u); len(ring) > timelineLen {
-			ring = ring[1:]
-		}
+		keep(u)
 	}
 	for i := len(ring) - 1; i >= 0; i-- {
 		data.Timeline = append(data.Timeline, ring[i])

@@ -60,6 +60,9 @@ func (d *Dashboard) recentDecisions(ctx context.Context, f filter, want int) (re
 				out.Skipped++
 				continue
 			}
+			if !rec.IsDecision() {
+				continue // an operator's revocation: on its credential's page
+			}
 			if r := rowOf(start+int64(i), &rec); f.match(&r) {
 				out.Rows = append(out.Rows, r)
 			}
@@ -113,7 +116,8 @@ func (d *Dashboard) apiDecisions(w http.ResponseWriter, r *http.Request, _ *user
 	}{rec.Rows, rec.Scanned, rec.Size, rec.Bounded})
 }
 
-// decisionData is one decision's page.
+// decisionData is one record's page: a decision's, or an operator's
+// revocation's (Record.Event).
 type decisionData struct {
 	Row         row
 	Record      evidence.Record
@@ -156,7 +160,11 @@ func (d *Dashboard) decisionPage(w http.ResponseWriter, r *http.Request, u *user
 	js, _ := json.MarshalIndent(rec, "", "  ")
 	l := d.app.Evidence
 	data := decisionData{Row: rowOf(idx, &rec), Record: rec, JSON: string(js), VerifierKey: l.VerifierKey(), LogName: l.Name()}
-	d.render(w, r, http.StatusOK, "decision", "Decision "+strconv.FormatInt(idx, 10), "decisions", u, data)
+	title := "Decision "
+	if !rec.IsDecision() {
+		title = "Revocation record "
+	}
+	d.render(w, r, http.StatusOK, "decision", title+strconv.FormatInt(idx, 10), "decisions", u, data)
 }
 
 // apiReceipt answers the receipt of record index, as a download: the

@@ -121,7 +121,7 @@ func (f *feed) add(start int64, raw [][]byte) {
 			continue
 		}
 		f.agg.add(idx, r)
-		if idx >= f.live {
+		if idx >= f.live && r.IsDecision() {
 			f.publish(rowOf(idx, r))
 		}
 	}

@@ -47,8 +47,9 @@ func (d *Dashboard) showRevoke(w http.ResponseWriter, r *http.Request, u *user, 
 }
 
 // revokeSubmit revokes the credential by fingerprint through the admin
-// API's code path (admin.Revoker: validated, stored, audited with this
-// user as the client) and sends the browser back to the credential page.
+// API's code path (admin.Revoker: validated, stored, audited and recorded
+// as evidence with this user as the client) and sends the browser back to
+// the credential page.
 // Only admins may (403); the CSRF token was checked by page.
 func (d *Dashboard) revokeSubmit(w http.ResponseWriter, r *http.Request, u *user) {
 	if !u.Admin() {
@@ -65,9 +66,18 @@ func (d *Dashboard) revokeSubmit(w http.ResponseWriter, r *http.Request, u *user
 	}
 	req := admin.CreateRequest{Kind: string(revocation.KindFingerprint), Value: fp, Reason: why}
 	stored, err := d.revoker.Create(r.Context(), &req, admin.Client{Name: "dashboard: " + u.Name, Method: "ui-" + u.Method})
-	var invalid *admin.InvalidError
+	var (
+		invalid *admin.InvalidError
+		noRec   *admin.EvidenceError
+	)
 	if errors.As(err, &invalid) {
 		d.showRevoke(w, r, u, http.StatusBadRequest, fp, why, invalid.Msg)
+		return
+	}
+	if errors.As(err, &noRec) {
+		d.fail(w, r, u, http.StatusInternalServerError, "Revoked, but not recorded as evidence",
+			"Revocation "+stored.ID+" is in force from the next decision on, but its evidence record could not be written to the evidence log; see Provost's log. Do not revoke again.",
+			link{"/ui/credentials/" + fp, "Back to the credential"})
 		return
 	}
 	if err != nil {

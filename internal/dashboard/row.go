@@ -34,8 +34,8 @@ type row struct {
 }
 
 func rowOf(idx int64, r *evidence.Record) row {
-	out := row{Index: idx, Time: r.Time.UTC(), Outcome: string(r.Decision), Fingerprint: r.Credential.Fingerprint,
-		Short: short(r.Credential.Fingerprint), Binding: r.Binding, Mode: string(r.Mode), Subject: r.Credential.Issuer.Subject,
+	out := row{Index: idx, Time: r.Time.UTC(), Outcome: string(r.Decision), Fingerprint: r.Fingerprint(),
+		Short: short(r.Fingerprint()), Binding: r.Binding, Mode: string(r.Mode), Subject: r.Credential.Issuer.Subject,
 		Workload: r.Origin.Workload, Source: r.Signals.Network.Client, Method: r.Request.Method, Path: r.Request.Path}
 	if out.Source == "" {
 		out.Source = r.Signals.Network.Peer

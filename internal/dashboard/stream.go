@@ -93,7 +93,7 @@ func (d *Dashboard) replay(ctx context.Context, w io.Writer, rc *http.ResponseCo
 		}
 		for i, b := range raw {
 			rec, err := evidence.Unmarshal(b)
-			if err != nil {
+			if err != nil || !rec.IsDecision() {
 				continue
 			}
 			if r := rowOf(start+int64(i), &rec); f.match(&r) {

@@ -14,11 +14,18 @@
 //	})
 //	b, err := rec.Marshal() // canonical bytes: what the evidence log hashes
 //
+// An operator's revocation (the admin API's POST /v1/revocations, the
+// dashboard's Revoke) is recorded too, as an event record built by
+// FromRevocation: version 2, Event "revocation", the revocation as stored
+// and the admin client that asked, nothing of a decision. IsDecision tells
+// the two apart; readers that count decisions skip event records.
+//
 // Marshal is canonical (the same record always gives the same bytes) and
 // Unmarshal is strict: it accepts only the canonical encoding of a version 1
-// record, so Marshal(Unmarshal(b)) == b for every b it accepts. The format
-// and its rules are in docs/evidence.md.
+// (decision) or version 2 (event) record, so Marshal(Unmarshal(b)) == b for
+// every b it accepts. The format and its rules are in docs/evidence.md.
 //
-// WriteJSONLines writes records one per line; OCSF maps a record to an Open
-// Cybersecurity Schema Framework API Activity event (class 6003) for SIEMs.
+// WriteJSONLines writes records one per line; OCSFEvents maps a decision
+// record to Open Cybersecurity Schema Framework events for SIEMs (classes
+// 3002 and 6003), and an event record to none.
 package evidence

@@ -187,8 +187,8 @@ func Unmarshal(data []byte) (Record, error) {
 	if len(head.V) == 0 {
 		return Record{}, invalid("record has no version")
 	}
-	if string(head.V) != fmt.Sprint(Version) {
-		return Record{}, invalid("record version %s, this Provost reads version %d", jsonerr.Scrub(string(head.V)), Version)
+	if v := string(head.V); v != fmt.Sprint(Version) && v != fmt.Sprint(EventVersion) {
+		return Record{}, invalid("record version %s, this Provost reads versions %d and %d", jsonerr.Scrub(v), Version, EventVersion)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -225,11 +225,20 @@ func (r Record) ID() (string, error) {
 
 // validate reports the first reason r cannot be encoded.
 func (r *Record) validate() error {
+	switch r.Event {
+	case "":
+	case EventRevocation:
+		return r.validateRevocation()
+	default:
+		return invalid("event %q is not revocation", r.Event)
+	}
 	switch {
 	case r.Version != Version:
-		return invalid("record version %d, this Provost writes version %d", r.Version, Version)
+		return invalid("record version %d, this Provost writes decision records as version %d", r.Version, Version)
 	case r.Time.IsZero():
 		return invalid("time is zero")
+	case r.Revocation != Revocation{}:
+		return invalid("a decision record holds no revocation event")
 	case !slices.Contains([]decision.Outcome{decision.Allow, decision.StepUp, decision.Deny}, r.Decision):
 		return invalid("decision %q is not allow, step_up or deny", r.Decision)
 	case !slices.Contains([]decision.Provenance{decision.Verified, decision.Violated, decision.Insufficient}, r.Provenance):
@@ -244,6 +253,27 @@ func (r *Record) validate() error {
 		if p, err := netip.ParseAddr(a); err != nil || p.String() != a {
 			return invalid("address %q is not in canonical form", a)
 		}
+	}
+	return nil
+}
+
+// validateRevocation reports the first reason the record of a revocation
+// event cannot be encoded: it is version EventVersion, has a time, names
+// the revocation, and holds nothing of a decision.
+func (r *Record) validateRevocation() error {
+	rv := &r.Revocation
+	switch {
+	case r.Version != EventVersion:
+		return invalid("record version %d, this Provost writes event records as version %d", r.Version, EventVersion)
+	case r.Time.IsZero():
+		return invalid("time is zero")
+	case rv.ID == "" || rv.Kind == "" || rv.Value == "":
+		return invalid("a revocation record names no revocation (id, kind and value)")
+	}
+	rest := *r
+	rest.Version, rest.Time, rest.RequestID, rest.Event, rest.Revocation = 0, Instant{}, "", "", Revocation{}
+	if !reflect.ValueOf(rest).IsZero() {
+		return invalid("a revocation record holds fields of a decision")
 	}
 	return nil
 }

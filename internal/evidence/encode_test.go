@@ -138,6 +138,11 @@ func randomRecord(rng *rand.Rand) Record {
 		return At(time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)))
 	}
 	pick := func(s ...string) string { return s[rng.IntN(len(s))] }
+	if rng.IntN(4) == 0 { // an event record: an operator's revocation
+		return Record{Version: EventVersion, Time: At(time.Unix(rng.Int64N(1<<34), rng.Int64N(1e9))), RequestID: str(),
+			Event: EventRevocation, Revocation: Revocation{ID: "rev_" + str(), Kind: pick("fingerprint", "jti", "subject"),
+				Value: "v" + str(), Issuer: str(), IssuedBefore: instant(), Reason: str(), ExpiresAt: instant(), Client: str()}}
+	}
 	r := Record{
 		Version: Version, Time: At(time.Unix(rng.Int64N(1<<34), rng.Int64N(1e9))), RequestID: str(),
 		Request:    Request{Method: str(), Path: str()},

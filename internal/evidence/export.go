@@ -45,7 +45,8 @@ const (
 // OCSFVersion) with the security_control profile. Values are strings,
 // ints, bools, maps and slices, ready for encoding/json; Provost's own
 // fields (decision, reasons, tags, checks, ...) are under unmapped.provost.
-// The mapping is documented in docs/evidence.md.
+// The mapping is documented in docs/evidence.md. r is a decision record:
+// OCSFEvents maps no event record.
 func OCSF(r Record) map[string]any {
 	act, actName := ocsfActivity(r.Request.Method)
 	sev, sevName := ocsfSeverity(r)

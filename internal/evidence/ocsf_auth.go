@@ -153,7 +153,12 @@ type OCSFClasses struct {
 // OCSFEvents returns the events of r that classes asks for: its
 // Authentication event first (when r names a credential), then its API
 // Activity event. Both carry the record ID as metadata.correlation_uid.
+// An event record (an operator's revocation) gives none: it is neither an
+// authentication nor an API request, and only JSON lines carry it.
 func OCSFEvents(r Record, classes OCSFClasses) []map[string]any {
+	if !r.IsDecision() {
+		return nil
+	}
 	var out []map[string]any
 	if classes.Authentication {
 		if ev, ok := OCSFAuthentication(r); ok {
@@ -167,7 +172,8 @@ func OCSFEvents(r Record, classes OCSFClasses) []map[string]any {
 }
 
 // WriteOCSF writes the OCSF events of each record (OCSFEvents), one JSON
-// object per line. It stops at the first write error.
+// object per line; an event record writes nothing. It stops at the first
+// write error.
 func WriteOCSF(w io.Writer, records iter.Seq[Record], classes OCSFClasses) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -11,12 +11,28 @@ import (
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/decision"
 	"github.com/provost-dev/provost/internal/origin"
+	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/signal"
 	"github.com/provost-dev/provost/reason"
 )
 
-// Version is the record format version this package writes and reads.
-const Version = 1
+// The record format versions this package writes and reads. A decision
+// record is version 1. Version 2 adds the fields Event and Revocation, and
+// is the version of an event record: a record of something other than a
+// decision (an operator's revocation, EventRevocation). Each record is
+// written at the lowest version that holds it, so a decision record is
+// byte for byte what a Provost that knew version 1 only wrote and reads.
+const (
+	Version      = 1
+	EventVersion = 2
+)
+
+// Event names what a record other than a decision records.
+type Event string
+
+// EventRevocation is the record of a revocation an operator added through
+// the admin API or the dashboard (the Revocation field).
+const EventRevocation Event = "revocation"
 
 // Bounds of the request fields, which the caller controls; a longer value
 // is cut at a rune boundary.
@@ -25,10 +41,12 @@ const (
 	MaxPathBytes   = 4096
 )
 
-// Record is the evidence of one decision. It never holds a raw credential:
-// the credential is named by its fingerprint. Field order is the order of
-// the canonical encoding; every field is omitted from it when it holds its
-// zero value (see Marshal).
+// Record is the evidence of one decision, or, when Event is set, of one
+// event (an operator's revocation: Revocation). It never holds a raw
+// credential: a credential is named by its fingerprint. Field order is the
+// order of the canonical encoding; every field is omitted from it when it
+// holds its zero value (see Marshal). An event record holds Version
+// (EventVersion), Time, RequestID, Event and its event's field only.
 type Record struct {
 	Version        int                 `json:"v"`
 	Time           Instant             `json:"time,omitzero"`
@@ -47,6 +65,53 @@ type Record struct {
 	Tags           []Tag               `json:"tags,omitempty"`
 	Origin         Origin              `json:"origin,omitzero"`
 	RevocationID   string              `json:"revocation_id,omitempty"`
+	// Event is empty for a decision (version 1); version 2 only.
+	Event Event `json:"event,omitempty"`
+	// Revocation is the revocation an EventRevocation record records.
+	Revocation Revocation `json:"revocation,omitzero"`
+}
+
+// IsDecision reports whether r records a decision (not an event).
+func (r *Record) IsDecision() bool { return r.Event == "" }
+
+// Fingerprint is the credential r is about, by fingerprint: the decision's
+// credential, or the value of a revocation by fingerprint; "" when r names
+// no single credential.
+func (r *Record) Fingerprint() string {
+	if r.Event == EventRevocation {
+		if r.Revocation.Kind == string(revocation.KindFingerprint) {
+			return r.Revocation.Value
+		}
+		return ""
+	}
+	return r.Credential.Fingerprint
+}
+
+// Revocation is a revocation an operator added, as the revocation store
+// holds it (never a raw credential: a credential is revoked by its
+// fingerprint), and who asked.
+type Revocation struct {
+	ID           string  `json:"id,omitempty"`
+	Kind         string  `json:"kind,omitempty"`  // fingerprint, jti, subject, issuer or binding
+	Value        string  `json:"value,omitempty"` // what Kind names
+	Issuer       string  `json:"issuer,omitempty"`
+	IssuedBefore Instant `json:"issued_before,omitzero"`
+	Reason       string  `json:"reason,omitempty"`
+	ExpiresAt    Instant `json:"expires_at,omitzero"`
+	// Client is the admin client that asked: its certificate's identity,
+	// "token", or "dashboard: <user>".
+	Client string `json:"client,omitempty"`
+}
+
+// FromRevocation builds the record of a revocation an operator added: rev
+// as the store returned it (its CreatedAt is the record's time), the
+// admin client that asked and the request's id.
+func FromRevocation(rev revocation.Revocation, client, requestID string) Record {
+	return Record{
+		Version: EventVersion, Time: At(rev.CreatedAt), RequestID: requestID, Event: EventRevocation,
+		Revocation: Revocation{ID: rev.ID, Kind: string(rev.Kind), Value: rev.Value, Issuer: rev.Issuer,
+			IssuedBefore: At(rev.IssuedBefore), Reason: rev.Reason, ExpiresAt: At(rev.ExpiresAt), Client: client},
+	}
 }
 
 // Request is what was asked: the method and the target's path, without

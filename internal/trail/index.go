@@ -308,7 +308,10 @@ func (w *writer) add(ctx context.Context, idx int64, raw []byte, r *evidence.Rec
 	for _, c := range r.Reasons {
 		codes = append(codes, string(c.Code))
 	}
-	_, err := w.rec.ExecContext(ctx, idx, r.Time.UnixNano(), r.Credential.Fingerprint, r.Credential.Issuer.Subject,
+	// An event record (an operator's revocation) is indexed under the
+	// credential it names, with no decision: queries about uses leave it
+	// out (decisionsOnly), the credential's records and timeline hold it.
+	_, err := w.rec.ExecContext(ctx, idx, r.Time.UnixNano(), r.Fingerprint(), r.Credential.Issuer.Subject,
 		r.Credential.Issuer.Issuer, workloadOf(r), client, bin, r.Signals.Network.Origin, r.Binding,
 		string(r.Decision), string(r.Credential.Verdict), string(r.Provenance), r.Request.Method, r.Request.Path,
 		strings.Join(codes, ","), raw)

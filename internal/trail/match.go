@@ -32,7 +32,7 @@ func NewMatcher(f Filter) (*Matcher, error) {
 func (m *Matcher) Match(r *evidence.Record) bool {
 	f := &m.f
 	switch {
-	case f.Fingerprint != "" && r.Credential.Fingerprint != f.Fingerprint,
+	case f.Fingerprint != "" && r.Fingerprint() != f.Fingerprint,
 		f.Workload != "" && workloadOf(r) != f.Workload,
 		f.Binding != "" && r.Binding != f.Binding,
 		f.Decision != "" && string(r.Decision) != f.Decision,

@@ -39,6 +39,10 @@ type Filter struct {
 	Limit int
 }
 
+// decisionsOnly is the condition that leaves event records (an operator's
+// revocation, indexed with an empty decision) out of what counts uses.
+const decisionsOnly = "decision != ''"
+
 // Entry is one indexed record and its index in the log.
 type Entry struct {
 	Index  int64           `json:"index"`
@@ -253,6 +257,13 @@ type Use struct {
 	// WasRevoked marks a use refused because the credential had been
 	// revoked before it.
 	WasRevoked bool `json:"was_revoked"`
+	// Event is "revocation" on the line of an operator's revocation of
+	// the credential, which is not a use (Decision is empty):
+	// RevocationID names it, RevokedBy the admin client that asked and
+	// RevocationReason why.
+	Event            string `json:"event,omitempty"`
+	RevokedBy        string `json:"revoked_by,omitempty"`
+	RevocationReason string `json:"revocation_reason,omitempty"`
 }
 
 // useRecord is the part of a record a timeline reads beyond the indexed
@@ -263,12 +274,19 @@ type useRecord struct {
 	Credential   struct {
 		Reason string `json:"reason"`
 	} `json:"credential"`
+	Event      string `json:"event"`
+	Revocation struct {
+		ID     string `json:"id"`
+		Reason string `json:"reason"`
+		Client string `json:"client"`
+	} `json:"revocation"`
 }
 
 // Timeline returns the uses of the credential f.Fingerprint that the rest
 // of f selects, in time order, at most f.Limit of them (DefaultLimit when
 // 0), each marked when it is the first use of the credential from its
-// origin (also when earlier uses fall outside f).
+// origin (also when earlier uses fall outside f). An operator's revocation
+// of the credential is a line of its own (Use.Event), where its time falls.
 func (x *Index) Timeline(ctx context.Context, f Filter) ([]Use, error) {
 	if f.Fingerprint == "" {
 		return nil, errors.New("trail: timeline: name a credential")
@@ -315,6 +333,11 @@ func scanUse(rows *sql.Rows) (Use, error) {
 	if reasons != "" {
 		u.Reasons = strings.Split(reasons, ",")
 	}
+	if rec.Event != "" {
+		u.Event, u.RevocationID = rec.Event, rec.Revocation.ID
+		u.RevokedBy, u.RevocationReason = rec.Revocation.Client, rec.Revocation.Reason
+		return u, nil
+	}
 	u.Actions, u.RevocationID = rec.Actions, rec.RevocationID
 	u.Revoked = slices.Contains(rec.Actions, string(decision.Revoke))
 	u.StepUp = u.Decision == string(decision.StepUp)
@@ -330,6 +353,9 @@ func (x *Index) markNewOrigins(ctx context.Context, f Filter, uses []Use) error 
 	whole := f == Filter{Fingerprint: f.Fingerprint, Limit: f.Limit}
 	for i := range uses {
 		u := &uses[i]
+		if u.Event != "" {
+			continue // not a use: it came from no origin
+		}
 		key := [2]string{u.Workload, u.Network}
 		if seen[key] {
 			continue
@@ -341,7 +367,7 @@ func (x *Index) markNewOrigins(ctx context.Context, f Filter, uses []Use) error 
 		}
 		var earlier bool
 		err := x.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM trail_record WHERE fingerprint = ? AND workload = ? AND origin = ?
-			AND (time < ? OR (time = ? AND idx < ?)))`, f.Fingerprint, u.Workload, u.Network, u.Time.UnixNano(), u.Time.UnixNano(), u.Index).Scan(&earlier)
+			AND `+decisionsOnly+` AND (time < ? OR (time = ? AND idx < ?)))`, f.Fingerprint, u.Workload, u.Network, u.Time.UnixNano(), u.Time.UnixNano(), u.Index).Scan(&earlier)
 		if err != nil {
 			return fmt.Errorf("trail: timeline: %w", err)
 		}
@@ -380,6 +406,7 @@ func (x *Index) Origins(ctx context.Context, f Filter) ([]Origin, error) {
 	if f.Fingerprint == "" {
 		where = andWhere(where, "fingerprint != ''")
 	}
+	where = andWhere(where, decisionsOnly)
 	rows, err := x.db.QueryContext(ctx, `SELECT fingerprint, max(subject), workload, origin, group_concat(DISTINCT client), min(time), max(time), count(*),
 		sum(decision = 'allow'), sum(decision != 'allow')
 		FROM trail_record`+where+` GROUP BY fingerprint, workload, origin ORDER BY fingerprint, min(time) LIMIT ?`, append(args, limit(f.Limit))...)
@@ -441,6 +468,7 @@ func (x *Index) BlastRadius(ctx context.Context, f Filter) ([]Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	where = andWhere(where, decisionsOnly)
 	rows, err := x.db.QueryContext(ctx, `SELECT method, path, count(*), sum(decision = 'allow'), sum(decision = 'step_up'), sum(decision = 'deny'),
 		count(DISTINCT fingerprint), min(time), max(time)
 		FROM trail_record`+where+` GROUP BY method, path ORDER BY count(*) DESC, method, path LIMIT ?`, append(args, limit(f.Limit))...)

@@ -81,10 +81,8 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 // is the first or last record's time.
 func (x *Index) Summarize(ctx context.Context, from, to time.Time) (Summary, error) {
 	conds, args := timeRange(nil, nil, from, to)
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
+	// Decisions only: an operator's revocation is no decision.
+	where := " WHERE " + strings.Join(append(conds, decisionsOnly), " AND ")
 	var (
 		s        Summary
 		min, max int64
