@@ -37,7 +37,7 @@ type adminFlags struct {
 }
 
 func (a *adminFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.url, "admin", os.Getenv(envAdminURL), "admin API base `URL` (default $"+envAdminURL+")")
+	fs.StringVar(&a.url, "admin", "", "admin API base `URL` (default $"+envAdminURL+")")
 	fs.StringVar(&a.tokenFile, "token-file", "", "read the admin token from this `file` (default $"+envAdminToken+")")
 	fs.StringVar(&a.cert, "cert", "", "client certificate `file` (PEM) for mTLS")
 	fs.StringVar(&a.key, "key", "", "client certificate key `file` (PEM)")
@@ -47,6 +47,9 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 }
 
 func (a *adminFlags) client() (*admin.APIClient, error) {
+	if a.url == "" {
+		a.url = os.Getenv(envAdminURL)
+	}
 	if a.url == "" {
 		return nil, errors.New("--admin URL (or $" + envAdminURL + ") is required")
 	}
@@ -77,43 +80,41 @@ func readSecretLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-const revokeUsage = `usage: provost revoke --admin URL WHAT [--reason R] [--expires-at T]
-WHAT is one of:
-  --fingerprint FP                      one credential, by its fingerprint
-  --credential-stdin                    one credential, read from standard input (fingerprinted by the server, never stored)
-  --jti J [--issuer I]                  one token ID
-  --subject S [--issuer I] [--issued-before T]   every token of a subject
-  --issuer I                            every token from an issuer
-  --binding B                           every credential matched to a binding
-Times are RFC 3339 (2030-01-02T15:04:05Z). The admin token comes from $PROVOST_ADMIN_TOKEN or --token-file;
-a client certificate from --cert and --key.
-`
+// revokeOptions are provost revoke's flags.
+type revokeOptions struct {
+	adminFlags
+	req                    admin.CreateRequest
+	fp, jti, subject, bind string
+	credStdin              bool
+}
+
+func revokeFlags() (*flag.FlagSet, *revokeOptions) {
+	fs := newFlagSet("revoke")
+	o := &revokeOptions{}
+	o.register(fs)
+	fs.StringVar(&o.fp, "fingerprint", "", "revoke the credential with this `fingerprint` (fp1:...)")
+	fs.BoolVar(&o.credStdin, "credential-stdin", false, "read the credential to revoke from standard input")
+	fs.StringVar(&o.jti, "jti", "", "revoke the token with this `jti`")
+	fs.StringVar(&o.subject, "subject", "", "revoke every token of this `subject`")
+	fs.StringVar(&o.req.Issuer, "issuer", "", "the `issuer`: scope of --jti/--subject, or alone, revoke every token from it")
+	fs.StringVar(&o.req.IssuedBefore, "issued-before", "", "with --subject: only tokens issued before this `time`")
+	fs.StringVar(&o.bind, "binding", "", "revoke every credential matched to this `binding`")
+	fs.StringVar(&o.req.Reason, "reason", "", "why, for people (shown in evidence)")
+	fs.StringVar(&o.req.ExpiresAt, "expires-at", "", "the revocation stops at this `time`")
+	return fs, o
+}
 
 // cmdRevoke creates a revocation through the admin API.
 func cmdRevoke(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var af adminFlags
-	af.register(fs)
-	var req admin.CreateRequest
-	var fp, jti, subject, bind string
-	fs.StringVar(&fp, "fingerprint", "", "revoke the credential with this `fingerprint` (fp1:...)")
-	credStdin := fs.Bool("credential-stdin", false, "read the credential to revoke from standard input")
-	fs.StringVar(&jti, "jti", "", "revoke the token with this `jti`")
-	fs.StringVar(&subject, "subject", "", "revoke every token of this `subject`")
-	fs.StringVar(&req.Issuer, "issuer", "", "the `issuer`: scope of --jti/--subject, or alone, revoke every token from it")
-	fs.StringVar(&req.IssuedBefore, "issued-before", "", "with --subject: only tokens issued before this `time`")
-	fs.StringVar(&bind, "binding", "", "revoke every credential matched to this `binding`")
-	fs.StringVar(&req.Reason, "reason", "", "why, for people (shown in evidence)")
-	fs.StringVar(&req.ExpiresAt, "expires-at", "", "the revocation stops at this `time`")
-	fs.Usage = func() { fmt.Fprint(stderr, revokeUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs, o := revokeFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return revokeUsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
-	if err := revokeWhat(&req, fp, *credStdin, jti, subject, bind); err != nil {
+	req, af := &o.req, &o.adminFlags
+	if err := revokeWhat(req, o.fp, o.credStdin, o.jti, o.subject, o.bind); err != nil {
 		return revokeUsageError(stderr, "%v", err)
 	}
 	for name, v := range map[string]string{"--issued-before": req.IssuedBefore, "--expires-at": req.ExpiresAt} {
@@ -121,7 +122,7 @@ func cmdRevoke(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return revokeUsageError(stderr, "%s is not an RFC 3339 time such as 2030-01-02T15:04:05Z", name)
 		}
 	}
-	if *credStdin {
+	if o.credStdin {
 		cred, err := readSecretLine(stdin)
 		if err != nil {
 			return revokeUsageError(stderr, "--credential-stdin: %v", err)
@@ -132,7 +133,7 @@ func cmdRevoke(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return revokeUsageError(stderr, "%v", err)
 	}
-	rev, err := cl.Revoke(ctx, req)
+	rev, err := cl.Revoke(ctx, *req)
 	if err != nil {
 		fmt.Fprintln(stderr, "provost revoke:", err)
 		return exitFail
@@ -145,8 +146,8 @@ func cmdRevoke(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 }
 
 func revokeUsageError(stderr io.Writer, format string, args ...any) int {
-	fmt.Fprintf(stderr, "provost revoke: "+format+"\n\n", args...)
-	fmt.Fprint(stderr, revokeUsage)
+	fmt.Fprintf(stderr, "provost revoke: "+format+"\n", args...)
+	writeShortUsage(stderr, lookupCommand("revoke"))
 	return exitUsage
 }
 
@@ -204,41 +205,101 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 	return exitOK
 }
 
-// cmdRevocations lists revocations, or deletes one, through the admin API.
-func cmdRevocations(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost revocations", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var af adminFlags
-	af.register(fs)
-	del := fs.String("delete", "", "delete the revocation with this `ID` instead of listing")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: provost revocations --admin URL [--json] [--delete ID]")
-		fmt.Fprintln(stderr, "Lists the revocations in force, or deletes one.")
-		fs.PrintDefaults()
+// revocationsOptions are the flags of provost revocations without a
+// command: those of list, and --delete ID.
+type revocationsOptions struct {
+	adminFlags
+	delete string
+}
+
+func revocationsFlags() (*flag.FlagSet, *revocationsOptions) {
+	fs := newFlagSet("revocations")
+	o := &revocationsOptions{}
+	o.register(fs)
+	fs.StringVar(&o.delete, "delete", "", "delete the revocation with this `ID` instead of listing (as provost revocations delete ID)")
+	return fs, o
+}
+
+// adminCallFlags returns the flag constructor of a command at path that
+// calls the admin API and takes only its flags.
+func adminCallFlags(path string) func() (*flag.FlagSet, *adminFlags) {
+	return func() (*flag.FlagSet, *adminFlags) {
+		fs := newFlagSet(path)
+		af := &adminFlags{}
+		af.register(fs)
+		return fs, af
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+}
+
+// cmdRevocations is provost revocations without a command: it lists the
+// revocations, or deletes one with --delete ID.
+func cmdRevocations(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, o := revocationsFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "provost revocations: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
 		return exitUsage
 	}
+	if o.delete != "" {
+		return deleteRevocation(ctx, "provost revocations", &o.adminFlags, o.delete, stdout, stderr)
+	}
+	return listRevocations(ctx, "provost revocations", &o.adminFlags, stdout, stderr)
+}
+
+// cmdRevocationsList is provost revocations list.
+func cmdRevocationsList(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, af := adminCallFlags("revocations list")()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "provost revocations list: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	return listRevocations(ctx, "provost revocations list", af, stdout, stderr)
+}
+
+// cmdRevocationsDelete is provost revocations delete ID.
+func cmdRevocationsDelete(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, af := adminCallFlags("revocations delete")()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "provost revocations delete: name one revocation ID")
+		fs.Usage()
+		return exitUsage
+	}
+	return deleteRevocation(ctx, "provost revocations delete", af, fs.Arg(0), stdout, stderr)
+}
+
+func deleteRevocation(ctx context.Context, name string, af *adminFlags, id string, stdout, stderr io.Writer) int {
 	cl, err := af.client()
 	if err != nil {
-		fmt.Fprintln(stderr, "provost revocations:", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage
 	}
-	if *del != "" {
-		if err := cl.Delete(ctx, *del); err != nil {
-			fmt.Fprintln(stderr, "provost revocations:", err)
-			return exitFail
-		}
-		fmt.Fprintln(stdout, "deleted", *del)
-		return exitOK
+	if err := cl.Delete(ctx, id); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "deleted", id)
+	return exitOK
+}
+
+func listRevocations(ctx context.Context, name string, af *adminFlags, stdout, stderr io.Writer) int {
+	cl, err := af.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitUsage
 	}
 	list, err := cl.List(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "provost revocations:", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitFail
 	}
 	if af.json {
@@ -265,35 +326,21 @@ func orDash(s string) string {
 	return s
 }
 
-const adminUsage = `usage: provost admin COMMAND
-Commands:
-  hash-token   read an admin token from standard input and print its SHA-256 for admin.token_sha256
-  status       print the admin API's status (--admin URL ...)
-  reload       reload the server's configuration and bindings (--admin URL ...)
-`
-
-// cmdAdmin runs the admin subcommands.
+// cmdAdmin is provost admin COMMAND.
 func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, adminUsage)
-		return exitUsage
-	}
-	switch args[0] {
-	case "hash-token":
-		return cmdAdminHashToken(args[1:], stdin, stdout, stderr)
-	case "status", "reload":
-		return cmdAdminCall(ctx, args[0], args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, adminUsage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "provost admin: unknown command %q\n\n%s", args[0], adminUsage)
-	return exitUsage
+	return dispatch(ctx, lookupCommand("admin"), args, stdin, stdout, stderr)
 }
 
-func cmdAdminHashToken(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintln(stderr, "usage: provost admin hash-token < token")
+// cmdAdminHashToken is provost admin hash-token: the token comes from
+// standard input and is never printed.
+func cmdAdminHashToken(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("admin hash-token")
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "provost admin hash-token: the token is read from standard input, not from arguments (not repeated here)")
+		fs.Usage()
 		return exitUsage
 	}
 	tok, err := readSecretLine(stdin)
@@ -310,12 +357,24 @@ func cmdAdminHashToken(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	return exitOK
 }
 
+// cmdAdminStatus is provost admin status.
+func cmdAdminStatus(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	return cmdAdminCall(ctx, "status", args, stdout, stderr)
+}
+
+// cmdAdminReload is provost admin reload.
+func cmdAdminReload(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	return cmdAdminCall(ctx, "reload", args, stdout, stderr)
+}
+
 func cmdAdminCall(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost admin "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var af adminFlags
-	af.register(fs)
-	if err := fs.Parse(args); err != nil {
+	fs, af := adminCallFlags("admin " + name)()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "provost admin %s: unexpected argument %q\n", name, fs.Arg(0))
+		fs.Usage()
 		return exitUsage
 	}
 	cl, err := af.client()

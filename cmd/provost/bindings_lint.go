@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
@@ -14,22 +15,34 @@ import (
 
 // ---- lint ----
 
-func cmdBindingsLint(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("provost bindings lint", "usage: provost bindings lint [--config FILE | BINDINGS.yaml] [--warnings-ok]\n"+
-		"Checks the bindings file (the one the configuration names, or BINDINGS.yaml). Exit 2: it does not load; 1: warnings.", stderr)
-	cfgFile := fs.String("config", "provost.yaml", "configuration `file` naming the bindings file")
-	warningsOK := fs.Bool("warnings-ok", false, "exit 0 even when there are warnings")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+// bindingsLintOptions are provost bindings lint's flags.
+type bindingsLintOptions struct {
+	config     string
+	warningsOK bool
+}
+
+func bindingsLintFlags() (*flag.FlagSet, *bindingsLintOptions) {
+	fs := newFlagSet("bindings lint")
+	o := &bindingsLintOptions{}
+	configFlag(fs, &o.config, " naming the bindings file")
+	fs.BoolVar(&o.warningsOK, "warnings-ok", false, "exit 0 even when there are warnings")
+	return fs, o
+}
+
+func cmdBindingsLint(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, o := bindingsLintFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() > 1 || fs.NArg() == 1 && flagGiven(fs, "config") {
+		fmt.Fprintln(stderr, "provost bindings lint: give --config FILE or one BINDINGS.yaml")
 		fs.Usage()
 		return exitUsage
 	}
 	path := fs.Arg(0)
 	var limit int64 // the loader's default, unless the configuration says
 	if path == "" {
-		cfg, err := config.Load(*cfgFile)
+		cfg, err := config.Load(o.config)
 		if err != nil {
 			fmt.Fprintln(stderr, "provost bindings lint:", err)
 			return exitUsage
@@ -63,7 +76,7 @@ func cmdBindingsLint(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, w)
 	}
 	fmt.Fprintln(stdout, plural(len(warnings), "warning"))
-	if len(warnings) > 0 && !*warningsOK {
+	if len(warnings) > 0 && !o.warningsOK {
 		return exitFail
 	}
 	return exitOK

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,34 +18,46 @@ import (
 
 // ---- propose ----
 
-func cmdBindingsPropose(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("provost bindings propose", "usage: provost bindings propose --binding NAME [--since 720h] [--config FILE] [--data-dir DIR]\n"+
-		"Prints, as YAML to paste under bindings:, the tightest binding covering the origins the learn-mode binding NAME saw.", stderr)
-	name := fs.String("binding", "", "the learn-mode binding's `name`")
-	since := fs.Duration("since", 720*time.Hour, "consider origins last seen within this `duration`")
-	cfgFile := fs.String("config", "provost.yaml", "configuration `file`")
-	dataDir := fs.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+// bindingsProposeOptions are provost bindings propose's flags.
+type bindingsProposeOptions struct {
+	binding, config, dataDir string
+	since                    time.Duration
+}
+
+func bindingsProposeFlags() (*flag.FlagSet, *bindingsProposeOptions) {
+	fs := newFlagSet("bindings propose")
+	o := &bindingsProposeOptions{}
+	fs.StringVar(&o.binding, "binding", "", "the learn-mode binding's `name` (required)")
+	fs.DurationVar(&o.since, "since", 720*time.Hour, "consider origins last seen within this `duration`")
+	configFlag(fs, &o.config, "")
+	dataDirFlag(fs, &o.dataDir)
+	return fs, o
+}
+
+func cmdBindingsPropose(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, o := bindingsProposeFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
-	if *name == "" || *since <= 0 || fs.NArg() > 0 {
+	if o.binding == "" || o.since <= 0 || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "provost bindings propose: give --binding NAME, a --since above 0 and no arguments")
 		fs.Usage()
 		return exitUsage
 	}
-	cur, dir, err := proposeInputs(*cfgFile, *dataDir, *name)
+	cur, dir, err := proposeInputs(o.config, o.dataDir, o.binding)
 	if err != nil {
 		fmt.Fprintln(stderr, "provost bindings propose:", err)
 		return exitUsage
 	}
-	from := time.Now().Add(-*since).UTC()
-	seen, err := learned(ctx, app.LayoutOf(dir).Origins, *name, from)
+	from := time.Now().Add(-o.since).UTC()
+	seen, err := learned(ctx, app.LayoutOf(dir).Origins, o.binding, from)
 	if err != nil {
 		fmt.Fprintln(stderr, "provost bindings propose:", err)
 		return exitFail
 	}
 	if len(seen) == 0 {
 		fmt.Fprintf(stderr, "provost bindings propose: nothing was learned for binding %s since %s (origin history in %s): is it in learn mode, and has it seen requests?\n",
-			*name, from.Format(time.RFC3339), dir)
+			o.binding, from.Format(time.RFC3339), dir)
 		return exitFail
 	}
 	out, err := proposal.Render(cur, seen, from)

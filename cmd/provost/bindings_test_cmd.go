@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,15 +14,24 @@ import (
 
 // ---- test ----
 
-func cmdBindingsTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("provost bindings test", "usage: provost bindings test [--config FILE] [--data-dir DIR] TESTS.yaml...\n"+
-		"Runs each file's tests in order against one engine with a fresh data directory. Exit 1: a test failed; 2: bad input.", stderr)
-	cfgFile := fs.String("config", "provost.yaml", "configuration `file` (overrides each test file's config:)")
-	dataDir := fs.String("data-dir", "", "data `directory` (default: a fresh temporary one per test file)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+// bindingsTestOptions are provost bindings test's flags.
+type bindingsTestOptions struct{ config, dataDir string }
+
+func bindingsTestFlags() (*flag.FlagSet, *bindingsTestOptions) {
+	fs := newFlagSet("bindings test")
+	o := &bindingsTestOptions{}
+	configFlag(fs, &o.config, " (overrides each test file's config:)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "data `directory` (default: a fresh temporary one per test file)")
+	return fs, o
+}
+
+func cmdBindingsTest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, o := bindingsTestFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "provost bindings test: name at least one TESTS.yaml")
 		fs.Usage()
 		return exitUsage
 	}
@@ -35,7 +45,7 @@ func cmdBindingsTest(ctx context.Context, args []string, stdout, stderr io.Write
 			continue
 		}
 		if flagGiven(fs, "config") || s.Config == "" {
-			s.Config = *cfgFile
+			s.Config = o.config
 		}
 		suites = append(suites, s)
 	}
@@ -44,7 +54,7 @@ func cmdBindingsTest(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	passed, failed := 0, 0
 	for _, s := range suites {
-		p, f, err := runSuite(ctx, s, *dataDir, stdout)
+		p, f, err := runSuite(ctx, s, o.dataDir, stdout)
 		passed, failed = passed+p, failed+f
 		if err != nil {
 			fmt.Fprintf(stderr, "provost bindings test: %s: %v\n", s.File, err)

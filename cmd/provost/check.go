@@ -14,21 +14,28 @@ import (
 	"github.com/provost-dev/provost/internal/checkreq"
 )
 
-func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "provost.yaml", "configuration `file`")
-	dataDir := fs.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
-	asJSON := fs.Bool("json", false, "print one JSON decision per line instead of text")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: provost check [--config FILE] [--json] REQUEST.json...")
-		fmt.Fprintln(stderr, "Judges each request file offline, in order. A file's \"at\" pins the clock to when the request was observed.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+// checkOptions are provost check's flags.
+type checkOptions struct {
+	config, dataDir string
+	json            bool
+}
+
+func checkFlags() (*flag.FlagSet, *checkOptions) {
+	fs := newFlagSet("check")
+	o := &checkOptions{}
+	configFlag(fs, &o.config, "")
+	dataDirFlag(fs, &o.dataDir)
+	fs.BoolVar(&o.json, "json", false, "print one JSON decision per line instead of text")
+	return fs, o
+}
+
+func cmdCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, o := checkFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "provost check: name at least one REQUEST.json")
 		fs.Usage()
 		return exitUsage
 	}
@@ -41,7 +48,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return at
 	}
-	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Now: clock, Offline: true})
+	a, err := app.Open(ctx, app.Options{ConfigFile: o.config, DataDir: o.dataDir, Now: clock, Offline: true})
 	if err != nil {
 		fmt.Fprintln(stderr, "provost check:", err)
 		return exitUsage
@@ -67,7 +74,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			fmt.Fprintf(stderr, "provost check: %s: failed closed: %v\n", path, err)
 		}
-		if *asJSON {
+		if o.json {
 			writeJSON(stdout, path, d)
 		} else {
 			writeText(stdout, path, d)

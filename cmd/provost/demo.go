@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,36 +29,44 @@ func (k *keepFlag) Set(v string) error {
 	return nil
 }
 
-const demoUsage = `usage: provost demo [--keep [DIR]] [-v]
-Starts Provost on free loopback ports with a deployment made for this run and plays the nine
-acceptance scenarios as real HTTP requests. With --keep the world is kept in DIR (a new or empty
-folder; without DIR a new temporary one): its configuration, data and private keys (in
-DIR/demo-keys, marked demo-only), and the demo ends by printing the commands to try next:
-provost serve on it, provost dev token, and curl requests that are allowed and denied.`
+// demoOptions are provost demo's flags.
+type demoOptions struct {
+	keep    keepFlag
+	verbose bool
+}
+
+func demoFlags() (*flag.FlagSet, *demoOptions) {
+	fs := newFlagSet("demo")
+	o := &demoOptions{}
+	fs.Var(&o.keep, "keep", "keep the world (configuration, data, demo-only keys) in `DIR` and print what to try next")
+	fs.BoolVar(&o.verbose, "v", false, "print Provost's own JSON logs to standard error")
+	return fs, o
+}
 
 // cmdDemo plays the acceptance scenarios against a real server it starts
 // on loopback; it exits 1 when any outcome differs from the expected one.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("provost demo", demoUsage, stderr)
-	var keep keepFlag
-	fs.Var(&keep, "keep", "keep the world (configuration, data, demo-only keys) in `DIR` and print what to try next")
-	verbose := fs.Bool("v", false, "print Provost's own JSON logs to standard error")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs, o := demoFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
+	keep := &o.keep
 	if fs.NArg() > 0 { // provost demo --keep DIR [-v]
 		if !keep.on || keep.dir != "" {
 			fs.Usage()
 			return exitUsage
 		}
 		keep.dir = fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil || fs.NArg() > 0 {
+		if code := parseArgs(fs, fs.Args()[1:], stdout, stderr); code >= 0 {
+			return code
+		}
+		if fs.NArg() > 0 {
 			fs.Usage()
 			return exitUsage
 		}
 	}
 	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
+	if o.verbose {
 		logger = slog.New(slog.NewJSONHandler(stderr, nil))
 	}
 	failed, err := demo.Run(ctx, demo.Options{Out: stdout, Logger: logger, Keep: keep.on, KeepDir: keep.dir})

@@ -15,50 +15,8 @@ import (
 	"github.com/provost-dev/provost/internal/devworld"
 )
 
-const devUsage = `usage: provost dev COMMAND (--world DIR | --config DIR/provost.yaml) ...
-
-Mints credentials for a demo world kept by 'provost demo --keep DIR', with its DEMO-ONLY keys
-(DIR/demo-keys). It refuses any other keys, so it never mints with production ones.
-
-Commands:
-  token    --sub SUB [--aud AUD] [--ttl 1h] [--claim NAME=VALUE]... [--claims JSON] [--dpop]
-           an access token signed by the world's issuer (--dpop: bound to the kept DPoP key)
-  dpop     --method METHOD --url URL|/PATH [--token TOKEN]
-           a DPoP proof signed by the kept DPoP key, for one request (a path is on the world's origin)
-  svid     [--jwt [--aud AUD]] [--ttl 1h] [--cert-out FILE --key-out FILE] SPIFFE_ID
-           an X.509-SVID (certificate and key, PEM) from the world's SPIFFE CA, or a JWT-SVID
-  posture  --host HOST [--runner TYPE] [--os OS] --token TOKEN [--aud AUD]
-           a posture attestation signed by the world's attestor, bound to the token
-
-Each prints what it minted on standard output and a warning on standard error.
-Run 'provost dev COMMAND -h' for a command's flags.
-`
-
 // devWarning is printed on standard error by every dev command.
 const devWarning = "WARNING: provost dev mints credentials with DEMO-ONLY keys. They are for trying Provost on a demo world; never use them, this world or anything minted here in production."
-
-func cmdDev(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, devUsage)
-		return exitUsage
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "token":
-		return devToken(rest, stdout, stderr)
-	case "dpop":
-		return devDPoP(rest, stdout, stderr)
-	case "svid":
-		return devSVID(rest, stdout, stderr)
-	case "posture":
-		return devPosture(rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, devUsage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "provost dev: unknown command %q\n\n%s", sub, devUsage)
-	return exitUsage
-}
 
 // devFlags are the flags every dev command has: which world.
 type devFlags struct {
@@ -66,26 +24,27 @@ type devFlags struct {
 	world, config string
 }
 
-func newDevFlags(sub, usage string, stderr io.Writer) *devFlags {
-	d := &devFlags{fs: flagSet("provost dev "+sub, usage, stderr)}
+func newDevFlags(sub string) *devFlags {
+	d := &devFlags{fs: newFlagSet("dev " + sub)}
 	d.fs.StringVar(&d.world, "world", "", "the `folder` 'provost demo --keep' kept the world in")
 	d.fs.StringVar(&d.config, "config", "", "the kept world's configuration `file` (DIR/provost.yaml)")
 	return d
 }
 
-// parse parses args, wanting nargs positional arguments.
-func (d *devFlags) parse(args []string, nargs int) bool {
-	if err := d.fs.Parse(args); err != nil {
-		return false
+// parse parses args, wanting nargs positional arguments; it returns -1 to
+// go on, else the exit code.
+func (d *devFlags) parse(args []string, nargs int, stdout, stderr io.Writer) int {
+	if code := parseArgs(d.fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if d.fs.NArg() != nargs || (d.world == "") == (d.config == "") {
 		if (d.world == "") == (d.config == "") {
-			fmt.Fprintln(d.fs.Output(), "give exactly one of --world DIR and --config FILE")
+			fmt.Fprintf(stderr, "%s: give exactly one of --world DIR and --config FILE\n", d.fs.Name())
 		}
 		d.fs.Usage()
-		return false
+		return exitUsage
 	}
-	return true
+	return -1
 }
 
 // open warns, then opens the world, refusing keys that are not demo keys.
@@ -119,26 +78,38 @@ func (c claimFlag) Set(v string) error {
 	return nil
 }
 
-func devToken(args []string, stdout, stderr io.Writer) int {
-	d := newDevFlags("token", "usage: provost dev token (--world DIR | --config FILE) --sub SUB [--aud AUD] [--ttl 1h] [--claim NAME=VALUE]... [--claims JSON] [--dpop]\n"+
-		"Prints an access token (at+jwt) signed by the demo world's issuer. Demo worlds only.", stderr)
-	o := devworld.TokenOptions{Extra: map[string]any{}}
-	d.fs.StringVar(&o.Subject, "sub", "", "the token's `subject` (sub), e.g. svc:reports")
-	d.fs.StringVar(&o.Audience, "aud", "", "the token's `audience` (default: the world's)")
-	d.fs.DurationVar(&o.TTL, "ttl", time.Hour, "how long the token is valid, at most 24h")
-	d.fs.Var(claimFlag(o.Extra), "claim", "a string claim `NAME=VALUE` (repeatable)")
-	claims := d.fs.String("claims", "", "more claims as a JSON `object`, e.g. '{\"act\":{\"sub\":\"x\"}}'")
-	d.fs.BoolVar(&o.DPoP, "dpop", false, "bind the token to the kept DPoP key (cnf.jkt); send it with 'provost dev dpop' proofs")
-	if !d.parse(args, 0) {
-		return exitUsage
+// devTokenOptions are provost dev token's flags.
+type devTokenOptions struct {
+	*devFlags
+	token  devworld.TokenOptions
+	claims string
+}
+
+func devTokenFlags() (*flag.FlagSet, *devTokenOptions) {
+	o := &devTokenOptions{devFlags: newDevFlags("token"), token: devworld.TokenOptions{Extra: map[string]any{}}}
+	fs := o.fs
+	fs.StringVar(&o.token.Subject, "sub", "", "the token's `subject` (sub), e.g. svc:reports")
+	fs.StringVar(&o.token.Audience, "aud", "", "the token's `audience` (default: the world's)")
+	fs.DurationVar(&o.token.TTL, "ttl", time.Hour, "how long the token is valid, at most 24h")
+	fs.Var(claimFlag(o.token.Extra), "claim", "a string claim `NAME=VALUE` (repeatable)")
+	fs.StringVar(&o.claims, "claims", "", "more claims as a JSON `object`, e.g. '{\"act\":{\"sub\":\"x\"}}'")
+	fs.BoolVar(&o.token.DPoP, "dpop", false, "bind the token to the kept DPoP key (cnf.jkt); send it with 'provost dev dpop' proofs")
+	return fs, o
+}
+
+func devToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	_, d := devTokenFlags()
+	if code := d.parse(args, 0, stdout, stderr); code >= 0 {
+		return code
 	}
+	o := d.token
 	if o.Subject == "" {
 		fmt.Fprintln(stderr, "provost dev token: --sub is required")
 		return exitUsage
 	}
-	if *claims != "" {
+	if d.claims != "" {
 		var more map[string]any
-		if err := json.Unmarshal([]byte(*claims), &more); err != nil {
+		if err := json.Unmarshal([]byte(d.claims), &more); err != nil {
 			fmt.Fprintf(stderr, "provost dev token: --claims: not a JSON object: %v\n", err)
 			return exitUsage
 		}
@@ -154,16 +125,26 @@ func devToken(args []string, stdout, stderr io.Writer) int {
 	return devPrint(stdout, stderr, "provost dev token", tok, err)
 }
 
-func devDPoP(args []string, stdout, stderr io.Writer) int {
-	d := newDevFlags("dpop", "usage: provost dev dpop (--world DIR | --config FILE) --method METHOD --url URL|/PATH [--token TOKEN]\n"+
-		"Prints a DPoP proof (RFC 9449) signed by the kept DPoP key for one request. Demo worlds only.", stderr)
-	method := d.fs.String("method", "", "the request's HTTP `method`, e.g. POST")
-	target := d.fs.String("url", "", "the request's `URL` (htu), or a path on the world's origin, e.g. /v1/tools/run")
-	token := d.fs.String("token", "", "the access `token` the proof goes with (its ath)")
-	if !d.parse(args, 0) {
-		return exitUsage
+// devDPoPOptions are provost dev dpop's flags.
+type devDPoPOptions struct {
+	*devFlags
+	method, url, token string
+}
+
+func devDPoPFlags() (*flag.FlagSet, *devDPoPOptions) {
+	o := &devDPoPOptions{devFlags: newDevFlags("dpop")}
+	o.fs.StringVar(&o.method, "method", "", "the request's HTTP `method`, e.g. POST")
+	o.fs.StringVar(&o.url, "url", "", "the request's `URL` (htu), or a path on the world's origin, e.g. /v1/tools/run")
+	o.fs.StringVar(&o.token, "token", "", "the access `token` the proof goes with (its ath)")
+	return o.fs, o
+}
+
+func devDPoP(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	_, d := devDPoPFlags()
+	if code := d.parse(args, 0, stdout, stderr); code >= 0 {
+		return code
 	}
-	if *method == "" || *target == "" {
+	if d.method == "" || d.url == "" {
 		fmt.Fprintln(stderr, "provost dev dpop: --method and --url are required")
 		return exitUsage
 	}
@@ -171,23 +152,34 @@ func devDPoP(args []string, stdout, stderr io.Writer) int {
 	if w == nil {
 		return code
 	}
-	proof, err := w.DPoP(*method, *target, *token)
+	proof, err := w.DPoP(d.method, d.url, d.token)
 	return devPrint(stdout, stderr, "provost dev dpop", proof, err)
 }
 
-func devSVID(args []string, stdout, stderr io.Writer) int {
-	d := newDevFlags("svid", "usage: provost dev svid (--world DIR | --config FILE) [--jwt [--aud AUD]] [--ttl 1h] [--cert-out FILE --key-out FILE] SPIFFE_ID\n"+
-		"Prints an X.509-SVID (certificate, then its key, PEM) from the demo world's SPIFFE CA, or with --jwt a JWT-SVID\n"+
-		"(for the Provost-Workload-JWT header). Demo worlds only.", stderr)
-	jwt := d.fs.Bool("jwt", false, "a JWT-SVID instead of an X.509-SVID")
-	aud := d.fs.String("aud", "", "the JWT-SVID's `audience` (default: provost, trust.jwt_svid_audience's default)")
-	ttl := d.fs.Duration("ttl", time.Hour, "how long the SVID is valid, at most 24h (and never past the demo CA)")
-	certOut := d.fs.String("cert-out", "", "write the certificate to `FILE` instead of standard output")
-	keyOut := d.fs.String("key-out", "", "write the private key to `FILE` (mode 0600) instead of standard output")
-	if !d.parse(args, 1) {
-		return exitUsage
+// devSVIDOptions are provost dev svid's flags.
+type devSVIDOptions struct {
+	*devFlags
+	jwt                  bool
+	aud, certOut, keyOut string
+	ttl                  time.Duration
+}
+
+func devSVIDFlags() (*flag.FlagSet, *devSVIDOptions) {
+	o := &devSVIDOptions{devFlags: newDevFlags("svid")}
+	o.fs.BoolVar(&o.jwt, "jwt", false, "a JWT-SVID instead of an X.509-SVID")
+	o.fs.StringVar(&o.aud, "aud", "", "the JWT-SVID's `audience` (default: provost, trust.jwt_svid_audience's default)")
+	o.fs.DurationVar(&o.ttl, "ttl", time.Hour, "how long the SVID is valid, at most 24h (and never past the demo CA)")
+	o.fs.StringVar(&o.certOut, "cert-out", "", "write the certificate to `FILE` instead of standard output")
+	o.fs.StringVar(&o.keyOut, "key-out", "", "write the private key to `FILE` (mode 0600) instead of standard output")
+	return o.fs, o
+}
+
+func devSVID(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	_, d := devSVIDFlags()
+	if code := d.parse(args, 1, stdout, stderr); code >= 0 {
+		return code
 	}
-	if (*certOut == "") != (*keyOut == "") || (*jwt && *certOut != "") || (!*jwt && *aud != "") {
+	if (d.certOut == "") != (d.keyOut == "") || (d.jwt && d.certOut != "") || (!d.jwt && d.aud != "") {
 		fmt.Fprintln(stderr, "provost dev svid: --cert-out and --key-out go together and with X.509-SVIDs only; --aud with --jwt only")
 		return exitUsage
 	}
@@ -196,39 +188,50 @@ func devSVID(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	id := d.fs.Arg(0)
-	if *jwt {
-		s, err := w.JWTSVID(id, *aud, *ttl)
+	if d.jwt {
+		s, err := w.JWTSVID(id, d.aud, d.ttl)
 		return devPrint(stdout, stderr, "provost dev svid", s, err)
 	}
-	cert, key, err := w.X509SVID(id, *ttl)
+	cert, key, err := w.X509SVID(id, d.ttl)
 	if err != nil {
 		return devPrint(stdout, stderr, "provost dev svid", "", err)
 	}
-	if *certOut == "" {
+	if d.certOut == "" {
 		stdout.Write(cert)
 		stdout.Write(key)
 		return exitOK
 	}
-	if err := errors.Join(os.WriteFile(*certOut, cert, 0o644), os.WriteFile(*keyOut, key, 0o600)); err != nil {
+	if err := errors.Join(os.WriteFile(d.certOut, cert, 0o644), os.WriteFile(d.keyOut, key, 0o600)); err != nil {
 		fmt.Fprintln(stderr, "provost dev svid:", err)
 		return exitFail
 	}
-	fmt.Fprintf(stderr, "provost dev svid: wrote %s and %s\n", *certOut, *keyOut)
+	fmt.Fprintf(stderr, "provost dev svid: wrote %s and %s\n", d.certOut, d.keyOut)
 	return exitOK
 }
 
-func devPosture(args []string, stdout, stderr io.Writer) int {
-	d := newDevFlags("posture", "usage: provost dev posture (--world DIR | --config FILE) --host HOST [--runner TYPE] [--os OS] --token TOKEN [--aud AUD]\n"+
-		"Prints a posture attestation (for the Provost-Posture header) signed by the demo world's attestor. Demo worlds only.", stderr)
-	var o devworld.PostureOptions
-	d.fs.StringVar(&o.Host, "host", "", "the attested `host` (sub, host_id)")
-	d.fs.StringVar(&o.Runner, "runner", "", "the runner `type` (runner_type), e.g. hardened")
-	d.fs.StringVar(&o.OS, "os", "linux", "the host's `os`")
-	d.fs.StringVar(&o.Token, "token", "", "the access `token` the attestation is bound to (cred)")
-	d.fs.StringVar(&o.Audience, "aud", "", "the `audience` (default: the world's origin)")
-	if !d.parse(args, 0) {
-		return exitUsage
+// devPostureOptions are provost dev posture's flags.
+type devPostureOptions struct {
+	*devFlags
+	posture devworld.PostureOptions
+}
+
+func devPostureFlags() (*flag.FlagSet, *devPostureOptions) {
+	o := &devPostureOptions{devFlags: newDevFlags("posture")}
+	p := &o.posture
+	o.fs.StringVar(&p.Host, "host", "", "the attested `host` (sub, host_id)")
+	o.fs.StringVar(&p.Runner, "runner", "", "the runner `type` (runner_type), e.g. hardened")
+	o.fs.StringVar(&p.OS, "os", "linux", "the host's `os`")
+	o.fs.StringVar(&p.Token, "token", "", "the access `token` the attestation is bound to (cred)")
+	o.fs.StringVar(&p.Audience, "aud", "", "the `audience` (default: the world's origin)")
+	return o.fs, o
+}
+
+func devPosture(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	_, d := devPostureFlags()
+	if code := d.parse(args, 0, stdout, stderr); code >= 0 {
+		return code
 	}
+	o := d.posture
 	w, code := d.open(stderr)
 	if w == nil {
 		return code

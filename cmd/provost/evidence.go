@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,39 +10,18 @@ import (
 	"github.com/provost-dev/provost/internal/evidencelog"
 )
 
-const evidenceUsage = `usage: provost evidence new-key FILE --name NAME
-new-key writes a new signing key for the evidence log the replicas share in PostgreSQL
-(storage.postgres.evidence_key_file, docs/scale-out.md) to FILE (mode 0600), and prints its
-verifier key. NAME is the log's name, its checkpoints' origin line (no spaces or '+'). When FILE
-exists and holds a key named NAME, it is kept and its verifier key printed. Give every replica
-the same file, as a secret; it never goes into the database.
-`
-
-// cmdEvidence dispatches provost evidence SUBCOMMAND.
-func cmdEvidence(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, evidenceUsage)
-		return exitUsage
-	}
-	switch args[0] {
-	case "new-key":
-		return evidenceNewKey(args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, evidenceUsage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "provost evidence: unknown subcommand %q\n\n%s", args[0], evidenceUsage)
-	return exitUsage
+func evidenceNewKeyFlags() (*flag.FlagSet, *string) {
+	fs := newFlagSet("evidence new-key")
+	return fs, fs.String("name", "", "the log's `name` (its checkpoints' origin line)")
 }
 
-func evidenceNewKey(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("provost evidence new-key", evidenceUsage, stderr)
-	name := fs.String("name", "", "the log's `name` (its checkpoints' origin line)")
+func evidenceNewKey(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, name := evidenceNewKeyFlags()
 	// FILE may come before or after the flags.
 	var files []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return exitUsage
+		if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break
@@ -49,6 +29,7 @@ func evidenceNewKey(args []string, stdout, stderr io.Writer) int {
 		files, args = append(files, fs.Arg(0)), fs.Args()[1:]
 	}
 	if len(files) != 1 || *name == "" {
+		fmt.Fprintln(stderr, "provost evidence new-key: give one FILE and --name NAME")
 		fs.Usage()
 		return exitUsage
 	}

@@ -11,19 +11,27 @@ import (
 	"github.com/provost-dev/provost/internal/app"
 )
 
+// fingerprintOptions are provost fingerprint's flags.
+type fingerprintOptions struct{ config, dataDir string }
+
+func fingerprintFlags() (*flag.FlagSet, *fingerprintOptions) {
+	fs := newFlagSet("fingerprint")
+	o := &fingerprintOptions{}
+	configFlag(fs, &o.config, "")
+	dataDirFlag(fs, &o.dataDir)
+	return fs, o
+}
+
 // cmdFingerprint prints the fingerprint of a credential read from stdin, so
 // an API key can be named in the configuration without being written there.
 func cmdFingerprint(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost fingerprint", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "provost.yaml", "configuration `file`")
-	dataDir := fs.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: provost fingerprint [--config FILE] < credential")
-		fmt.Fprintln(stderr, "Reads one credential (first line of standard input) and prints its fingerprint under this data directory's server secret.")
-		fs.PrintDefaults()
+	fs, o := fingerprintFlags()
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "provost fingerprint: unexpected argument %q (the credential is read from standard input)\n", fs.Arg(0))
+		fs.Usage()
 		return exitUsage
 	}
 	line, err := bufio.NewReaderSize(io.LimitReader(stdin, 64<<10), 64<<10).ReadString('\n')
@@ -36,7 +44,7 @@ func cmdFingerprint(ctx context.Context, args []string, stdin io.Reader, stdout,
 		fmt.Fprintln(stderr, "provost fingerprint: no credential on standard input")
 		return exitUsage
 	}
-	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir})
+	a, err := app.Open(ctx, app.Options{ConfigFile: o.config, DataDir: o.dataDir})
 	if err != nil {
 		fmt.Fprintln(stderr, "provost fingerprint:", err)
 		return exitUsage

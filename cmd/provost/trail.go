@@ -17,45 +17,6 @@ import (
 	"github.com/provost-dev/provost/internal/trail"
 )
 
-const trailUsage = `usage: provost trail SUBCOMMAND [--config FILE] [--data-dir DIR] [flags]
-Investigate the evidence log.
-  verify        check the whole log against its checkpoints
-  show          list records, filtered
-  timeline      one credential's uses over time, with new origins, revocations and step-ups marked
-  origins       distinct origins per credential, first and last seen
-  blast-radius  what a credential or a workload touched
-  export        records as JSON lines or OCSF events to standard output; --follow streams new ones
-  report        findings by OWASP NHI Top 10 / NIST CSF 2.0 / SP 800-207 and decisions over time
-  backtest      replay the recorded evidence against a candidate bindings file
-'provost trail SUBCOMMAND -h' describes one. Times (--since, --until) are RFC 3339 or a duration
-before now (90m, 24h, 7d). A fingerprint may be given whole or by a prefix of at least 8
-characters (fp1:xxxx) that names one credential, as the tables show it. Every query subcommand
-first brings the index (<data_dir>/trail.db) up to date with the log.
-`
-
-// trailSubUsage is the first lines of each subcommand's help; its flags
-// follow.
-var trailSubUsage = map[string]string{
-	"show": `usage: provost trail show [--fingerprint FP | --credential-stdin] [--workload ID] [--network CIDR]
-       [--binding B] [--decision D] [--reason CODE] [--since T] [--until T] [--limit N] [--json]
-Lists the records the filters select (all given must hold), in log order.`,
-	"timeline": `usage: provost trail timeline (--fingerprint FP | --credential-stdin) [--since T] [--until T] [--limit N] [--json]
-Lists one credential's uses in time order; NOTES marks the first use from each origin, the decision
-that revoked the credential, a step-up (re-authentication required) and a use refused as revoked.`,
-	"origins": `usage: provost trail origins [--fingerprint FP | --credential-stdin] [--since T] [--until T] [--limit N] [--json]
-Lists the distinct origins (workload, client network) of one credential or of every credential.`,
-	"blast-radius": `usage: provost trail blast-radius (--fingerprint FP | --credential-stdin | --workload ID) [--since T] [--until T] [--limit N] [--json]
-Lists each method and path a credential or a workload reached, most used first.`,
-	"export": `usage: provost trail export [--format jsonl|ocsf] [--ocsf-classes 3002,6003] [show's filters, no --limit]
-       [--follow [--position FILE] [--poll D]] [--json]
-Writes the records the filters select to standard output: JSON lines (each the record as logged) or
-OCSF events. --follow keeps streaming records as they are appended, from --position FILE (read at
-start, replaced after each batch written) or the start of the log, until interrupted.`,
-	"report": `usage: provost trail report [--format markdown|html] [--since T] [--until T] [--json]
-Writes totals, the findings by framework and the decisions over time (hours or days without a
-decision are left out of the table).`,
-}
-
 // trailEnv is what the trail commands take from their surroundings; tests
 // replace it.
 type trailEnv struct {
@@ -76,41 +37,14 @@ func cmdTrail(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 func (e trailEnv) cmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, trailUsage)
-		return exitUsage
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "verify":
-		return e.verify(ctx, rest, stdout, stderr)
-	case "backtest":
-		return e.backtest(ctx, rest, stdout, stderr)
-	case "show", "timeline", "origins", "blast-radius", "export", "report":
-		return e.query(ctx, sub, rest, stdin, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, trailUsage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "provost trail: unknown subcommand %q\n\n%s", sub, trailUsage)
-	return exitUsage
+	return dispatch(ctx, trailCommands(e).setPaths("trail"), args, stdin, stdout, stderr)
 }
 
-// parseFlags parses args into fs; -h prints usage and fs's flags on
-// stdout. It returns -1 to go on, else the exit code.
-func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) int {
-	fs.Usage = func() {}
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, usage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(stderr)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "run '%s -h' for help\n", fs.Name())
-		return exitUsage
+// parseFlags parses args into fs (parseArgs), and refuses arguments that
+// are not flags. It returns -1 to go on, else the exit code.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
@@ -146,11 +80,10 @@ func has(sub string, subs ...string) bool {
 	return false
 }
 
-func trailFlagSet(sub string, o *trailOpts, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("provost trail "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.cfgFile, "config", defaultConfigFile, "configuration `file` naming the data directory")
-	fs.StringVar(&o.dataDir, "data-dir", "", "data `directory` (overrides data_dir in the configuration)")
+func trailFlagSet(sub string, o *trailOpts) *flag.FlagSet {
+	fs := newFlagSet("trail " + sub)
+	configFlag(fs, &o.cfgFile, " naming the data directory")
+	dataDirFlag(fs, &o.dataDir)
 	if sub != "report" {
 		fs.StringVar(&o.fingerprint, "fingerprint", "", "the credential's fingerprint `FP` (fp1:...), whole or a prefix that names one credential")
 		fs.BoolVar(&o.credStdin, "credential-stdin", false, "read the raw credential from standard input and fingerprint it locally")

@@ -20,9 +20,23 @@ import (
 	"github.com/provost-dev/provost/internal/trail"
 )
 
-const trailBacktestUsage = `usage: provost trail backtest --bindings NEW.yaml [--config FILE] [--data-dir DIR] [--since T] [--until T] [--json]
-Replays the recorded decisions (all, or those from --since to --until) against NEW.yaml; exits 1
-when some would be decided differently.`
+// trailBacktestOptions are provost trail backtest's flags.
+type trailBacktestOptions struct {
+	bindings, config, dataDir, since, until string
+	json                                    bool
+}
+
+func trailBacktestFlags() (*flag.FlagSet, *trailBacktestOptions) {
+	fs := newFlagSet("trail backtest")
+	o := &trailBacktestOptions{}
+	fs.StringVar(&o.bindings, "bindings", "", "candidate bindings `file` to replay the evidence against (required)")
+	configFlag(fs, &o.config, " naming the data directory")
+	dataDirFlag(fs, &o.dataDir)
+	fs.StringVar(&o.since, "since", "", "replay the records from `T`, included (RFC 3339, or a duration before now: 90m, 24h, 7d)")
+	fs.StringVar(&o.until, "until", "", "replay the records until `T`, excluded (RFC 3339, or a duration before now)")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	return fs, o
+}
 
 // trailBacktest is ` + "`provost trail backtest`" + `: it replays the evidence log
 // against a candidate bindings file and prints the past requests it would
@@ -32,28 +46,21 @@ func trailBacktest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 }
 
 func (e trailEnv) backtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost trail backtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	bindingsFile := fs.String("bindings", "", "candidate bindings `file` to replay the evidence against (required)")
-	cfgFile := fs.String("config", "provost.yaml", "configuration `file` naming the data directory")
-	dataDir := fs.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
-	since := fs.String("since", "", "replay the records from `T`, included (RFC 3339, or a duration before now: 90m, 24h, 7d)")
-	until := fs.String("until", "", "replay the records until `T`, excluded (RFC 3339, or a duration before now)")
-	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	if code := parseFlags(fs, trailBacktestUsage, args, stdout, stderr); code >= 0 {
+	fs, o := trailBacktestFlags()
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
 	const prefix = "provost trail backtest:"
-	if *bindingsFile == "" {
+	if o.bindings == "" {
 		fmt.Fprintln(stderr, prefix, "--bindings NEW.yaml is required")
 		return exitUsage
 	}
-	from, to, err := window(*since, *until, e.now())
+	from, to, err := window(o.since, o.until, e.now())
 	if err != nil {
 		fmt.Fprintln(stderr, prefix, err)
 		return exitUsage
 	}
-	return e.runBacktest(ctx, *bindingsFile, *cfgFile, *dataDir, from, to, *asJSON, stdout, stderr)
+	return e.runBacktest(ctx, o.bindings, o.config, o.dataDir, from, to, o.json, stdout, stderr)
 }
 
 func (e trailEnv) runBacktest(ctx context.Context, bindingsFile, cfgFile, dataDir string, from, to time.Time, asJSON bool, stdout, stderr io.Writer) int {

@@ -17,8 +17,8 @@ import (
 // query runs show, timeline, origins, blast-radius, export and report.
 func (e trailEnv) query(ctx context.Context, sub string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o trailOpts
-	fs := trailFlagSet(sub, &o, stderr)
-	if code := parseFlags(fs, trailSubUsage[sub], args, stdout, stderr); code >= 0 {
+	fs := trailFlagSet(sub, &o)
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
 	prefix := "provost trail " + sub + ":"

@@ -415,7 +415,7 @@ func TestTrailUsage(t *testing.T) {
 		want string
 	}{
 		{"no subcommand", nil, "", exitUsage, "usage: provost trail"},
-		{"unknown", []string{"frobnicate"}, "", exitUsage, "unknown subcommand"},
+		{"unknown", []string{"frobnicate"}, "", exitUsage, `unknown command "frobnicate"`},
 		{"timeline needs a credential", []string{"timeline"}, "", exitUsage, "name the credential"},
 		{"blast radius needs one scope", []string{"blast-radius", "--fingerprint", "x", "--workload", "w"}, "", exitUsage, "not a fingerprint"},
 		{"raw credential as fingerprint", []string{"show", "--fingerprint", "sekrit-token"}, "", exitUsage, "--credential-stdin"},

@@ -18,14 +18,6 @@ import (
 	"github.com/provost-dev/provost/internal/trail"
 )
 
-const trailVerifyUsage = `usage: provost trail verify [--config provost.yaml] [--data-dir DIR] [--key VERIFIER-KEY] [--json]
-Re-reads the evidence log in <data_dir>/evidence (read-only; a running server carries on),
-re-hashes every record, rebuilds the tree and checks it against every checkpoint the log
-signed. Exits 0 when the log verifies, 1 naming the first problem.
-When the configuration keeps the evidence log in PostgreSQL (storage.postgres.evidence_key_file),
-it verifies that shared log, read-only, with the verifier key given by --key, else the public
-half of evidence_key_file when readable, else the key pinned in the database.`
-
 // verifyResult is what trail verify --json prints.
 type verifyResult struct {
 	Verified    bool   `json:"verified"`
@@ -42,31 +34,42 @@ type verifyCheckpoint struct {
 	Root string `json:"root"`
 }
 
+// trailVerifyOptions are provost trail verify's flags.
+type trailVerifyOptions struct {
+	config, dataDir, key string
+	json                 bool
+}
+
+func trailVerifyFlags() (*flag.FlagSet, *trailVerifyOptions) {
+	fs := newFlagSet("trail verify")
+	o := &trailVerifyOptions{}
+	configFlag(fs, &o.config, " naming the data directory")
+	dataDirFlag(fs, &o.dataDir)
+	fs.StringVar(&o.key, "key", "", "the shared log's verifier `key` (name+hash+key), for a log in PostgreSQL")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	return fs, o
+}
+
 // trailVerify checks the whole evidence log of a data directory.
 func trailVerify(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return defaultTrailEnv().verify(ctx, args, stdout, stderr)
 }
 
 func (e trailEnv) verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("provost trail verify", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	cfgFile := flags.String("config", defaultConfigFile, "configuration `file` naming the data directory")
-	dataDir := flags.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
-	vkey := flags.String("key", "", "the shared log's verifier `key` (name+hash+key), for a log in PostgreSQL")
-	asJSON := flags.Bool("json", false, "print the result as one JSON object")
-	if code := parseFlags(flags, trailVerifyUsage, args, stdout, stderr); code >= 0 {
+	flags, o := trailVerifyFlags()
+	if code := parseFlags(flags, args, stdout, stderr); code >= 0 {
 		return code
 	}
-	out := verifyOutput{env: e, json: *asJSON, stdout: stdout, stderr: stderr}
-	dir := *dataDir
+	out := verifyOutput{env: e, json: o.json, stdout: stdout, stderr: stderr}
+	dir := o.dataDir
 	if dir == "" {
-		cfg, err := config.Load(*cfgFile)
+		cfg, err := config.Load(o.config)
 		if err != nil {
 			fmt.Fprintln(stderr, "provost trail verify:", err)
 			return exitUsage
 		}
 		if cfg.Storage.SharedEvidence() {
-			return out.shared(ctx, cfg, *vkey)
+			return out.shared(ctx, cfg, o.key)
 		}
 		dir = cfg.DataDirPath()
 	}

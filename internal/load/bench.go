@@ -238,7 +238,7 @@ func Bench(ctx context.Context, o Options) (*Report, error) {
 func startTarget(ctx context.Context, o Options, wl *Workload, name string) (*target, error) {
 	args := append(slices.Clone(o.Args), "--target", name)
 	if provostTarget(name) {
-		args = append(args, "--config", wl.Config, "--data", wl.DataDir(name))
+		args = append(args, "--config", wl.Config, "--data-dir", wl.DataDir(name))
 	}
 	p, err := Start(ctx, name, o.Executable, args, startTimeout)
 	if err != nil {

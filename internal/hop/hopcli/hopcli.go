@@ -27,9 +27,30 @@ const (
 	maxCredentialBytes = 64 << 10
 )
 
+// Synopsis is the command's flags as its usage line shows them, after
+// "provost hop sign".
+const Synopsis = "--name NAME --key KEY.pem --method METHOD --target TARGET [--credential-stdin] [--prior VALUE]"
+
 // errBadArgs does not repeat the arguments: one may be a mistyped credential.
 var errBadArgs = errors.New("hop sign: invalid arguments (not repeated here, in case one is a credential); " +
 	"run with -h for usage; the credential is read from standard input with --credential-stdin")
+
+// Flags are the flags of "provost hop sign".
+type Flags struct {
+	Name, KeyFile, Method, Target string
+	CredentialStdin               bool
+	Prior                         string
+}
+
+// Register declares the flags on fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Name, "name", "", "this hop's `name`, as Provost knows its key (required)")
+	fs.StringVar(&f.KeyFile, "key", "", "PEM PKCS #8 private key `file`, P-256 or Ed25519 (required)")
+	fs.StringVar(&f.Method, "method", "", "HTTP `method` of the request (required)")
+	fs.StringVar(&f.Target, "target", "", "request `target`, path and query as sent to Provost (required)")
+	fs.BoolVar(&f.CredentialStdin, "credential-stdin", false, "read the raw credential from standard input")
+	fs.StringVar(&f.Prior, "prior", "", "the Provost-Hop header `value` received, if any")
+}
 
 // SignCommand runs "provost hop sign" with args (the arguments after "sign").
 // It prints the new header value and a newline to stdout. With -h it prints
@@ -37,16 +58,12 @@ var errBadArgs = errors.New("hop sign: invalid arguments (not repeated here, in 
 func SignCommand(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("provost hop sign", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	name := fs.String("name", "", "this hop's `name`, as Provost knows its key (required)")
-	keyFile := fs.String("key", "", "PEM PKCS #8 private key `file`, P-256 or Ed25519 (required)")
-	method := fs.String("method", "", "HTTP `method` of the request (required)")
-	target := fs.String("target", "", "request `target`, path and query as sent to Provost (required)")
-	credStdin := fs.Bool("credential-stdin", false, "read the raw credential from standard input")
-	prior := fs.String("prior", "", "the Provost-Hop header `value` received, if any")
+	var f Flags
+	f.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: provost hop sign --name NAME --key FILE --method METHOD --target TARGET [--prior VALUE] [--credential-stdin]")
+			fmt.Fprintln(stdout, "usage: provost hop sign "+Synopsis)
 			fs.PrintDefaults()
 			return nil
 		}
@@ -55,29 +72,40 @@ func SignCommand(args []string, stdin io.Reader, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return errBadArgs
 	}
-	for _, f := range []struct{ flag, value string }{
-		{"name", *name}, {"key", *keyFile}, {"method", *method}, {"target", *target},
-	} {
-		if f.value == "" {
-			return fmt.Errorf("hop sign: --%s is required", f.flag)
-		}
-	}
-	key, err := loadKey(*keyFile)
-	if err != nil {
+	if err := Sign(f, stdin, stdout); err != nil {
 		return fmt.Errorf("hop sign: %w", err)
 	}
-	req := hop.Request{Method: *method, Target: *target}
-	if *credStdin {
+	return nil
+}
+
+// Sign signs a hop attestation for the request f describes, with f's key,
+// and prints the new header value and a newline to stdout. It reads the
+// credential from stdin when f.CredentialStdin. Its errors never quote the
+// credential.
+func Sign(f Flags, stdin io.Reader, stdout io.Writer) error {
+	for _, r := range []struct{ flag, value string }{
+		{"name", f.Name}, {"key", f.KeyFile}, {"method", f.Method}, {"target", f.Target},
+	} {
+		if r.value == "" {
+			return fmt.Errorf("--%s is required", r.flag)
+		}
+	}
+	key, err := loadKey(f.KeyFile)
+	if err != nil {
+		return err
+	}
+	req := hop.Request{Method: f.Method, Target: f.Target}
+	if f.CredentialStdin {
 		raw, err := readCredential(stdin)
 		if err != nil {
-			return fmt.Errorf("hop sign: %w", err)
+			return err
 		}
 		req.CredentialDigest = hop.CredentialDigest(raw)
 	}
-	s := &hop.Signer{Name: *name, Key: key, Now: time.Now}
-	value, err := s.Sign(*prior, req)
+	s := &hop.Signer{Name: f.Name, Key: key, Now: time.Now}
+	value, err := s.Sign(f.Prior, req)
 	if err != nil {
-		return fmt.Errorf("hop sign: %w", err)
+		return err
 	}
 	_, err = fmt.Fprintln(stdout, value)
 	return err
