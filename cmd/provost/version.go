@@ -1,53 +1,22 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"runtime/debug"
+
+	"github.com/provost-dev/provost/internal/buildinfo"
 )
 
-// buildInfo says which Provost this binary is.
-type buildInfo struct {
-	Version   string // -ldflags -X main.version, else the module version, else "dev"
-	Revision  string // vcs.revision: the commit built
-	Time      string // vcs.time: the commit's time (RFC 3339)
-	Modified  bool   // vcs.modified: built with uncommitted changes
-	GoVersion string // the Go toolchain that built it
-}
+// buildInfo says which Provost this binary is: the version stamped with
+// -ldflags -X main.version, else what Go recorded (buildinfo.Read).
+type buildInfo buildinfo.Info
 
-// readBuildInfo describes the binary from the version stamped at link time
-// (stamped, "dev" when none) and the build information Go records in it
-// (read: debug.ReadBuildInfo). A stamped version wins; a module version
-// (go install module@version, or go build in a tagged checkout) comes
-// next; "(devel)" names no version.
+// readBuildInfo describes the binary from version and read
+// (debug.ReadBuildInfo).
 func readBuildInfo(stamped string, read func() (*debug.BuildInfo, bool)) buildInfo {
-	b := buildInfo{Version: stamped, GoVersion: runtime.Version()}
-	bi, ok := read()
-	if !ok || bi == nil {
-		return b
-	}
-	if bi.GoVersion != "" {
-		b.GoVersion = bi.GoVersion
-	}
-	if (stamped == "" || stamped == "dev") && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		b.Version = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			b.Revision = s.Value
-		case "vcs.time":
-			b.Time = s.Value
-		case "vcs.modified":
-			b.Modified = s.Value == "true"
-		}
-	}
-	if b.Version == "" {
-		b.Version = "dev"
-	}
-	return b
+	return buildInfo(buildinfo.Read(stamped, read))
 }
 
 // write prints the version on the first line ("provost VERSION"), then one
@@ -67,22 +36,15 @@ func (b buildInfo) write(w io.Writer) {
 	fmt.Fprintf(w, "go: %s\n", b.GoVersion)
 }
 
-const versionUsage = `usage: provost version   (or provost --version)
-
-Prints the version: the one stamped at build time (-ldflags "-X main.version=..."),
-else the module version Go recorded (go install ...@VERSION), else "dev"; then the
-commit, its time, whether the tree was modified, and the Go version.
-`
-
 // cmdVersion is `provost version` and `provost --version`.
-func cmdVersion(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err == flag.ErrHelp {
-		fmt.Fprint(stdout, versionUsage)
-		return exitOK
-	} else if err != nil || fs.NArg() > 0 {
-		fmt.Fprint(stderr, versionUsage)
+func cmdVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version")
+	if code := parseArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "provost version: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
 		return exitUsage
 	}
 	readBuildInfo(version, debug.ReadBuildInfo).write(stdout)

@@ -42,9 +42,20 @@ func (s *Server) createRevocation(w http.ResponseWriter, r *http.Request) {
 	}
 	c, _ := ClientFrom(r.Context())
 	stored, err := Revoker{App: s.app, Log: s.log, Now: s.now}.Create(r.Context(), &req, c)
-	var invalid *InvalidError
+	var (
+		invalid *InvalidError
+		noRec   *EvidenceError
+	)
 	if errors.As(err, &invalid) {
 		writeProblem(w, r, http.StatusBadRequest, CodeInvalid, invalid.Msg)
+		return
+	}
+	if errors.As(err, &noRec) {
+		// In force, but not recorded: an error, so the operator knows the
+		// log lacks it, naming the revocation so it is not added twice.
+		w.Header().Set("Location", "/v1/revocations/"+stored.ID)
+		writeProblem(w, r, http.StatusInternalServerError, CodeEvidenceNotRecorded,
+			"revocation "+stored.ID+" is in force, but its evidence record could not be written to the evidence log; see Provost's log")
 		return
 	}
 	if err != nil {
@@ -62,6 +73,10 @@ func parseTime(field, v string) (time.Time, string) {
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
 		return time.Time{}, field + " is not an RFC 3339 time such as 2030-01-02T15:04:05Z"
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		// An evidence record holds years 1 to 9999 only.
+		return time.Time{}, field + " is outside the years 1 to 9999"
 	}
 	return t, ""
 }

@@ -42,10 +42,13 @@ func TestMetricsAfterChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exposition does not parse: %v\n%s", err, body)
 	}
-	if got := sum(fams["provost_decisions_total"], map[string]string{"decision": "allow"}); got != 2 {
+	if got := sum(fams["provost_decisions_total"], map[string]string{"outcome": "allow"}); got != 2 {
 		t.Errorf("allow decisions = %v, want 2", got)
 	}
-	if got := sum(fams["provost_decisions_total"], map[string]string{"decision": "deny", "reason": "shadow_automation"}); got != 1 {
+	if got := sum(fams["provost_decisions_total"], nil); got != 3 {
+		t.Errorf("decisions = %v, want 3", got)
+	}
+	if got := sum(fams["provost_decision_reasons_total"], map[string]string{"outcome": "deny", "reason": "shadow_automation"}); got != 1 {
 		t.Errorf("deny/shadow_automation = %v, want 1", got)
 	}
 	if got := sum(fams["provost_credential_verdicts_total"], map[string]string{"verdict": "accepted"}); got != 3 {

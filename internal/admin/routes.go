@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/provost-dev/provost/internal/telemetry"
+	"github.com/provost-dev/provost/internal/telemetry/requestlog"
 )
 
 // routes builds the handler: request id, access log, rate limit,
@@ -96,11 +97,10 @@ func (s *Server) observe(requests *prometheus.CounterVec, next http.Handler) htt
 		if requests != nil {
 			requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 		}
-		// The request id is in the context: telemetry.NewLogger writes it.
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
-			slog.String("client", info.client), slog.String("peer", clientAddr(r.RemoteAddr)),
-			slog.Duration("duration", s.now().Sub(start)))
+		line := requestlog.Line{RequestID: telemetry.RequestIDFrom(r.Context()), Transport: requestlog.TransportAdmin,
+			Method: r.Method, Path: r.URL.Path, Status: rec.status, Latency: s.now().Sub(start), Peer: r.RemoteAddr}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, requestlog.Message,
+			line.Attrs(slog.String(requestlog.KeyRoute, route), slog.String(requestlog.KeyClient, info.client))...)
 	})
 }
 

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
@@ -72,6 +74,10 @@ type Options struct {
 	// Logger receives operational logs (never a raw credential); nil
 	// discards them.
 	Logger *slog.Logger
+	// TracerProvider and MeterProvider are the engine's
+	// (provost.Options); nil means the otel globals.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 	// Offline judges recorded requests in order (DataOptions.Offline). An
 	// offline App never shares or receives revocations over SSF: the ssf
 	// section is ignored, so replayed decisions reach no other party.
@@ -101,6 +107,8 @@ type Data struct {
 	pg *pgxpool.Pool
 	// integrity watches the embedded stores' files (nil before open ends).
 	integrity *integrity
+	// appends is told how long each evidence append took (evidencemetrics.go).
+	appends appendObserver
 }
 
 // DataOptions tune the stores of a data directory.
@@ -167,7 +175,7 @@ func (d *Data) open(ctx context.Context, o DataOptions) error {
 		}
 		d.Revocations, d.closers = rev, append(d.closers, rev.Close)
 		if rev.Adopted() && o.Logger != nil {
-			o.Logger.LogAttrs(ctx, slog.LevelWarn, "the revocation store had no seal (written by an older Provost): sealed as found; review it with provost admin revocations list",
+			o.Logger.LogAttrs(ctx, slog.LevelWarn, "the revocation store had no seal (written by an older Provost): sealed as found; review it with provost revocations list",
 				slog.String("path", d.Layout.Revocations))
 		}
 	}
@@ -203,7 +211,7 @@ func (d *Data) open(ctx context.Context, o DataOptions) error {
 
 // Stores are the data directory's stores as the engine takes them.
 func (d *Data) Stores() provost.Stores {
-	return provost.Stores{Revocations: d.Revocations, Origins: d.Origins, Replay: d.Replay, Evidence: EvidenceAppender{Log: d.Evidence, Check: d.integrity.Err}}
+	return provost.Stores{Revocations: d.Revocations, Origins: d.Origins, Replay: d.Replay, Evidence: EvidenceAppender{Log: d.Evidence, Check: d.integrity.Err, Observe: d.appends.observe}}
 }
 
 // Fingerprint returns the fingerprint of a raw credential under this data
@@ -364,7 +372,7 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Engine, err = provost.New(ctx, pol, data.Stores(), provost.Options{Secret: data.Secret, Now: o.Now, Logger: o.Logger,
-		SPIFFEBundles: a.bundleSource()})
+		SPIFFEBundles: a.bundleSource(), TracerProvider: o.TracerProvider, MeterProvider: o.MeterProvider})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -443,6 +451,9 @@ type EvidenceAppender struct {
 	// Check, when set, is asked before each append; an error refuses it
 	// (the data directory's integrity is lost).
 	Check func() error
+	// Observe, when set, is told how long each Log.Append took and its
+	// error (for metrics).
+	Observe func(took time.Duration, err error)
 }
 
 // Append implements provost.EvidenceLog.
@@ -452,7 +463,11 @@ func (e EvidenceAppender) Append(ctx context.Context, record []byte) (verdict.Ev
 			return verdict.EvidenceRef{}, fmt.Errorf("evidence not written: %w", err)
 		}
 	}
+	start := time.Now()
 	ent, err := e.Log.Append(ctx, record)
+	if e.Observe != nil {
+		e.Observe(time.Since(start), err)
+	}
 	if err != nil {
 		return verdict.EvidenceRef{}, err
 	}

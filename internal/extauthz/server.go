@@ -11,6 +11,7 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/transport"
 	"github.com/provost-dev/provost/reason"
 )
 
@@ -95,7 +96,7 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *auth
 			slog.String("reason", string(reason.Of(err))), slog.String("error", err.Error()))
 		return unread(err), nil
 	}
-	d, err := provost.Judge(ctx, s.eng, &r.req)
+	d, err := provost.Judge(transport.With(ctx, transport.ExtAuthz), s.eng, &r.req)
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check failed; denied (fail closed)", slog.String("request_id", r.id), slog.Any("error", err))
 	}

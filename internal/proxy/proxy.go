@@ -18,6 +18,8 @@ import (
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/credential"
 	"github.com/provost-dev/provost/internal/hop"
+	"github.com/provost-dev/provost/internal/telemetry/requestlog"
+	"github.com/provost-dev/provost/internal/transport"
 )
 
 // Proxy judges each request with the engine and forwards the allowed ones
@@ -88,8 +90,14 @@ type forwardKey struct{}
 // ServeHTTP judges r and forwards it when the decision is allow.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
-	ctx := r.Context()
+	// The request id: the caller's X-Request-Id when it is a short token,
+	// else a fresh one; answered to the client, sent to the upstream,
+	// and named by the log line and the evidence record.
+	id := requestlog.IDOf(r.Header.Get(requestlog.HeaderRequestID))
+	w.Header().Set(requestlog.HeaderRequestID, id)
+	ctx := requestlog.WithID(r.Context(), id)
 	req := provost.FromHTTP(r)
+	req.ID = id
 	if r.Method == http.MethodConnect {
 		p.refuse(w, http.StatusMethodNotAllowed)
 		p.logRequest(ctx, r, nil, "CONNECT is not proxied", http.StatusMethodNotAllowed, start)
@@ -100,7 +108,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.logRequest(ctx, r, nil, "", http.StatusRequestEntityTooLarge, start)
 		return
 	}
-	d, err := provost.Judge(ctx, p.eng, req)
+	d, err := provost.Judge(transport.With(ctx, transport.Proxy), p.eng, req)
 	if err != nil {
 		p.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.Any("error", err))
 	}
@@ -178,6 +186,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if fwd.hops != "" {
 		h.Set(provost.HeaderHop, fwd.hops)
 	}
+	if id := requestlog.IDFrom(pr.In.Context()); id != "" {
+		h.Set(requestlog.HeaderRequestID, id)
+	}
 }
 
 // setClientCert replaces any forwarded-certificate header the client typed
@@ -207,6 +218,7 @@ func sfBytes(c *x509.Certificate) string {
 }
 
 func (p *Proxy) upstreamAnswered(resp *http.Response) error {
+	resp.Header.Del(requestlog.HeaderRequestID) // ServeHTTP answers the id; the upstream was sent it
 	if fwd, _ := resp.Request.Context().Value(forwardKey{}).(*forward); fwd != nil {
 		fwd.status = resp.StatusCode
 	}
@@ -242,33 +254,20 @@ func (p *Proxy) refuse(w http.ResponseWriter, status int) {
 	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
 }
 
-// logRequest writes the one line of a request. It names the credential by
-// fingerprint only and the target by path only (a query may carry secrets).
+// logRequest writes the one line of a request (package requestlog's
+// schema). It names the credential by fingerprint only and the target by
+// path only (a query may carry secrets).
 func (p *Proxy) logRequest(ctx context.Context, r *http.Request, d *provost.Decision, problem string, status int, start time.Time) {
-	attrs := make([]slog.Attr, 0, 10)
-	attrs = append(attrs,
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("peer", r.RemoteAddr),
-		slog.Int("status", status),
-		slog.Duration("latency", p.now().Sub(start)),
-	)
+	line := requestlog.Line{RequestID: requestlog.IDFrom(ctx), Transport: string(transport.Proxy), Method: r.Method,
+		Path: r.URL.Path, Status: status, Latency: p.now().Sub(start), Peer: r.RemoteAddr}
+	attrs := line.Attrs()
 	if d != nil {
-		codes := make([]string, 0, len(d.Reasons))
-		for _, rs := range d.Reasons {
-			codes = append(codes, string(rs.Code))
-		}
-		attrs = append(attrs,
-			slog.String("fingerprint", d.Credential.Fingerprint),
-			slog.String("decision", string(d.Outcome)),
-			slog.String("binding", d.Binding),
-			slog.Any("reasons", codes),
-		)
+		attrs = append(attrs, requestlog.Decision(d)...)
 	}
 	if problem != "" {
-		attrs = append(attrs, slog.String("problem", problem))
+		attrs = append(attrs, slog.String(requestlog.KeyProblem, problem))
 	}
-	p.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	p.log.LogAttrs(ctx, slog.LevelInfo, requestlog.Message, attrs...)
 }
 
 func parseUpstream(s string) (*url.URL, error) {

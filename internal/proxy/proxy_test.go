@@ -105,7 +105,7 @@ func TestAllowedRequestReachesUpstream(t *testing.T) {
 	if strings.Contains(log, tok) || strings.Contains(log, strings.Split(tok, ".")[2]) {
 		t.Fatal("the raw credential was logged")
 	}
-	for _, s := range []string{`"decision":"allow"`, `"status":200`, `"fingerprint":"fp1:`, `"latency":`, `"reasons":[`} {
+	for _, s := range []string{`"outcome":"allow"`, `"status":200`, `"fingerprint":"fp1:`, `"latency_seconds":`, `"reasons":[`} {
 		if !strings.Contains(log, s) {
 			t.Errorf("log lacks %s: %s", s, log)
 		}

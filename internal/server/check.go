@@ -15,6 +15,8 @@ import (
 
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/checkreq"
+	"github.com/provost-dev/provost/internal/telemetry/requestlog"
+	"github.com/provost-dev/provost/internal/transport"
 )
 
 // check answers POST /v1/check.
@@ -33,7 +35,7 @@ func (s *Server) check(w *reply, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.decisionTimeout())
+	ctx, cancel := context.WithTimeout(transport.With(context.WithoutCancel(r.Context()), transport.CheckAPI), s.decisionTimeout())
 	defer cancel()
 	d := s.decide(ctx, w, req)
 	body, err := json.Marshal(answerOf(d, w.id))
@@ -126,33 +128,9 @@ func (s *Server) decide(ctx context.Context, w *reply, req *provost.Request) *pr
 		s.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.String("request_id", w.id),
 			slog.String("fingerprint", d.Credential.Fingerprint), slog.Any("error", err))
 	}
-	w.attrs = append(w.attrs, decisionAttrs(d)...)
+	w.transport = string(transport.From(ctx))
+	w.attrs = append(w.attrs, requestlog.Decision(d)...) // never the credential, only its fingerprint
 	return d
-}
-
-// decisionAttrs are the log attributes of a decision: never the credential,
-// only its fingerprint.
-func decisionAttrs(d *provost.Decision) []slog.Attr {
-	codes := make([]string, len(d.Reasons))
-	for i, r := range d.Reasons {
-		codes[i] = string(r.Code)
-	}
-	attrs := []slog.Attr{
-		slog.String("decision", string(d.Outcome)),
-		slog.String("credential", string(d.Credential.Verdict)),
-		slog.String("provenance", string(d.Provenance)),
-		slog.String("reasons", strings.Join(codes, ",")),
-	}
-	if d.Credential.Fingerprint != "" {
-		attrs = append(attrs, slog.String("fingerprint", d.Credential.Fingerprint))
-	}
-	if d.Binding != "" {
-		attrs = append(attrs, slog.String("binding", d.Binding))
-	}
-	if d.RevocationID != "" {
-		attrs = append(attrs, slog.String("revocation_id", d.RevocationID))
-	}
-	return attrs
 }
 
 // isJSON reports whether a Content-Type names JSON.

@@ -240,7 +240,7 @@ func TestRequestID(t *testing.T) {
 			found := false
 			for _, l := range w.logs.lines(t) {
 				if l["request_id"] == id {
-					found = l["msg"] == "request" && l["decision"] == "deny" && l["status"] == float64(200)
+					found = l["msg"] == "request" && l["outcome"] == "deny" && l["status"] == float64(200)
 				}
 			}
 			if !found {

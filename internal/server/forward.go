@@ -11,6 +11,7 @@ import (
 	"github.com/provost-dev/provost"
 	"github.com/provost-dev/provost/internal/answer"
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/transport"
 	"github.com/provost-dev/provost/reason"
 )
 
@@ -49,7 +50,7 @@ func (s *Server) forwardAuth(w *reply, r *http.Request) {
 			Field: herr.header, Detail: herr.Error()})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.decisionTimeout())
+	ctx, cancel := context.WithTimeout(transport.With(context.WithoutCancel(r.Context()), transport.ForwardAuth), s.decisionTimeout())
 	defer cancel()
 	d := s.decide(ctx, w, req)
 	h := w.Header()

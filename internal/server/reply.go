@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/telemetry/requestlog"
 )
 
 // reply is the ResponseWriter every handler writes to: it remembers the
@@ -18,6 +19,9 @@ type reply struct {
 	id     string
 	status int
 	attrs  []slog.Attr
+	// transport names the transport that judged the request (decide
+	// sets it); "" for routes that judge nothing.
+	transport string
 	// debug logs the request at debug level (health probes).
 	debug bool
 }
@@ -41,6 +45,7 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w := &reply{ResponseWriter: rw, id: requestID(r.Header.Get(HeaderRequestID))}
 	rw.Header().Set(HeaderRequestID, w.id)
+	r = r.WithContext(requestlog.WithID(r.Context(), w.id)) // every line about the request names it
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	defer func() {
 		if v := recover(); v != nil {
@@ -89,15 +94,15 @@ func (s *Server) logRequest(r *http.Request, w *reply, took time.Duration) {
 	if !s.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := append([]slog.Attr{
-		slog.String("request_id", w.id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), // never the query: it may carry a token
-		slog.Int("status", w.status),
-		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
-		slog.String("remote", r.RemoteAddr),
-	}, w.attrs...)
-	s.log.LogAttrs(ctx, level, "request", attrs...)
+	tr := w.transport
+	if tr == "" {
+		tr = requestlog.TransportServe
+	}
+	line := requestlog.Line{RequestID: w.id, Transport: tr, Method: r.Method,
+		Path:   r.URL.Path, // never the query: it may carry a token
+		Status: w.status, Latency: took, Peer: r.RemoteAddr}
+	attrs := line.Attrs(w.attrs...)
+	s.log.LogAttrs(ctx, level, requestlog.Message, attrs...)
 }
 
 // requestID returns the caller's X-Request-Id when it is a short token

@@ -1,6 +1,10 @@
 // Package telemetry observes Provost: Prometheus metrics on a registry of
 // its own (never the global default), an OpenTelemetry span around each
-// decision, and a JSON slog logger that carries a request id.
+// decision, the OTLP export the OTEL_* environment variables ask for
+// (StartExport), and the redacting slog logger (JSON or text) that carries
+// a request id. The engine itself records the span provost.check and the
+// decision instruments on provost.Options' providers; the names are in
+// package otelattr, and the request log schema in package requestlog.
 //
 // Transports call the engine through Instrument, so every decision is
 // counted and traced in one place:

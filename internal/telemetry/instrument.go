@@ -10,24 +10,25 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/provost-dev/provost"
+	"github.com/provost-dev/provost/internal/telemetry/otelattr"
 )
 
 // TracerName is the instrumentation scope of Provost's spans.
-const TracerName = "github.com/provost-dev/provost"
+const TracerName = otelattr.Scope
 
 // SpanCheck is the name of the span around each decision.
-const SpanCheck = "provost.check"
+const SpanCheck = otelattr.SpanCheck
 
-// Span attribute keys.
+// Span attribute keys (package otelattr names them all).
 const (
-	AttrDecision    = attribute.Key("provost.decision")
-	AttrProvenance  = attribute.Key("provost.provenance")
-	AttrBinding     = attribute.Key("provost.binding")
-	AttrReasons     = attribute.Key("provost.reason_codes")
-	AttrVerdict     = attribute.Key("provost.credential.verdict")
-	AttrFingerprint = attribute.Key("provost.credential.fingerprint")
-	AttrMethod      = attribute.Key("http.request.method")
-	AttrRevocation  = attribute.Key("provost.revocation_id")
+	AttrDecision    = otelattr.Decision
+	AttrProvenance  = otelattr.Provenance
+	AttrBinding     = otelattr.Binding
+	AttrReasons     = otelattr.Reasons
+	AttrVerdict     = otelattr.Verdict
+	AttrFingerprint = otelattr.Fingerprint
+	AttrMethod      = otelattr.Method
+	AttrRevocation  = otelattr.Revocation
 )
 
 // Checker is what decides: *provost.Engine, or an Instrumented one.
@@ -62,7 +63,7 @@ func (i *Instrumented) Check(ctx context.Context, r *provost.Request) (*provost.
 	start := i.now()
 	d, err := i.next.Check(ctx, r)
 	if i.metrics != nil {
-		i.metrics.Observe(d, i.now().Sub(start), err != nil)
+		i.metrics.Observe(ctx, d, i.now().Sub(start), err)
 	}
 	if d != nil {
 		span.SetAttributes(DecisionAttributes(d)...)
@@ -74,26 +75,5 @@ func (i *Instrumented) Check(ctx context.Context, r *provost.Request) (*provost.
 	return d, err
 }
 
-// DecisionAttributes are the span attributes describing d.
-func DecisionAttributes(d *provost.Decision) []attribute.KeyValue {
-	reasons := make([]string, 0, len(d.Reasons))
-	for _, r := range d.Reasons {
-		reasons = append(reasons, string(r.Code))
-	}
-	kv := []attribute.KeyValue{
-		AttrDecision.String(string(d.Outcome)),
-		AttrProvenance.String(string(d.Provenance)),
-		AttrVerdict.String(string(d.Credential.Verdict)),
-		AttrReasons.StringSlice(reasons),
-	}
-	if d.Binding != "" {
-		kv = append(kv, AttrBinding.String(d.Binding))
-	}
-	if d.Credential.Fingerprint != "" {
-		kv = append(kv, AttrFingerprint.String(d.Credential.Fingerprint))
-	}
-	if d.RevocationID != "" {
-		kv = append(kv, AttrRevocation.String(d.RevocationID))
-	}
-	return kv
-}
+// DecisionAttributes are the span attributes describing d (otelattr.Of).
+func DecisionAttributes(d *provost.Decision) []attribute.KeyValue { return otelattr.Of(d) }

@@ -83,8 +83,10 @@ func TestInstrumentRealEngine(t *testing.T) {
 	}
 	text := scrape(t, m)
 	for _, want := range []string{
-		`provost_decisions_total{decision="deny",reason="shadow_automation"} 1`,
-		`provost_decisions_total{decision="deny",reason="token_missing"} 1`,
+		`provost_decisions_total{outcome="deny",transport="other"} 2`,
+		`provost_decisions_total{outcome="allow",transport="other"} 1`,
+		`provost_decision_reasons_total{outcome="deny",reason="shadow_automation"} 1`,
+		`provost_decision_reasons_total{outcome="deny",reason="token_missing"} 1`,
 		`provost_credential_verdicts_total{verdict="rejected"} 1`,
 		`provost_credential_verdicts_total{verdict="accepted"} 2`,
 		`provost_decision_duration_seconds_count 3`,
@@ -119,7 +121,7 @@ func TestInstrumentFailure(t *testing.T) {
 		t.Errorf("status %v events %v", s.Status(), s.Events())
 	}
 	text := scrape(t, m)
-	if !strings.Contains(text, "provost_check_failures_total 1") || !strings.Contains(text, `provost_decisions_total{decision="deny",reason="ok"} 1`) {
+	if !strings.Contains(text, "provost_check_failures_total 1") || !strings.Contains(text, `provost_decisions_total{outcome="deny",transport="other"} 1`) {
 		t.Errorf("metrics:\n%s", text)
 	}
 	// nil metrics and the global tracer provider work too.
