@@ -20,7 +20,7 @@
 //     percent-encoded; space, '#', non-ASCII bytes and malformed
 //     percent-encodings;
 //   - anything but origin form (a path starting with '/'), and targets
-//     longer than MaxBytes.
+//     longer than MaxBytes, raw or once normalised and redacted.
 //
 // A method must be an RFC 9110 token without lower-case letters (methods
 // are case-sensitive and registered upper-case, so "delete" is refused,
@@ -154,6 +154,13 @@ func Parse(method, raw string, rd Redactor) (Canonical, error) {
 	c := Canonical{Method: method, Path: path, HasQuery: hasQuery, Raw: rd.Target(raw)}
 	if hasQuery {
 		c.Query = rd.Query(query)
+	}
+	// Normalising encodes raw bytes ('"' becomes %22) and redacting
+	// replaces values, so the forms rules and records see can outgrow the
+	// raw target: they are bounded too, which also keeps Parse idempotent
+	// on what it accepts.
+	if len(c.Target()) > MaxBytes || len(c.Raw) > MaxBytes {
+		return Canonical{}, invalid(fmt.Sprintf("the target is longer than %d bytes once normalised", MaxBytes))
 	}
 	return c, nil
 }

@@ -57,6 +57,7 @@ func TestParse(t *testing.T) {
 		{"asterisk form", "OPTIONS", "*", reason.RequestTargetInvalid, "", "", ""},
 		{"empty target", "GET", "", reason.RequestTargetInvalid, "", "", ""},
 		{"too long", "GET", "/" + strings.Repeat("a", MaxBytes), reason.RequestTargetInvalid, "", "", ""},
+		{"too long once normalised", "GET", "/" + strings.Repeat(`"`, MaxBytes/3+1), reason.RequestTargetInvalid, "", "", ""},
 
 		{"lower-case method", "get", "/", reason.RequestMethodInvalid, "", "", ""},
 		{"mixed-case method", "Delete", "/", reason.RequestMethodInvalid, "", "", ""},
