@@ -88,12 +88,7 @@ func startNginx(t *testing.T, bin, dir, provostAddr, appAddr, spiffeCA string) *
 	cert, key, pool := serverTLS(t, ngx, "api.example.com")
 	port := freePort(t)
 
-	doc := mustRead(t, "../../docs/nginx.md")
-	blocks := regexp.MustCompile("(?s)```nginx\n(.*?)```").FindAllStringSubmatch(doc, -1)
-	if len(blocks) != 1 {
-		t.Fatalf("docs/nginx.md has %d nginx blocks, want 1", len(blocks))
-	}
-	conf := blocks[0][1]
+	conf := nginxDocConf(t, mustRead(t, "../../docs/nginx.md"), "# /etc/nginx/nginx.conf\n")
 	if !strings.HasPrefix(conf, "# /etc/nginx/nginx.conf\n") || !strings.Contains(conf, "\nevents {") || !strings.Contains(conf, "\nhttp {") {
 		t.Fatalf("the nginx block of docs/nginx.md is not a whole nginx.conf (# /etc/nginx/nginx.conf, events, http):\n%s", conf)
 	}
@@ -169,6 +164,22 @@ func startNginx(t *testing.T, bin, dir, provostAddr, appAddr, spiffeCA string) *
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// nginxDocConf is the one ```nginx block of doc whose first line starts
+// with first.
+func nginxDocConf(t *testing.T, doc, first string) string {
+	t.Helper()
+	var found []string
+	for _, m := range regexp.MustCompile("(?s)```nginx\n(.*?)```").FindAllStringSubmatch(doc, -1) {
+		if strings.HasPrefix(m[1], first) {
+			found = append(found, m[1])
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("docs/nginx.md has %d nginx blocks starting with %q, want 1", len(found), first)
+	}
+	return found[0]
 }
 
 func (p *nginxProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
