@@ -72,6 +72,7 @@ func printNextSteps(w io.Writer, dir string) {
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprintf(w, "To put a real nginx in front of it: docs/nginx.md, \"Try it on the demo's world\".\n")
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
