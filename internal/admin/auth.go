@@ -43,11 +43,11 @@ func (a *authenticator) authenticate(r *http.Request) (Client, int, string) {
 	}
 	if a.certs && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		leaf := r.TLS.VerifiedChains[0][0]
-		names := certNames(leaf)
+		names := CertNames(leaf)
 		if len(a.allowed) > 0 && !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(a.allowed, n) }) {
-			return Client{}, http.StatusForbidden, "the client certificate " + clientName(leaf) + " is not among admin.allowed_clients"
+			return Client{}, http.StatusForbidden, "the client certificate " + ClientName(leaf) + " is not among admin.allowed_clients"
 		}
-		return Client{Name: clientName(leaf), Method: "mtls"}, 0, ""
+		return Client{Name: ClientName(leaf), Method: "mtls"}, 0, ""
 	}
 	return Client{}, http.StatusUnauthorized, a.want()
 }
@@ -78,9 +78,10 @@ func (a *authenticator) want() string {
 	return "the admin API needs an admin bearer token"
 }
 
-// certNames are the names a certificate can be allowed by: its SPIFFE IDs,
-// its Common Name and its whole subject.
-func certNames(c *x509.Certificate) []string {
+// CertNames are the names a client certificate can be allowed by: its
+// SPIFFE IDs, its Common Name and its whole subject. The dashboard gives
+// roles by the same names, so one certificate is named alike by both.
+func CertNames(c *x509.Certificate) []string {
 	var names []string
 	for _, u := range c.URIs {
 		if u.Scheme == "spiffe" {
@@ -93,7 +94,9 @@ func certNames(c *x509.Certificate) []string {
 	return append(names, c.Subject.String())
 }
 
-func clientName(c *x509.Certificate) string {
+// ClientName is how a client certificate is named in logs, audit lines
+// and evidence: its first SPIFFE ID, else its subject.
+func ClientName(c *x509.Certificate) string {
 	for _, u := range c.URIs {
 		if u.Scheme == "spiffe" {
 			return u.String()

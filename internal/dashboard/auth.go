@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/provost-dev/provost/internal/admin"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/smallfile"
 )
@@ -143,7 +144,7 @@ func (a *authenticator) cert(r *http.Request) (*user, bool) {
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return nil, false
 	}
-	names := certNames(leaf)
+	names := admin.CertNames(leaf)
 	in := func(list []string) bool {
 		return slices.ContainsFunc(names, func(n string) bool { return slices.Contains(list, n) })
 	}
@@ -157,7 +158,7 @@ func (a *authenticator) cert(r *http.Request) (*user, bool) {
 		return nil, false
 	}
 	sum := sha256.Sum256(leaf.Raw)
-	return &user{Name: clientName(leaf), Role: rl, Method: "mtls", CSRF: a.mac("cert", sum[:])}, true
+	return &user{Name: admin.ClientName(leaf), Role: rl, Method: "mtls", CSRF: a.mac("cert", sum[:])}, true
 }
 
 // mac is a CSRF token bound to what names a user.
@@ -167,28 +168,4 @@ func (a *authenticator) mac(kind string, id []byte) string {
 	m.Write([]byte{0})
 	m.Write(id)
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// certNames are the names a certificate can be given a role by: its
-// SPIFFE IDs, its Common Name and its whole subject (as the admin API).
-func certNames(c *x509.Certificate) []string {
-	var names []string
-	for _, u := range c.URIs {
-		if u.Scheme == "spiffe" {
-			names = append(names, u.String())
-		}
-	}
-	if c.Subject.CommonName != "" {
-		names = append(names, c.Subject.CommonName)
-	}
-	return append(names, c.Subject.String())
-}
-
-func clientName(c *x509.Certificate) string {
-	for _, u := range c.URIs {
-		if u.Scheme == "spiffe" {
-			return u.String()
-		}
-	}
-	return c.Subject.String()
 }
