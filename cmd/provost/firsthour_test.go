@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,9 @@ import (
 )
 
 // parseNextSteps reads the steps `provost demo --keep` prints after "Try
-// it yourself": "  # N. comment" lines, each followed by its commands.
+// it yourself": indented "  # N. comment" lines, each followed by its
+// indented commands, up to the first line that is not indented (the
+// pointer to docs/nginx.md).
 func parseNextSteps(t *testing.T, out string) []shellrun.Step {
 	t.Helper()
 	_, after, ok := strings.Cut(out, "Try it yourself")
@@ -20,6 +23,9 @@ func parseNextSteps(t *testing.T, out string) []shellrun.Step {
 	}
 	var steps []shellrun.Step
 	for _, l := range strings.Split(after, "\n")[1:] {
+		if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "  ") {
+			break
+		}
 		l = strings.TrimPrefix(l, "  ")
 		switch {
 		case strings.TrimSpace(l) == "":
@@ -52,6 +58,12 @@ func TestFirstHour(t *testing.T) {
 		t.Fatalf("provost demo --keep: %v\n%s", err, out)
 	}
 	steps := parseNextSteps(t, string(out))
+	// The demo ends by naming docs/nginx.md's section for the kept world:
+	// it must exist.
+	if doc, err := os.ReadFile("../../docs/nginx.md"); err != nil || !strings.Contains(string(out), `docs/nginx.md, "Try it on the demo's world"`) ||
+		!strings.Contains(string(doc), "\n## Try it on the demo's world\n") {
+		t.Errorf("the demo's pointer to docs/nginx.md, or that section, is missing (%v)", err)
+	}
 	if len(steps) < 5 || len(steps[0].Cmds) != 1 || !strings.HasPrefix(steps[0].Cmds[0], "provost serve --config ") {
 		t.Fatalf("the next steps do not start by serving the kept world: %+v", steps)
 	}
