@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -24,7 +25,10 @@ func TestServeExportsOTLP(t *testing.T) {
 	w := newTelemetryWorld(t, "")
 	run := startLogged(t, cmdServe, "--config", w.ConfigFile(), "--listen", "127.0.0.1:0")
 	addr := run.waitAddr(t, "listening")
-	allowedID, allowed := postCheck(t, addr, w.token, "10.40.2.2")
+	// The allowed request comes with the caller's trace context: its span
+	// must join that trace as a child of the caller's span.
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	allowedID, allowed := postCheckTraced(t, addr, w.token, "10.40.2.2", "00-"+callerTrace+"-"+callerSpan+"-01")
 	deniedID, denied := postCheck(t, addr, "not-a-token", "10.40.2.2")
 	if allowed != "allow" || denied != "deny" {
 		t.Fatalf("decisions %s, %s", allowed, denied)
@@ -60,6 +64,7 @@ func TestServeExportsOTLP(t *testing.T) {
 						}
 					}
 					if s.Name == "provost.check" && ss.GetScope().GetName() == "github.com/provost-dev/provost" {
+						a["trace_id"], a["parent_span_id"] = hex.EncodeToString(s.TraceId), hex.EncodeToString(s.ParentSpanId)
 						spans[a["provost.request_id"]] = a
 					}
 				}
@@ -79,6 +84,12 @@ func TestServeExportsOTLP(t *testing.T) {
 			a["provost.transport"] != "check_api" || a["http.request.method"] != "GET" {
 			t.Errorf("request %s: span attributes %v", tc.id, a)
 		}
+	}
+	if a := spans[allowedID]; a != nil && (a["trace_id"] != callerTrace || a["parent_span_id"] != callerSpan) {
+		t.Errorf("allowed span: trace %s parent %s, want the caller's trace %s and span %s", a["trace_id"], a["parent_span_id"], callerTrace, callerSpan)
+	}
+	if a := spans[deniedID]; a != nil && (a["trace_id"] == callerTrace || a["parent_span_id"] != "") {
+		t.Errorf("denied span (no traceparent sent): trace %s parent %q, want a trace of its own", a["trace_id"], a["parent_span_id"])
 	}
 	if a := spans[allowedID]; a != nil && (!strings.HasPrefix(a["provost.credential.fingerprint"], "fp1:") || a["provost.binding"] != "reports") {
 		t.Errorf("allowed span: fingerprint %q binding %q", a["provost.credential.fingerprint"], a["provost.binding"])

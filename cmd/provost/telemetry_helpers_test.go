@@ -215,9 +215,24 @@ func (r *runLogged) stop(t *testing.T) int {
 // peer, with the token in the Authorization header too.
 func postCheck(t *testing.T, addr, token, peer string) (requestID, decision string) {
 	t.Helper()
+	return postCheckTraced(t, addr, token, peer, "")
+}
+
+// postCheckTraced is postCheck with a W3C traceparent header when
+// traceparent is not "".
+func postCheckTraced(t *testing.T, addr, token, peer, traceparent string) (requestID, decision string) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]string{"method": "GET", "target": "/r?access_token=" + token,
 		"authorization": "Bearer " + token, "peer": peer})
-	resp, err := http.Post("http://"+addr+"/v1/check?access_token="+token, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/check?access_token="+token, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if traceparent != "" {
+		req.Header.Set("traceparent", traceparent)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

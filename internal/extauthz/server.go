@@ -2,6 +2,8 @@ package extauthz
 
 import (
 	"context"
+	"github.com/provost-dev/provost/internal/telemetry"
+	"go.opentelemetry.io/otel/propagation"
 	"log/slog"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -96,7 +98,7 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *auth
 			slog.String("reason", string(reason.Of(err))), slog.String("error", err.Error()))
 		return unread(err), nil
 	}
-	d, err := provost.Judge(transport.With(ctx, transport.ExtAuthz), s.eng, &r.req)
+	d, err := provost.Judge(transport.With(telemetry.RemoteParent(ctx, propagation.MapCarrier(cr.GetAttributes().GetRequest().GetHttp().GetHeaders())), transport.ExtAuthz), s.eng, &r.req)
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check failed; denied (fail closed)", slog.String("request_id", r.id), slog.Any("error", err))
 	}

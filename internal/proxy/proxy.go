@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/provost-dev/provost/internal/telemetry"
+	"go.opentelemetry.io/otel/propagation"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -108,7 +110,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.logRequest(ctx, r, nil, "", http.StatusRequestEntityTooLarge, start)
 		return
 	}
-	d, err := provost.Judge(transport.With(ctx, transport.Proxy), p.eng, req)
+	d, err := provost.Judge(transport.With(telemetry.RemoteParent(ctx, propagation.HeaderCarrier(r.Header)), transport.Proxy), p.eng, req)
 	if err != nil {
 		p.log.LogAttrs(ctx, slog.LevelError, "decision failed closed", slog.Any("error", err))
 	}

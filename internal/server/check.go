@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/provost-dev/provost/internal/telemetry"
+	"go.opentelemetry.io/otel/propagation"
 	"io"
 	"log/slog"
 	"mime"
@@ -35,7 +37,7 @@ func (s *Server) check(w *reply, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(transport.With(context.WithoutCancel(r.Context()), transport.CheckAPI), s.decisionTimeout())
+	ctx, cancel := context.WithTimeout(transport.With(telemetry.RemoteParent(context.WithoutCancel(r.Context()), propagation.HeaderCarrier(r.Header)), transport.CheckAPI), s.decisionTimeout())
 	defer cancel()
 	d := s.decide(ctx, w, req)
 	body, err := json.Marshal(answerOf(d, w.id))

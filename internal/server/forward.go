@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/provost-dev/provost/internal/telemetry"
+	"go.opentelemetry.io/otel/propagation"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,7 +52,7 @@ func (s *Server) forwardAuth(w *reply, r *http.Request) {
 			Field: herr.header, Detail: herr.Error()})
 		return
 	}
-	ctx, cancel := context.WithTimeout(transport.With(context.WithoutCancel(r.Context()), transport.ForwardAuth), s.decisionTimeout())
+	ctx, cancel := context.WithTimeout(transport.With(telemetry.RemoteParent(context.WithoutCancel(r.Context()), propagation.HeaderCarrier(r.Header)), transport.ForwardAuth), s.decisionTimeout())
 	defer cancel()
 	d := s.decide(ctx, w, req)
 	h := w.Header()
