@@ -20,7 +20,8 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/provost /usr/local/bin/provost
 COPY --from=build --chown=65532:65532 /out/data /var/lib/provost
 USER nonroot:nonroot
-# The configuration is mounted at /etc/provost; set data_dir: /var/lib/provost
-# in it and mount a volume there (server.secret, evidence log, stores).
+# The configuration is mounted at /etc/provost; the data directory is
+# /var/lib/provost (--data-dir below, over data_dir in the file): mount a volume
+# there (server.secret, evidence log, stores).
 ENTRYPOINT ["/usr/local/bin/provost"]
-CMD ["serve", "--config", "/etc/provost/provost.yaml"]
+CMD ["serve", "--config", "/etc/provost/provost.yaml", "--data-dir", "/var/lib/provost"]

@@ -200,6 +200,10 @@ func testStoreDiskFull(t *testing.T, c storeFault) {
 		if _, err := a.Revocations.Add(ctx, revocation.Revocation{Kind: revocation.KindSubject, Value: "svc:other"}); err == nil {
 			t.Error("an operator's revocation was written to the full revocation store")
 		}
+		// A decision that need not write a revocation goes on.
+		if ans := bearerDecision(w, s); !allowedWithEvidence(ans) {
+			t.Errorf("a decision that revokes nothing, while the revocation store is full: %s, want allowed with its record", ans)
+		}
 	}
 	time.Sleep(2 * probeEvery)
 	if code, body := s.readyz(); code != 503 || !strings.Contains(body, c.name) {

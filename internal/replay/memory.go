@@ -70,6 +70,11 @@ type MemoryConfig struct {
 // and reports a key it does not hold, with an until not after that, as
 // seen: it may have been recorded and forgotten. On a clock that never
 // goes back this cannot happen (nothing recorded expires before now).
+// The price is paid in availability, not in replays: the mark is one
+// number, not a set of keys, so after a jump of H hours forward and back
+// every new key whose until is before the mark (every fresh DPoP proof,
+// whose until is now + max_age + leeway) is refused as a replay until the
+// corrected clock passes the mark, about H hours later.
 type Memory struct {
 	since  time.Time
 	max    int64

@@ -16,8 +16,10 @@ type Route struct {
 	Path string
 	// Below says every path below Path (Path + "/...") is answered too.
 	Below bool
-	// Methods are the methods the endpoint takes (any other answers 405);
-	// nil: every method.
+	// Methods are the methods the endpoint takes, as the spec lists them;
+	// nil: every method. The table does not enforce them: each handler
+	// answers 405 to any other itself (internal/doccheck compares this
+	// list with docs/openapi.yaml, not with the handlers).
 	Methods []string
 	// Needs names the configuration that turns the endpoint on; "": it is
 	// always served. Without it the path answers 404.

@@ -43,8 +43,11 @@ func (pos *Position) check(ctx context.Context, l FollowSource, size int64) erro
 		return fmt.Errorf("%w: it is at record %d, the log holds %d", ErrPosition, pos.Next, size)
 	}
 	got, err := l.Entries(ctx, pos.Next-1, pos.Next)
-	if err != nil || len(got) != 1 {
+	if err != nil {
 		return fmt.Errorf("trail: read the log at %d: %w", pos.Next-1, err)
+	}
+	if len(got) != 1 {
+		return fmt.Errorf("%w: the log gave no record %d", ErrPosition, pos.Next-1)
 	}
 	h := leaf(got[0])
 	if want, err := base64.StdEncoding.DecodeString(pos.LastLeaf); err != nil || !bytes.Equal(want, h[:]) {
