@@ -159,7 +159,11 @@ func Parse(method, raw string, rd Redactor) (Canonical, error) {
 	// replaces values, so the forms rules and records see can outgrow the
 	// raw target: they are bounded too, which also keeps Parse idempotent
 	// on what it accepts.
-	if len(c.Target()) > MaxBytes || len(c.Raw) > MaxBytes {
+	n := len(c.Path)
+	if c.HasQuery {
+		n += 1 + len(c.Query) // len(c.Target()) without building it
+	}
+	if n > MaxBytes || len(c.Raw) > MaxBytes {
 		return Canonical{}, invalid(fmt.Sprintf("the target is longer than %d bytes once normalised", MaxBytes))
 	}
 	return c, nil

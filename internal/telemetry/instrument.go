@@ -65,7 +65,7 @@ func (i *Instrumented) Check(ctx context.Context, r *provost.Request) (*provost.
 	if i.metrics != nil {
 		i.metrics.Observe(ctx, d, i.now().Sub(start), err)
 	}
-	if d != nil {
+	if d != nil && span.IsRecording() {
 		span.SetAttributes(DecisionAttributes(d)...)
 	}
 	if err != nil {
