@@ -79,7 +79,7 @@ type credentialData struct {
 	Graph       graph
 	Timeline    []use // newest first
 	Uses        int64 // decisions read from the index
-	Truncated   bool  // the credential has more than maxCredentialScan records
+	Truncated   bool  // the credential has more than maxCredentialScan records: the newest were read
 	History     origin.History
 	HistoryErr  bool
 	Revocation  *revocation.Revocation
@@ -160,22 +160,21 @@ func (d *Dashboard) credential(ctx context.Context, fp string) (credentialData, 
 		latest  evidence.Record
 		ring    []use
 		seen    = map[evidence.Origin]bool{}
-		records int
 	)
 	keep := func(u use) {
 		if ring = append(ring, u); len(ring) > timelineLen {
 			ring = ring[1:]
 		}
 	}
-	for e, err := range d.index.x.Scan(ctx, trail.Filter{Fingerprint: fp}) {
+	newest, truncated, err := d.index.x.ScanNewest(ctx, trail.Filter{Fingerprint: fp}, maxCredentialScan)
+	if err != nil {
+		return data, err
+	}
+	data.Truncated = truncated
+	for e, err := range newest {
 		if err != nil {
 			return data, err
 		}
-		if records == maxCredentialScan {
-			data.Truncated = true
-			break
-		}
-		records++
 		rec := &e.Record
 		if !rec.IsDecision() {
 			// An operator's revocation: a line of the timeline, not a use.
@@ -222,7 +221,6 @@ func (d *Dashboard) credential(ctx context.Context, fp string) (credentialData, 
 		return cmp.Or(cmp.Compare(b.Count, a.Count), a.First.Compare(b.First), cmp.Compare(a.Title, b.Title))
 	})
 	data.Graph = layoutGraph(short(fp), list)
-	var err error
 	data.Revocation, err = d.revocationOf(ctx, fp, &latest)
 	return data, err
 }

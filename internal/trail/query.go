@@ -166,8 +166,33 @@ func (x *Index) Scan(ctx context.Context, f Filter) iter.Seq2[Entry, error] {
 	return x.scan(ctx, f, -1)
 }
 
+// ScanNewest yields the newest n records f selects, in log order (f.Limit
+// is ignored), and whether older ones were left out.
+func (x *Index) ScanNewest(ctx context.Context, f Filter, n int) (iter.Seq2[Entry, error], bool, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, false, err
+	}
+	// The index of the n-th newest record: reading from it yields n.
+	var start int64
+	err = x.db.QueryRowContext(ctx, `SELECT idx FROM trail_record`+where+` ORDER BY idx DESC LIMIT 1 OFFSET ?`,
+		append(args, n)...).Scan(&start)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return x.scanFrom(ctx, f, 0, -1), false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("trail: show: %w", err)
+	}
+	return x.scanFrom(ctx, f, start+1, n), true, nil
+}
+
 // scan yields at most n records (all when n < 0).
 func (x *Index) scan(ctx context.Context, f Filter, n int) iter.Seq2[Entry, error] {
+	return x.scanFrom(ctx, f, 0, n)
+}
+
+// scanFrom yields at most n records (all when n < 0) from log index start.
+func (x *Index) scanFrom(ctx context.Context, f Filter, start int64, n int) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		where, args, err := f.where()
 		if err != nil {
@@ -180,7 +205,7 @@ func (x *Index) scan(ctx context.Context, f Filter, n int) iter.Seq2[Entry, erro
 			where += " AND idx >= ?"
 		}
 		q := `SELECT idx, record FROM trail_record` + where + ` ORDER BY idx LIMIT ?`
-		for from := int64(0); n != 0; {
+		for from := start; n != 0; {
 			want := BatchSize
 			if n > 0 {
 				want = min(n, BatchSize)

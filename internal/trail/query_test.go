@@ -246,3 +246,40 @@ func TestSyncProgress(t *testing.T) {
 		t.Errorf("progress calls %v", calls)
 	}
 }
+
+// ScanNewest yields the newest n records a filter selects, in log order,
+// and says when older ones were left out; with n at least the count it
+// yields them all, as Scan does.
+func TestScanNewest(t *testing.T) {
+	ctx := context.Background()
+	x := scenarioIndex(t)
+	for _, f := range []Filter{{}, {Fingerprint: "fp1:ci"}, {Decision: "deny"}} {
+		var all []Entry
+		for e, err := range x.Scan(ctx, f) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, e)
+		}
+		if len(all) < 2 {
+			t.Fatalf("%+v selects %d records: the scenario needs at least 2", f, len(all))
+		}
+		for _, n := range []int{1, len(all) - 1, len(all), len(all) + 5} {
+			seq, truncated, err := x.ScanNewest(ctx, f, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Entry
+			for e, err := range seq {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, e)
+			}
+			want := all[max(0, len(all)-n):]
+			if !slices.Equal(indexes(got), indexes(want)) || truncated != (n < len(all)) {
+				t.Errorf("%+v, newest %d: %v truncated %v, want %v truncated %v", f, n, indexes(got), truncated, indexes(want), n < len(all))
+			}
+		}
+	}
+}
