@@ -157,9 +157,9 @@ func (d *Dashboard) credential(ctx context.Context, fp string) (credentialData, 
 	data := credentialData{Fingerprint: fp, Index: d.index.status()}
 	nodes := map[evidence.Origin]*originNode{}
 	var (
-		latest  evidence.Record
-		ring    []use
-		seen    = map[evidence.Origin]bool{}
+		latest evidence.Record
+		ring   []use
+		seen   = map[evidence.Origin]bool{}
 	)
 	keep := func(u use) {
 		if ring = append(ring, u); len(ring) > timelineLen {
