@@ -3,11 +3,6 @@ package app
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +12,7 @@ import (
 	"time"
 
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/pemkey"
 	"github.com/provost-dev/provost/internal/revocation"
 	"github.com/provost-dev/provost/internal/smallfile"
 	"github.com/provost-dev/provost/internal/ssf"
@@ -169,29 +165,14 @@ func newReceiver(c *config.Config, r *config.SSFReceiver, local revocation.Store
 	return rc, nil
 }
 
-// readSigningKey reads a PKCS#8 PEM private key: ECDSA P-256 or Ed25519.
+// readSigningKey reads a PKCS#8 PEM private key: ECDSA P-256 or Ed25519
+// (pemkey.Parse).
 func readSigningKey(path string) (crypto.Signer, error) {
 	b, err := smallfile.Read(path, smallfile.DefaultLimit)
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("not a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, errors.New("the PKCS#8 key does not parse")
-	}
-	switch k := k.(type) {
-	case *ecdsa.PrivateKey:
-		if k.Curve == elliptic.P256() {
-			return k, nil
-		}
-	case ed25519.PrivateKey:
-		return k, nil
-	}
-	return nil, errors.New("the key must be ECDSA P-256 (ES256) or Ed25519 (EdDSA)")
+	return pemkey.Parse(b)
 }
 
 // readHeaderFile reads an Authorization header value: the file's one line,

@@ -66,8 +66,8 @@ func TestSSFBadFiles(t *testing.T) {
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	for _, c := range []struct{ name, key, header, want string }{
-		{"rsa key", pkcs8(t, rsaKey), "Bearer x\n", "ssf.transmitter.key_file: the key must be ECDSA P-256 (ES256) or Ed25519"},
-		{"not pem", "hello", "Bearer x\n", "ssf.transmitter.key_file: not a PKCS#8 PEM private key"},
+		{"rsa key", pkcs8(t, rsaKey), "Bearer x\n", "ssf.transmitter.key_file: the key must be ECDSA P-256 or Ed25519"},
+		{"not pem", "hello", "Bearer x\n", "ssf.transmitter.key_file: no PEM PRIVATE KEY (PKCS #8) block"},
 		{"empty header", pkcs8(t, ecKey), "\n", "ssf.transmitter.streams[0].authorization_file: must hold one non-empty line"},
 		{"two lines", pkcs8(t, ecKey), "Bearer s3cret\nX: y\n", "ssf.transmitter.streams[0].authorization_file"},
 	} {

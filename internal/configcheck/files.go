@@ -2,12 +2,8 @@ package configcheck
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +19,7 @@ import (
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/config"
 	"github.com/provost-dev/provost/internal/issuer"
+	"github.com/provost-dev/provost/internal/pemkey"
 	"github.com/provost-dev/provost/internal/signal"
 	"github.com/provost-dev/provost/internal/smallfile"
 )
@@ -173,30 +170,15 @@ func nonEmpty(path string) error {
 	return err
 }
 
-// hopKey reads a proxy's hop signing key as `provost proxy` does: PKCS #8,
-// Ed25519 or ECDSA P-256.
+// hopKey reads a proxy's hop signing key as `provost proxy` does
+// (pemkey.Parse).
 func hopKey(path string) error {
 	data, err := smallfile.Read(path, smallfile.DefaultLimit)
 	if err != nil {
 		return err
 	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return errors.New("no PEM PRIVATE KEY (PKCS #8) block")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return errors.New("not a PKCS #8 private key")
-	}
-	switch k := k.(type) {
-	case ed25519.PrivateKey:
-		return nil
-	case *ecdsa.PrivateKey:
-		if k.Curve == elliptic.P256() {
-			return nil
-		}
-	}
-	return errors.New("the key must be Ed25519 or ECDSA P-256")
+	_, err = pemkey.Parse(data)
+	return err
 }
 
 // evidenceKey reads the shared evidence log's note signing key as the log

@@ -15,8 +15,6 @@ package devworld
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -26,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/provost-dev/provost/internal/pemkey"
 	"github.com/provost-dev/provost/internal/smallfile"
 )
 
@@ -116,23 +115,11 @@ func readKey(dir, name string) (crypto.Signer, error) {
 	if !strings.HasPrefix(string(data), banner) {
 		return nil, fmt.Errorf("%w: %s does not begin with the demo-only banner", ErrNotDemo, path)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("devworld: %s: no PEM PRIVATE KEY (PKCS #8) block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	k, err := pemkey.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("devworld: %s: not a PKCS #8 private key", path)
+		return nil, fmt.Errorf("devworld: %s: %w", path, err)
 	}
-	switch k := k.(type) {
-	case *ecdsa.PrivateKey:
-		if k.Curve == elliptic.P256() {
-			return k, nil
-		}
-	case ed25519.PrivateKey:
-		return k, nil
-	}
-	return nil, fmt.Errorf("devworld: %s: the key must be ECDSA P-256 or Ed25519", path)
+	return k, nil
 }
 
 // readECKey is readKey for the keys that sign with ES256.

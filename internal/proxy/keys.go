@@ -2,13 +2,9 @@ package proxy
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 
+	"github.com/provost-dev/provost/internal/pemkey"
 	"github.com/provost-dev/provost/internal/smallfile"
 )
 
@@ -19,21 +15,9 @@ func loadHopKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: no PEM PRIVATE KEY (PKCS #8) block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	k, err := pemkey.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a PKCS #8 private key", path)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	switch k := k.(type) {
-	case ed25519.PrivateKey:
-		return k, nil
-	case *ecdsa.PrivateKey:
-		if k.Curve == elliptic.P256() {
-			return k, nil
-		}
-	}
-	return nil, fmt.Errorf("%s: the key must be Ed25519 or ECDSA P-256", path)
+	return k, nil
 }
