@@ -14,13 +14,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/provost-dev/provost/internal/app"
 	"github.com/provost-dev/provost/internal/extauthz"
 
 	"github.com/provost-dev/provost/internal/config"
+	"github.com/provost-dev/provost/internal/demo"
 	"github.com/provost-dev/provost/internal/server"
 )
 
@@ -48,15 +48,7 @@ func embeddedDefault(path, dataDir string) string {
 # secret (every fingerprint), evidence log and revocations.
 version: 1
 data_dir: %s
-`, shellQuoteArg(path), strconv.Quote(dataDir))
-}
-
-// shellQuoteArg quotes s for a POSIX shell when it needs quoting.
-func shellQuoteArg(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+`, demo.ShellQuote(path), strconv.Quote(dataDir))
 }
 
 // defaultFileName is the embedded default's name inside the data directory.
@@ -249,7 +241,7 @@ func configPath(file string, given bool, dataDir string, logger *slog.Logger) (p
 			return "", "", fmt.Errorf("writing the embedded default: %w", err)
 		}
 		logger.Info("no provost.yaml: wrote the embedded default configuration; every credential is rejected until issuers are configured",
-			"config", path, "make_it_yours", "cp "+shellQuoteArg(filepath.Join(absDir, defaultFileName))+" provost.yaml")
+			"config", path, "make_it_yours", "cp "+demo.ShellQuote(filepath.Join(absDir, defaultFileName))+" provost.yaml")
 	case errors.Is(err, fs.ErrExist):
 		logger.Info("no provost.yaml: using the default configuration in the data directory", "config", path)
 	default:

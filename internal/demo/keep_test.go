@@ -100,8 +100,8 @@ func TestShellQuote(t *testing.T) {
 		"/tmp/it's":  `'/tmp/it'\''s'`,
 		"/tmp/$HOME": "'/tmp/$HOME'",
 	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		if got := ShellQuote(in); got != want {
+			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
 		}
 	}
 }

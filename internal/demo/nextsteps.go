@@ -25,8 +25,8 @@ type nextStep struct {
 }
 
 func nextSteps(dir string) []nextStep {
-	d := shellQuote(dir)
-	cfg := shellQuote(filepath.Join(dir, "provost.yaml"))
+	d := ShellQuote(dir)
+	cfg := ShellQuote(filepath.Join(dir, "provost.yaml"))
 	fwd := func(headers ...string) string {
 		s := "curl -sS -i"
 		for _, h := range headers {
@@ -77,8 +77,10 @@ func printNextSteps(w io.Writer, dir string) {
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
 
-// shellQuote quotes s for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell when it needs quoting: the commands
+// the demo prints, and the copy command serve prints for its embedded
+// default.
+func ShellQuote(s string) string {
 	if shellSafe.MatchString(s) {
 		return s
 	}
