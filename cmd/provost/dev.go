@@ -37,14 +37,16 @@ func (d *devFlags) parse(args []string, nargs int, stdout, stderr io.Writer) int
 	if code := parseArgs(d.fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
-	if d.fs.NArg() != nargs || (d.world == "") == (d.config == "") {
-		if (d.world == "") == (d.config == "") {
-			fmt.Fprintf(stderr, "%s: give exactly one of --world DIR and --config FILE\n", d.fs.Name())
-		}
-		d.fs.Usage()
-		return exitUsage
+	switch {
+	case (d.world == "") == (d.config == ""):
+		fmt.Fprintf(stderr, "%s: give exactly one of --world DIR and --config FILE\n", d.fs.Name())
+	case d.fs.NArg() != nargs:
+		fmt.Fprintf(stderr, "%s: want %d argument(s) after the flags, got %d\n", d.fs.Name(), nargs, d.fs.NArg())
+	default:
+		return -1
 	}
-	return -1
+	d.fs.Usage()
+	return exitUsage
 }
 
 // open warns, then opens the world, refusing keys that are not demo keys.

@@ -126,6 +126,18 @@ func TestDevUsage(t *testing.T) {
 			t.Errorf("%v: exit %d", args, code)
 		}
 	}
+	// Each usage error names what was wrong, not only the usage.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dev", "svid", "--world", dir}, "want 1 argument(s) after the flags, got 0"},
+		{[]string{"dev", "token", "--sub", "x"}, "give exactly one of --world DIR and --config FILE"},
+	} {
+		if code, _, errOut := runCLI(t, "", c.args...); code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want it to say %q", c.args, code, errOut, c.want)
+		}
+	}
 	if code, out, _ := runCLI(t, "", "dev", "--help"); code != exitOK || !strings.Contains(out, "provost dev COMMAND") {
 		t.Errorf("dev --help: exit %d %q", code, out)
 	}
